@@ -1,0 +1,162 @@
+/**
+ * Read links, addresses, routes and sysctls as data (`ip -json`), in hostnic's
+ * own namespace or in another one given by path. Read-only: changes are made
+ * by steps, as Cmd arrays.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { read, readJson, type Cmd } from '../exec.js';
+
+export interface Link {
+  ifindex: number;
+  ifname: string;
+  flags: string[];
+  mtu: number;
+  address?: string;
+  permaddr?: string;
+  operstate?: string;
+  min_mtu?: number;
+  max_mtu?: number;
+  ifalias?: string;
+  link?: string | null;
+  link_netnsid?: number;
+  altnames?: string[];
+  parentbus?: string;
+  parentdev?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  link_type?: string;
+}
+
+export interface AddrInfo {
+  family: 'inet' | 'inet6';
+  local: string;
+  prefixlen: number;
+  scope?: string;
+  broadcast?: string;
+  label?: string;
+  dynamic?: boolean;
+  noprefixroute?: boolean;
+  tentative?: boolean;
+  dadfailed?: boolean;
+  valid_life_time?: number;
+  preferred_life_time?: number;
+}
+
+export interface LinkAddrs extends Link {
+  addr_info: AddrInfo[];
+}
+
+export interface Route {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  via?: { family: string; host: string };
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  table?: string;
+  flags?: string[];
+  pref?: string;
+}
+
+export type Family = 4 | 6;
+
+/** A command that runs `ip` in the given namespace (undefined: hostnic's own). */
+export function ipCmd(ns: string | undefined, args: readonly string[], tolerate?: RegExp): Cmd {
+  return { argv: ['ip', ...args], netns: ns, tolerate };
+}
+
+export function links(ns?: string): Promise<Link[]> {
+  return readJson<Link[]>(ipCmd(ns, ['-d', '-json', 'link', 'show']));
+}
+
+export function addrs(ns?: string, dev?: string): Promise<LinkAddrs[]> {
+  return readJson<LinkAddrs[]>(ipCmd(ns, ['-json', 'addr', 'show', ...(dev ? ['dev', dev] : [])]));
+}
+
+/** Routes of one family in every table except `local` (the kernel makes those). */
+export async function routes(ns: string | undefined, family: Family, dev?: string): Promise<Route[]> {
+  const all = await readJson<Route[]>(
+    ipCmd(ns, [`-${family}`, '-json', 'route', 'show', 'table', 'all', ...(dev ? ['dev', dev] : [])]),
+  );
+  return all.filter((r) => r.table !== 'local' && r.type !== 'local' && r.type !== 'broadcast' && r.type !== 'multicast');
+}
+
+/** Default routes of one family in the main table. */
+export async function defaultRoutes(ns: string | undefined, family: Family): Promise<Route[]> {
+  return readJson<Route[]>(ipCmd(ns, [`-${family}`, '-json', 'route', 'show', 'default']));
+}
+
+/**
+ * Arguments that re-create a route read from `ip -json route` (everything
+ * after `ip -4 route add`), on the device `dev`.
+ */
+export function routeArgs(r: Route, dev: string): string[] {
+  const args: string[] = [];
+  if (r.type && r.type !== 'unicast') args.push(r.type);
+  args.push(r.dst);
+  const gw = r.gateway ?? r.via?.host;
+  if (gw) args.push('via', gw);
+  args.push('dev', dev);
+  if (r.protocol && r.protocol !== 'boot') args.push('proto', r.protocol);
+  if (r.scope && r.scope !== 'global' && r.scope !== 'universe') args.push('scope', r.scope);
+  if (r.prefsrc) args.push('src', r.prefsrc);
+  if (r.metric !== undefined) args.push('metric', String(r.metric));
+  if (r.table && r.table !== 'main') args.push('table', r.table);
+  if (r.flags?.includes('onlink')) args.push('onlink');
+  if (r.pref) args.push('pref', r.pref);
+  return args;
+}
+
+/** `ip addr add` arguments that re-create an address read from `ip -json addr`. */
+export function addrArgs(a: AddrInfo, dev: string): string[] {
+  const args = [`${a.local}/${a.prefixlen}`];
+  if (a.family === 'inet' && a.broadcast) args.push('broadcast', a.broadcast);
+  if (a.scope && a.scope !== 'global') args.push('scope', a.scope);
+  if (a.label && a.label !== dev) args.push('label', a.label);
+  if (a.noprefixroute) args.push('noprefixroute');
+  args.push('dev', dev);
+  return args;
+}
+
+export function familyOf(address: string): Family {
+  return address.includes(':') ? 6 : 4;
+}
+
+export function isUp(link: Link): boolean {
+  return link.flags.includes('UP');
+}
+
+/** Identity of a network namespace file: device and inode, stable while it lives. */
+export function netnsId(path: string): string {
+  const st = statSync(path);
+  return `${st.dev}:${st.ino}`;
+}
+
+/** The namespace hostnic runs in, as a path that stays valid while it runs. */
+export function ownNetns(): string {
+  return `/proc/${process.pid}/ns/net`;
+}
+
+/**
+ * Sysctl keys are written with slashes (net/ipv4/conf/eth1/arp_notify), so an
+ * interface name with a dot in it stays one path component.
+ */
+export function ownSysctl(key: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${key}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Read a sysctl inside another namespace. */
+export async function nsSysctl(ns: string | undefined, key: string): Promise<string | undefined> {
+  if (!ns) return ownSysctl(key);
+  try {
+    return (await read({ argv: ['sysctl', '-n', key], netns: ns })).trim();
+  } catch {
+    return undefined;
+  }
+}

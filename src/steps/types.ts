@@ -1,0 +1,28 @@
+/**
+ * The step contract. A step is plain data (kind + params), so a journal
+ * written by one hostnic process can be undone by another (`hostnic recover`).
+ * The behaviour of each kind lives in one StepKind object with `apply` and
+ * `undo` side by side.
+ */
+import type { Cmd } from '../exec.js';
+
+export interface StepSpec<P = unknown, S = unknown> {
+  /** Key into the registry of kinds (steps/index.ts). */
+  kind: string;
+  /** What the task list shows. */
+  title: string;
+  params: P;
+  /** Run the kind backwards: `undo` is the action and `apply` restores. */
+  inverse?: boolean;
+  /** What `capture` read before the step ran (for an inverse step: the original step's). */
+  saved?: S;
+}
+
+export interface StepKind<P = any, S = any> {
+  /** Read, just before applying, what undo will need. Read-only. */
+  capture?(params: P): Promise<S>;
+  /** The commands that make the change. Pure: no I/O. */
+  apply(params: P, saved: S | undefined): Cmd[];
+  /** The commands that revert it. Pure; each should tolerate "already reverted". */
+  undo(params: P, saved: S | undefined): Cmd[];
+}
