@@ -62,6 +62,9 @@ async function exec(cmd: Cmd): Promise<string> {
     reject: false,
     stripFinalNewline: false,
     env: { LC_ALL: 'C' },
+    // Own process group: a Ctrl+C at the terminal reaches hostnic only, so a
+    // rollback's commands are never killed half-way.
+    detached: true,
   });
   const ms = performance.now() - started;
   const ok = result.exitCode === 0 || (!!cmd.tolerate && cmd.tolerate.test(String(result.stderr)));

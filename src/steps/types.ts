@@ -11,6 +11,8 @@ export interface StepSpec<P = unknown, S = unknown> {
   kind: string;
   /** What the task list shows. */
   title: string;
+  /** What the task list shows when the step is undone (or run as an inverse). */
+  undoTitle?: string;
   params: P;
   /** Run the kind backwards: `undo` is the action and `apply` restores. */
   inverse?: boolean;

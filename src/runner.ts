@@ -1,0 +1,300 @@
+/**
+ * The one runner. Every command that changes the system (attach, detach,
+ * doctor --fix, recover) hands it a Plan: a list of steps. The runner
+ *
+ *  - journals each step to the state directory before it touches the system,
+ *    with what the step captured for its undo, so a crash can be recovered;
+ *  - renders the steps with listr2;
+ *  - on a failure, or SIGINT/SIGTERM/SIGHUP, undoes the started steps in
+ *    reverse order, rendering that rollback too;
+ *  - in dry-run prints each step and its exact commands instead.
+ */
+import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Listr, type ListrRendererValue } from 'listr2';
+import { render, run, execConfig } from './exec.js';
+import { EXIT, HostnicError } from './errors.js';
+import { capture, doCommands, undoCommands, undoTitle } from './steps/index.js';
+import type { StepSpec } from './steps/types.js';
+import { SCHEMA, StateDir, isObject } from './state.js';
+
+export type StepState = 'pending' | 'applying' | 'done' | 'undoing' | 'undone' | 'undo-failed';
+
+export interface Finalize {
+  /**
+   * Records to write, paths relative to the state directory. With `saved`,
+   * the value gets a `saved` field: what each step captured, in plan order.
+   */
+  write?: { path: string; value: Record<string, unknown>; saved?: boolean }[];
+  /** Records to remove, paths relative to the state directory. */
+  remove?: string[];
+}
+
+export interface Plan {
+  id: string;
+  command: string;
+  title: string;
+  steps: StepSpec[];
+  /** Identities this plan touches (NIC names and MACs): others refuse while it is unfinished. */
+  touches: string[];
+  finalize: Finalize;
+}
+
+export interface Journal {
+  schema: typeof SCHEMA;
+  id: string;
+  command: string;
+  title: string;
+  pid: number;
+  startedAt: string;
+  phase: 'apply' | 'rollback';
+  touches: string[];
+  finalize: Finalize;
+  steps: { spec: StepSpec; state: StepState; error?: string }[];
+}
+
+export function isJournal(v: unknown): v is Journal {
+  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps);
+}
+
+export type Renderer = 'default' | 'simple' | 'silent';
+
+export interface RunOptions {
+  state: StateDir;
+  renderer: Renderer;
+}
+
+export interface Leftover {
+  title: string;
+  error: string;
+  commands: string[];
+}
+
+export interface Outcome {
+  exitCode: number;
+  /** The saved data of every step, in plan order (for the attachment record). */
+  saved: unknown[];
+  error?: Error;
+  leftovers: Leftover[];
+  signal?: NodeJS.Signals;
+}
+
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm, SIGHUP: EXIT.sighup };
+
+class Aborted extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+/** Test-only hooks, active only when HOSTNIC_TEST_HOOKS=1 (see test/README.md). */
+const hooks = {
+  on: process.env.HOSTNIC_TEST_HOOKS === '1',
+  /** Pause points: "before:N" or "after:N" (N = step index): wait until the marker file is removed. */
+  async pause(state: StateDir, where: string): Promise<void> {
+    if (!this.on || !(process.env.HOSTNIC_TEST_PAUSE ?? '').split(',').includes(where)) return;
+    const marker = join(state.root, 'test-paused');
+    writeFileSync(marker, `${where} ${process.pid}\n`);
+    while (existsSync(marker)) await delay(10);
+  },
+  /** Make step N fail for real after its commands ran: a command the kernel refuses. */
+  async fault(kind: 'FAIL' | 'UNDO_FAIL', index: number): Promise<void> {
+    if (!this.on || process.env[`HOSTNIC_TEST_${kind}`] !== String(index)) return;
+    await run({ argv: ['ip', 'link', 'set', 'dev', 'hostnic-test-fault', 'up'] });
+  },
+};
+
+export class Runner {
+  private signal?: NodeJS.Signals;
+  private rollingBack = false;
+  private journal!: Journal;
+  private journalPath!: string;
+
+  constructor(private readonly opts: RunOptions) {}
+
+  private save(): void {
+    this.opts.state.writeJson(this.journalPath, this.journal);
+  }
+
+  private onSignal = (sig: NodeJS.Signals): void => {
+    if (this.rollingBack || this.signal) {
+      process.stderr.write('hostnic: rolling back, please wait\n');
+      return;
+    }
+    this.signal = sig;
+  };
+
+  private checkAbort(): void {
+    if (this.signal) throw new Aborted(this.signal);
+  }
+
+  /** Run a plan to the end, or roll it back. Never throws for a step failure. */
+  async run(plan: Plan): Promise<Outcome> {
+    const { state } = this.opts;
+    this.journalPath = join(state.journalDir, `${plan.id}.json`);
+    this.journal = {
+      schema: SCHEMA, id: plan.id, command: plan.command, title: plan.title, pid: process.pid,
+      startedAt: new Date().toISOString(), phase: 'apply', touches: plan.touches, finalize: plan.finalize,
+      steps: plan.steps.map((spec) => ({ spec: { ...spec }, state: 'pending' })),
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of signals) process.on(s, this.onSignal);
+    try {
+      this.save();
+      let failure: Error | undefined;
+      try {
+        await this.listr(plan.title, this.journal.steps.map((entry, i) => ({
+          title: entry.spec.title,
+          task: () => this.applyStep(i),
+        })), true);
+        this.checkAbort();
+      } catch (e) {
+        failure = e as Error;
+      }
+      if (!failure) {
+        finalize(state, this.journal);
+        return { exitCode: EXIT.ok, saved: this.journal.steps.map((s) => s.spec.saved), leftovers: [] };
+      }
+      const leftovers = await this.rollback();
+      const signal = failure instanceof Aborted ? failure.signal : this.signal;
+      let exitCode: number = signal ? SIGNAL_EXIT[signal]! : EXIT.rolledBack;
+      if (leftovers.length) exitCode = EXIT.incomplete;
+      return { exitCode, saved: [], error: failure, leftovers, signal };
+    } finally {
+      for (const s of signals) process.off(s, this.onSignal);
+    }
+  }
+
+  private async applyStep(i: number): Promise<void> {
+    const entry = this.journal.steps[i]!;
+    this.checkAbort();
+    await hooks.pause(this.opts.state, `before:${i}`);
+    this.checkAbort();
+    entry.spec.saved = await capture(entry.spec);
+    entry.state = 'applying';
+    this.save();
+    for (const cmd of doCommands(entry.spec)) {
+      await run(cmd);
+      this.checkAbort();
+    }
+    await hooks.fault('FAIL', i);
+    await hooks.pause(this.opts.state, `after:${i}`);
+    entry.state = 'done';
+    this.save();
+  }
+
+  /** Undo every started step, newest first. Returns what could not be undone. */
+  async rollback(): Promise<Leftover[]> {
+    this.rollingBack = true;
+    this.journal.phase = 'rollback';
+    this.save();
+    const leftovers: Leftover[] = [];
+    const started = this.journal.steps
+      .map((entry, i) => ({ entry, i }))
+      .filter(({ entry }) => entry.state !== 'pending' && entry.state !== 'undone')
+      .reverse();
+    await this.listr('Rolling back', started.map(({ entry, i }) => ({
+      title: undoTitle(entry.spec),
+      task: async () => {
+        entry.state = 'undoing';
+        this.save();
+        const cmds = undoCommands(entry.spec);
+        try {
+          for (const cmd of cmds) await run(cmd);
+          await hooks.fault('UNDO_FAIL', i);
+          entry.state = 'undone';
+        } catch (e) {
+          entry.state = 'undo-failed';
+          entry.error = (e as Error).message;
+          leftovers.push({ title: entry.spec.title, error: entry.error, commands: cmds.map(render) });
+          throw e;
+        } finally {
+          this.save();
+        }
+      },
+    })), false).catch(() => undefined);
+    if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
+    this.rollingBack = false;
+    return leftovers.reverse();
+  }
+
+  /** Resume the rollback of a journal left by a process that died (hostnic recover). */
+  async recover(journal: Journal): Promise<Outcome> {
+    this.journal = journal;
+    this.journalPath = join(this.opts.state.journalDir, `${journal.id}.json`);
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const s of signals) process.on(s, this.onSignal);
+    try {
+      if (journal.phase === 'apply' && journal.steps.every((s) => s.state === 'done')) {
+        finalize(this.opts.state, journal);
+        return { exitCode: EXIT.ok, saved: [], leftovers: [] };
+      }
+      const leftovers = await this.rollback();
+      return { exitCode: leftovers.length ? EXIT.incomplete : EXIT.ok, saved: [], leftovers };
+    } finally {
+      for (const s of signals) process.off(s, this.onSignal);
+    }
+  }
+
+  private async listr(title: string, tasks: { title: string; task: () => Promise<void> }[], exitOnError: boolean): Promise<void> {
+    const renderer = this.opts.renderer;
+    const list = new Listr(
+      [{ title, task: (_ctx, task) => task.newListr(tasks, { exitOnError, concurrent: false }) }],
+      {
+        renderer: renderer as ListrRendererValue,
+        registerSignalListeners: false,
+        exitOnError,
+        rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
+      },
+    );
+    await list.run();
+    // With exitOnError=false listr2 swallows failures; report them to the caller.
+    if (!exitOnError && list.errors.length) throw list.errors[0]!.error;
+  }
+}
+
+/** Write and remove the records a finished plan asks for, then drop its journal. */
+export function finalize(state: StateDir, journal: Journal): void {
+  const saved = journal.steps.map((s) => s.spec.saved ?? null);
+  for (const w of journal.finalize.write ?? []) {
+    state.writeJson(join(state.root, w.path), w.saved ? { ...w.value, saved } : w.value);
+  }
+  for (const r of journal.finalize.remove ?? []) state.remove(join(state.root, r));
+  state.remove(join(state.journalDir, `${journal.id}.json`));
+}
+
+/** Plans whose journal is still there: a hostnic died in the middle of them. */
+export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { file: string; error: string }[] } {
+  const { items, bad } = state.readAll(state.journalDir, isJournal);
+  return { journals: items, bad };
+}
+
+/** Refuse to touch a NIC while a plan that touched it is unfinished. */
+export function refuseIfUnfinished(state: StateDir, identities: string[]): void {
+  const { journals } = unfinishedPlans(state);
+  const hit = journals.find((j) => j.touches.some((t) => identities.includes(t)));
+  if (hit) {
+    throw new HostnicError(
+      `an unfinished plan (${hit.title}, started ${hit.startedAt} by pid ${hit.pid}) touches ${hit.touches[0]}`,
+      EXIT.rolledBack,
+      'run `hostnic recover` to finish it, then try again',
+    );
+  }
+}
+
+export function describeDryRun(plan: Plan): { title: string; steps: { title: string; commands: string[] }[] } {
+  return {
+    title: plan.title,
+    steps: plan.steps.map((s) => ({ title: s.title, commands: doCommands(s).map(render) })),
+  };
+}
+
+/** For dry-run: fill in what each capture would read now (read-only). */
+export async function previewCaptures(plan: Plan): Promise<void> {
+  const was = execConfig.dryRun;
+  for (const step of plan.steps) {
+    try { step.saved = await capture(step); } catch { /* a link not there yet: nothing to show */ }
+  }
+  execConfig.dryRun = was;
+}

@@ -1,0 +1,100 @@
+/**
+ * The state directory (default /run/hostnic): attachment records, journals of
+ * plans in flight, and the lock. Every file is written atomically (temp file,
+ * fsync, rename, fsync of the directory), 0600 in a 0700 directory.
+ */
+import {
+  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { HostnicError, RefusedError } from './errors.js';
+
+export const SCHEMA = 1;
+
+export function defaultStateDir(): string {
+  return process.env.HOSTNIC_STATE_DIR || '/run/hostnic';
+}
+
+export class StateDir {
+  constructor(readonly root: string) {}
+
+  get journalDir(): string { return join(this.root, 'journal'); }
+  get attachDir(): string { return join(this.root, 'attachments'); }
+
+  ensure(): void {
+    for (const dir of [this.root, this.journalDir, this.attachDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+    }
+  }
+
+  /** Write JSON atomically: a crash leaves the old file or the new one, never half of one. */
+  writeJson(path: string, value: unknown): void {
+    const tmp = `${path}.${process.pid}.tmp`;
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+    const dfd = openSync(join(path, '..'), 'r');
+    try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  }
+
+  remove(path: string): void {
+    rmSync(path, { force: true });
+  }
+
+  /** Read every JSON file of a directory; a file that does not parse is reported, not fatal. */
+  readAll<T>(dir: string, check: (v: unknown) => v is T): { items: T[]; bad: { file: string; error: string }[] } {
+    const items: T[] = [];
+    const bad: { file: string; error: string }[] = [];
+    let names: string[] = [];
+    try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch { /* no dir yet */ }
+    for (const name of names) {
+      const file = join(dir, name);
+      try {
+        const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+        if (check(value)) items.push(value);
+        else bad.push({ file, error: 'not a hostnic state file of a schema this version knows' });
+      } catch (e) {
+        bad.push({ file, error: `unreadable: ${(e as Error).message.split('\n')[0]}` });
+      }
+    }
+    return { items, bad };
+  }
+
+  /**
+   * Take the exclusive lock that serializes hostnic processes. The lock is
+   * flock(2) on an open file description: `flock` locks the descriptor it
+   * inherits and exits, the lock stays with our copy of the descriptor, and
+   * the kernel drops it when this process dies. So there is no stale lock.
+   */
+  async lock(timeoutSeconds = 60): Promise<void> {
+    this.ensure();
+    const fd = openSync(join(this.root, 'lock'), 'a', 0o600);
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn('flock', ['--exclusive', '--wait', String(timeoutSeconds), '3'], {
+        stdio: ['ignore', 'ignore', 'pipe', fd],
+      });
+      child.on('error', reject);
+      child.on('exit', (c) => resolve(c ?? 1));
+    });
+    if (code !== 0) {
+      closeSync(fd);
+      throw new RefusedError(`another hostnic has held ${join(this.root, 'lock')} for ${timeoutSeconds}s`, 'is a hostnic process stuck? (fuser -v LOCKFILE)');
+    }
+    // Keep fd open until exit: that is the lock.
+  }
+}
+
+export function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function stateError(message: string): HostnicError {
+  return new RefusedError(message);
+}
