@@ -1,0 +1,63 @@
+/**
+ * The pure parsing and validation layer: command-line words in, a typed and
+ * fully checked AttachRequest out. Nothing here touches the system; every
+ * failure is a UsageError (exit 2) with one line naming the bad value.
+ */
+import type { AttachRequest } from './types.js';
+import { checkRoutes, parseAddresses, parseRoute } from './address.js';
+import { parseMac } from './mac.js';
+import { IPV6_MIN_MTU, parseMtu } from './mtu.js';
+import { validateIfName } from './names.js';
+import { parseNicSelector } from './nic.js';
+import { parseTarget } from './target.js';
+import { fail } from './text.js';
+
+export { checkRoutes, parseAddress, parseAddresses, parseRoute, routeText } from './address.js';
+export { parseMac } from './mac.js';
+export { IPV6_MIN_MTU, MTU_MAX, MTU_MIN, parseMtu } from './mtu.js';
+export { IFNAME_MAX, validateIfName } from './names.js';
+export { parseNicSelector, parsePciAddress } from './nic.js';
+export { PID_MAX, TARGET_FORMS, parseTarget } from './target.js';
+
+/** The attach command's words, as the CLI received them. */
+export interface AttachInput {
+  container: string;
+  nic: string;
+  addresses: string[];
+  name?: string;
+  mac?: string;
+  mtu?: string | number;
+  routes?: string[];
+  force?: boolean;
+}
+
+/**
+ * Validate a whole attach request, before anything looks at the system.
+ * Checks each value, then the combinations: route next hops on the attached
+ * subnets, one default route per family, an MTU that keeps IPv6 alive when
+ * IPv6 addresses are given, and no container-side name "lo".
+ */
+export function parseAttachRequest(input: AttachInput): AttachRequest {
+  const target = parseTarget(String(input.container));
+  const nic = parseNicSelector(String(input.nic));
+  const addresses = parseAddresses((input.addresses ?? []).map(String));
+  const routes = (input.routes ?? []).map((r) => parseRoute(String(r)));
+  checkRoutes(routes, addresses);
+
+  const request: AttachRequest = { target, nic, addresses, routes, force: input.force === true };
+  if (input.name !== undefined) {
+    const name = validateIfName(String(input.name), 'container-side name');
+    if (name === 'lo') fail(`invalid container-side name "lo": every network namespace already has its loopback device "lo"`);
+    request.name = name;
+  }
+  if (input.mac !== undefined) request.mac = parseMac(String(input.mac));
+  if (input.mtu !== undefined) {
+    const mtu = parseMtu(input.mtu);
+    const v6 = addresses.find((a) => a.family === 6);
+    if (v6 && mtu < IPV6_MIN_MTU) {
+      fail(`MTU ${mtu} is below IPv6's minimum of ${IPV6_MIN_MTU}, and ${v6.cidr} is IPv6`, 'the kernel turns IPv6 off on such a link');
+    }
+    request.mtu = mtu;
+  }
+  return request;
+}

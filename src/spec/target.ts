@@ -1,0 +1,112 @@
+/** How the user names the container: `pid:`, `netns:`, a path, a runtime ref, or a bare name. */
+import path from 'node:path';
+import type { TargetSpec } from './types.js';
+import { fail, q } from './text.js';
+
+export const TARGET_FORMS =
+  'pid:PID, netns:NAME, an absolute netns file path, docker:NAME, podman:NAME, containerd:[NAMESPACE/]ID, or a container name';
+
+/** The kernel's PID_MAX_LIMIT on 64-bit: no PID is larger. */
+export const PID_MAX = 4194304;
+/** NAME_MAX and PATH_MAX - 1. */
+const NAME_MAX = 255;
+const PATH_MAX = 4095;
+/** Docker's and Podman's container-name alphabet; hex ids fit it too. */
+const CONTAINER_REF = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const CONTAINER_REF_MAX = 255;
+/** containerd's identifier rule (namespaces and container ids). */
+const CONTAINERD_ID = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
+const CONTAINERD_ID_MAX = 76;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+function checkRef(s: string, ref: string, what: string): string {
+  if (!CONTAINER_REF.test(ref)) {
+    fail(
+      `invalid target ${q(s)}: a ${what} may only contain letters, digits, "_", "." and "-", and must start with a letter or digit`,
+    );
+  }
+  if (ref.length > CONTAINER_REF_MAX) fail(`invalid target ${q(s)}: the ${what} is longer than ${CONTAINER_REF_MAX} characters`);
+  return ref;
+}
+
+function checkContainerdId(s: string, id: string, what: string): string {
+  if (!CONTAINERD_ID.test(id)) {
+    fail(
+      `invalid target ${q(s)}: a containerd ${what} is letters and digits, optionally joined by single "_", "." or "-"`,
+    );
+  }
+  if (id.length > CONTAINERD_ID_MAX) fail(`invalid target ${q(s)}: the containerd ${what} is longer than ${CONTAINERD_ID_MAX} characters`);
+  return id;
+}
+
+function parsePath(s: string): TargetSpec {
+  if (CONTROL.test(s)) fail(`invalid target ${q(s)}: the path contains a control character`);
+  if (s === '/') fail(`invalid target "/": the root directory is not a namespace file`);
+  if (Buffer.byteLength(s) > PATH_MAX) fail(`invalid target ${q(s.slice(0, 40) + '...')}: the path is longer than ${PATH_MAX} bytes`);
+  const normal = path.posix.normalize(s).replace(/\/+$/, '');
+  if (normal !== s) fail(`invalid target ${q(s)}: the path is not in normal form (did you mean ${q(normal)}?)`);
+  return { kind: 'path', path: s };
+}
+
+/**
+ * `pid:<n>`, `netns:<name>`, `/path/to/netns`, `docker:<ref>`,
+ * `podman:<ref>`, `containerd:[<namespace>/]<id>`, or a bare container name.
+ * The scheme is matched case-insensitively.
+ */
+export function parseTarget(s: string): TargetSpec {
+  if (s === '') fail('target is empty', `name the container as ${TARGET_FORMS}`);
+  if (s.includes('\0')) fail(`invalid target ${q(s)}: contains a NUL byte`);
+  if (s.startsWith('/')) return parsePath(s);
+
+  const colon = s.indexOf(':');
+  if (colon === -1) {
+    if (s.includes('/')) {
+      fail(`invalid target ${q(s)}: a netns file path must be absolute (start with "/")`);
+    }
+    return { kind: 'name', name: checkRef(s, s, 'container name') };
+  }
+
+  const scheme = s.slice(0, colon).toLowerCase();
+  const value = s.slice(colon + 1);
+  switch (scheme) {
+    case 'pid': {
+      if (value === '') fail(`target ${q(s)} has an empty PID`);
+      if (!/^[1-9][0-9]*$/.test(value)) fail(`invalid target ${q(s)}: the PID must be a positive decimal integer`);
+      const pid = value.length > 7 ? Infinity : Number(value);
+      if (pid > PID_MAX) fail(`invalid target ${q(s)}: PID ${value} is above the kernel's limit (${PID_MAX})`);
+      return { kind: 'pid', pid };
+    }
+    case 'netns': {
+      if (value === '') fail(`target ${q(s)} has an empty namespace name`);
+      if (value.includes('/')) {
+        fail(`invalid target ${q(s)}: a namespace name (under /run/netns) cannot contain "/"`, 'for a netns file elsewhere, give its absolute path alone');
+      }
+      if (value === '.' || value === '..') fail(`invalid target ${q(s)}: "." and ".." are not namespace names`);
+      if (CONTROL.test(value)) fail(`invalid target ${q(s)}: the namespace name contains a control character`);
+      if (Buffer.byteLength(value) > NAME_MAX) fail(`invalid target ${q(s)}: the namespace name is longer than ${NAME_MAX} bytes`);
+      return { kind: 'netns', name: value };
+    }
+    case 'docker':
+    case 'podman': {
+      if (value === '') fail(`target ${q(s)} has an empty container name`);
+      return { kind: scheme, ref: checkRef(s, value, 'container name or id') };
+    }
+    case 'containerd': {
+      if (value === '') fail(`target ${q(s)} has an empty container id`);
+      const parts = value.split('/');
+      if (parts.length > 2) fail(`invalid target ${q(s)}: expected containerd:[NAMESPACE/]ID, with at most one "/"`);
+      if (parts.length === 1) return { kind: 'containerd', ref: checkContainerdId(s, value, 'container id') };
+      const [namespace = '', id = ''] = parts;
+      if (namespace === '') fail(`target ${q(s)} has an empty containerd namespace`);
+      if (id === '') fail(`target ${q(s)} has an empty container id`);
+      return {
+        kind: 'containerd',
+        namespace: checkContainerdId(s, namespace, 'namespace'),
+        ref: checkContainerdId(s, id, 'container id'),
+      };
+    }
+    default:
+      fail(`unknown target ${q(s)}: use ${TARGET_FORMS}`);
+  }
+}

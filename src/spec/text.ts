@@ -1,0 +1,28 @@
+/**
+ * Small helpers shared by the spec parsers: quoting user input for messages
+ * and raising the one-line usage error.
+ */
+import { UsageError } from '../errors.js';
+
+/**
+ * A user-supplied value, double-quoted for a message. Control characters,
+ * DEL, C1 controls and Unicode line separators are escaped, so a hostile or
+ * mistyped value can never break the message over several lines or send
+ * terminal escape sequences.
+ */
+export function q(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/** Throw the exit-2 error. `message` is one line, lower-case start, no final period. */
+export function fail(message: string, hint?: string): never {
+  throw new UsageError(message, hint);
+}
+
+/** True when `s` holds only printable ASCII (0x21..0x7e when `space` is false). */
+export function isPrintableAscii(s: string, space = false): boolean {
+  return space ? /^[\x20-\x7e]*$/.test(s) : /^[\x21-\x7e]*$/.test(s);
+}
