@@ -18,7 +18,7 @@ export function parsePciAddress(s: string): string {
   const shape = `expected [DOMAIN:]BUS:DEVICE.FUNCTION like 0000:00:05.0`;
   if (s === '') fail(`${what}: empty value`);
   const dot = v.lastIndexOf('.');
-  if (dot === -1) fail(`${what}: ${shape}`);
+  if (dot === -1 || v.indexOf('.') !== dot) fail(`${what}: ${shape}`);
   const fields = v.slice(0, dot).split(':');
   const fn = v.slice(dot + 1);
   if (fields.length < 2 || fields.length > 3) fail(`${what}: ${shape}`);
@@ -51,7 +51,7 @@ export function parseNicSelector(s: string): NicSelector {
     fail(`invalid NIC ${q(s)}: that is a PCI address, not an interface name`, `write pci:${s}`);
   }
   if (/^[a-z][a-z0-9]*:/i.test(s)) {
-    fail(`unknown NIC ${q(s)}: use an interface name, mac:MAC or pci:BUS-ID`);
+    fail(`invalid NIC ${q(s)}: not an interface name (those have no ":"), mac:MAC or pci:BUS-ID`);
   }
   return { kind: 'name', name: validateIfName(s, 'NIC name') };
 }
