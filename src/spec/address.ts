@@ -22,6 +22,8 @@ export function familyOf(ip: IP): Family {
  */
 export function readIp(text: string): IP | string {
   if (text === '') return 'empty value';
+  // The longest address text is 45 characters (IPv6 with a dotted quad).
+  if (text.length > 45) return 'not an IPv4 or IPv6 address';
   if (/\s/.test(text)) return 'contains whitespace';
   if (text.includes(':')) {
     if (text.includes('%')) return 'a zone index ("%...") is not allowed here';

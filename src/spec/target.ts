@@ -17,7 +17,6 @@ const CONTAINER_REF_MAX = 255;
 /** containerd's identifier rule (namespaces and container ids). */
 const CONTAINERD_ID = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 const CONTAINERD_ID_MAX = 76;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\x00-\x1f\x7f]/;
 
 function checkRef(s: string, ref: string, what: string): string {
@@ -43,7 +42,7 @@ function checkContainerdId(s: string, id: string, what: string): string {
 function parsePath(s: string): TargetSpec {
   if (CONTROL.test(s)) fail(`invalid target ${q(s)}: the path contains a control character`);
   if (s === '/') fail(`invalid target "/": the root directory is not a namespace file`);
-  if (Buffer.byteLength(s) > PATH_MAX) fail(`invalid target ${q(s.slice(0, 40) + '...')}: the path is longer than ${PATH_MAX} bytes`);
+  if (Buffer.byteLength(s) > PATH_MAX) fail(`invalid target ${q(s)}: the path is longer than ${PATH_MAX} bytes`);
   const normal = path.posix.normalize(s).replace(/\/+$/, '');
   if (normal !== s) fail(`invalid target ${q(s)}: the path is not in normal form (did you mean ${q(normal)}?)`);
   return { kind: 'path', path: s };

@@ -4,13 +4,19 @@
  */
 import { UsageError } from '../errors.js';
 
+/** Longer values are cut in messages: no valid value comes close. */
+const QUOTE_MAX = 300;
+
 /**
  * A user-supplied value, double-quoted for a message. Control characters,
  * DEL, C1 controls and Unicode line separators are escaped, so a hostile or
  * mistyped value can never break the message over several lines or send
- * terminal escape sequences.
+ * terminal escape sequences. Very long values are cut.
  */
 export function q(value: string): string {
+  if (value.length > QUOTE_MAX) {
+    return `${q(value.slice(0, QUOTE_MAX))}... (${value.length} characters)`;
+  }
   return JSON.stringify(value).replace(
     /[\u007f-\u009f\u2028\u2029]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,

@@ -163,6 +163,13 @@ describe('parseAddress: error details', () => {
     expect(err.message).not.toContain('\u001b');
     usageError(() => parseAddress('10.0.0.5\u2028/24'), '\\u2028');
   });
+
+  it('cuts a huge value in the message', () => {
+    const huge = '1'.repeat(5000) + '/24';
+    const err = usageError(() => parseAddress(huge), '(5003 characters)', /not an IPv4 or IPv6 address/);
+    expect(err.message.length).toBeLessThan(400);
+    usageError(() => parseTarget('/' + 'x/'.repeat(3000) + 'y'), '(6002 characters)', /longer than 4095 bytes/);
+  });
 });
 
 describe('parseAddresses', () => {
