@@ -21,6 +21,19 @@ export interface Cmd {
    * "Cannot find device" when deleting): the command then counts as done.
    */
   tolerate?: RegExp;
+  /**
+   * stderr patterns that mean "this was already done". Accepted only while
+   * rolling back or recovering, when a step may have been cut off half-way;
+   * in a forward run they stay errors (they may mean a conflict).
+   */
+  idempotent?: RegExp;
+}
+
+/** The command as a rollback runs it: "already done" counts as done. */
+export function forRollback(cmd: Cmd): Cmd {
+  if (!cmd.idempotent) return cmd;
+  const tolerate = cmd.tolerate ? new RegExp(`${cmd.tolerate.source}|${cmd.idempotent.source}`) : cmd.idempotent;
+  return { ...cmd, tolerate };
 }
 
 export interface TraceEvent {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Listr, type ListrRendererValue } from 'listr2';
-import { render, run, execConfig } from './exec.js';
+import { forRollback, render, run, execConfig } from './exec.js';
 import { EXIT, HostnicError } from './errors.js';
 import { capture, doCommands, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
@@ -201,7 +201,7 @@ export class Runner {
         this.save();
         const cmds = undoCommands(entry.spec);
         try {
-          for (const cmd of cmds) await run(cmd);
+          for (const cmd of cmds) await run(forRollback(cmd));
           await hooks.fault('UNDO_FAIL', i);
           entry.state = 'undone';
         } catch (e) {

@@ -10,14 +10,22 @@ export interface AddrParams {
   addrs: string[][];
 }
 
-const cmd = (p: AddrParams, verb: 'add' | 'del', args: string[], tolerate?: RegExp): Cmd => ({
-  argv: ['ip', 'addr', verb, ...(verb === 'add' ? args : args.slice(0, 1)), 'dev', p.dev],
-  netns: nsArg(p.ns),
-  tolerate,
+/**
+ * Deleting an address that is gone is fine: bringing a link down makes the
+ * kernel drop its IPv6 addresses (unless keep_addr_on_down), so detach often
+ * finds them gone already.
+ */
+const GONE = /Cannot assign requested address|address not found|Cannot find device/;
+const THERE = /File exists|Address already assigned/;
+
+const add = (p: AddrParams, args: string[]): Cmd => ({
+  argv: ['ip', 'addr', 'add', ...args, 'dev', p.dev], netns: nsArg(p.ns), idempotent: THERE,
+});
+const del = (p: AddrParams, args: string[]): Cmd => ({
+  argv: ['ip', 'addr', 'del', args[0]!, 'dev', p.dev], netns: nsArg(p.ns), tolerate: GONE,
 });
 
 export const addrAdd: StepKind<AddrParams> = {
-  apply: (p) => p.addrs.map((a) => cmd(p, 'add', a)),
-  undo: (p) =>
-    [...p.addrs].reverse().map((a) => cmd(p, 'del', a, /Cannot assign requested address|Cannot find device/)),
+  apply: (p) => p.addrs.map((a) => add(p, a)),
+  undo: (p) => [...p.addrs].reverse().map((a) => del(p, a)),
 };

@@ -16,6 +16,8 @@ function nsDest(ns: NsRef): string {
   return ns ?? ownNetns();
 }
 
+const NOT_FOUND = /Cannot find device/;
+
 export interface MoveParams {
   /** Link name (the same on both sides: renames are separate steps). */
   name: string;
@@ -29,9 +31,9 @@ const moveCmd = (name: string, from: NsRef, to: NsRef): Cmd => ({
 });
 
 export const linkMove: StepKind<MoveParams> = {
-  apply: (p) => [moveCmd(p.name, p.from, p.to)],
-  // Tolerated: after a crash the link may never have left `from`.
-  undo: (p) => [{ ...moveCmd(p.name, p.to, p.from), tolerate: /Cannot find device/ }],
+  // In a rollback the link may never have left where it was: not found is fine then.
+  apply: (p) => [{ ...moveCmd(p.name, p.from, p.to), idempotent: NOT_FOUND }],
+  undo: (p) => [{ ...moveCmd(p.name, p.to, p.from), idempotent: NOT_FOUND }],
 };
 
 export interface LinkAttrs {
@@ -56,7 +58,7 @@ function setCmd(ns: NsRef, current: string, attrs: LinkAttrs): Cmd {
   if (attrs.mtu !== undefined) argv.push('mtu', String(attrs.mtu));
   if (attrs.alias !== undefined) argv.push('alias', attrs.alias);
   if (attrs.up !== undefined) argv.push(attrs.up ? 'up' : 'down');
-  return { argv, netns: nsArg(ns) };
+  return { argv, netns: nsArg(ns), idempotent: NOT_FOUND };
 }
 
 /** The old values of exactly the attributes that `to` changes. */

@@ -7,6 +7,6 @@ export interface NetnsParams {
 }
 
 export const netnsAdd: StepKind<NetnsParams> = {
-  apply: (p) => [{ argv: ['ip', 'netns', 'add', p.name] }],
+  apply: (p) => [{ argv: ['ip', 'netns', 'add', p.name], idempotent: /File exists/ }],
   undo: (p) => [{ argv: ['ip', 'netns', 'delete', p.name], tolerate: /No such file or directory/ }],
 };

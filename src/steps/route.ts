@@ -11,17 +11,19 @@ export interface RoutesParams {
   routes: string[][];
 }
 
-const routeCmd = (ns: NsRef, family: Family, verb: 'add' | 'del', args: string[], tolerate?: RegExp): Cmd => ({
+const GONE = /No such process|Cannot find device/;
+const THERE = /File exists/;
+
+/** Adding: "exists" is accepted only in a rollback. Deleting: "gone" is always fine. */
+const routeCmd = (ns: NsRef, family: Family, verb: 'add' | 'del', args: string[]): Cmd => ({
   argv: ['ip', `-${family}`, 'route', verb, ...args],
   netns: nsArg(ns),
-  tolerate,
+  ...(verb === 'add' ? { idempotent: THERE } : { tolerate: GONE }),
 });
-
-const GONE = /No such process|Cannot find device/;
 
 export const routeAdd: StepKind<RoutesParams> = {
   apply: (p) => p.routes.map((r) => routeCmd(p.ns, p.family, 'add', r)),
-  undo: (p) => [...p.routes].reverse().map((r) => routeCmd(p.ns, p.family, 'del', r, GONE)),
+  undo: (p) => [...p.routes].reverse().map((r) => routeCmd(p.ns, p.family, 'del', r)),
 };
 
 export interface DefaultParams {
@@ -41,11 +43,11 @@ const theirs = (r: Route): string[] => routeArgs(r, r.dev ?? '');
 export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
   capture: (p) => defaultRoutes(p.ns ?? undefined, p.family),
   apply: (p, saved) => [
-    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r), GONE)),
+    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r))),
     routeCmd(p.ns, p.family, 'add', ours(p)),
   ],
   undo: (p, saved) => [
-    routeCmd(p.ns, p.family, 'del', ours(p), GONE),
-    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r), /File exists/)),
+    routeCmd(p.ns, p.family, 'del', ours(p)),
+    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
   ],
 };

@@ -1,0 +1,23 @@
+// Bundle the CLI into dist/ so start-up does not walk hundreds of modules.
+// Code splitting keeps each command's modules in a chunk loaded on use.
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+rmSync(`${root}/dist`, { recursive: true, force: true });
+await build({
+  entryPoints: { hostnic: `${root}/src/main.ts` },
+  outdir: `${root}/dist`,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  minify: false,
+  sourcemap: false,
+  legalComments: 'none',
+  // CommonJS dependencies (yargs) need require() inside an ESM bundle.
+  banner: { js: "import { createRequire as __hostnicRequire } from 'node:module'; const require = __hostnicRequire(import.meta.url);" },
+  logLevel: 'warning',
+});

@@ -1,0 +1,51 @@
+/** What every command gets from the global options. */
+import chalk from 'chalk';
+import { execConfig, render } from '../exec.js';
+import type { Renderer } from '../runner.js';
+import { StateDir, defaultStateDir } from '../state.js';
+
+export interface GlobalOptions {
+  stateDir?: string;
+  verbose?: boolean;
+  dryRun?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+  color?: boolean;
+}
+
+export interface Ctx {
+  state: StateDir;
+  dryRun: boolean;
+  verbose: boolean;
+  quiet: boolean;
+  json: boolean;
+  renderer: Renderer;
+  /** A line of normal output (suppressed by --quiet and --json). */
+  say(line: string): void;
+  /** The one JSON document of --json. */
+  emit(doc: unknown): void;
+}
+
+export function makeContext(o: GlobalOptions): Ctx {
+  const json = !!o.json;
+  const quiet = !!o.quiet;
+  const verbose = !!o.verbose;
+  const plain = !process.stdout.isTTY || !!process.env.CI || verbose;
+  const renderer: Renderer = json || quiet ? 'silent' : plain ? 'simple' : 'default';
+  execConfig.dryRun = !!o.dryRun;
+  if (verbose) {
+    execConfig.trace = ({ cmd, ms, ok }) => {
+      process.stderr.write(`${chalk.dim(`  $ ${render(cmd)}`)} ${ok ? chalk.dim(`(${ms.toFixed(1)} ms)`) : chalk.red(`failed after ${ms.toFixed(1)} ms`)}\n`);
+    };
+  }
+  return {
+    state: new StateDir(o.stateDir || defaultStateDir()),
+    dryRun: !!o.dryRun,
+    verbose,
+    quiet,
+    json,
+    renderer,
+    say: (line) => { if (!json && !quiet) process.stdout.write(`${line}\n`); },
+    emit: (doc) => { process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`); },
+  };
+}

@@ -1,0 +1,41 @@
+/** Run a plan for a command, or print it (--dry-run), and report the outcome. */
+import chalk from 'chalk';
+import { EXIT } from '../errors.js';
+import { Runner, describeDryRun, previewCaptures, type Outcome, type Plan } from '../runner.js';
+import type { Ctx } from './context.js';
+
+export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
+  if (ctx.dryRun) {
+    await previewCaptures(plan);
+    const desc = describeDryRun(plan);
+    if (ctx.json) ctx.emit({ dryRun: true, plan: desc });
+    else {
+      process.stdout.write(`${chalk.bold(desc.title)} ${chalk.dim(`(dry run: ${desc.steps.length} steps, nothing changed)`)}\n`);
+      desc.steps.forEach((s, i) => {
+        process.stdout.write(`${String(i + 1).padStart(3)}. ${s.title}\n`);
+        for (const c of s.commands) process.stdout.write(`${c.split('\n').map((l) => `       ${l}`).join('\n')}\n`);
+      });
+    }
+    return { exitCode: EXIT.ok, saved: [], leftovers: [] };
+  }
+  ctx.state.ensure();
+  const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).run(plan);
+  reportFailure(outcome, ctx);
+  return outcome;
+}
+
+/** Print why a plan failed and, when the rollback was incomplete, what is left and how to fix it. */
+export function reportFailure(outcome: Outcome, _ctx: Ctx): void {
+  if (outcome.exitCode === EXIT.ok) return;
+  const why = outcome.signal ? `interrupted by ${outcome.signal}` : (outcome.error?.message ?? 'failed');
+  if (outcome.leftovers.length === 0) {
+    process.stderr.write(`hostnic: ${why}; every change was rolled back\n`);
+    return;
+  }
+  process.stderr.write(`hostnic: ${why}; ROLLBACK INCOMPLETE, ${outcome.leftovers.length} change(s) left:\n`);
+  for (const l of outcome.leftovers) {
+    process.stderr.write(`  - ${l.title}: ${l.error}\n    to undo by hand:\n`);
+    for (const c of l.commands) process.stderr.write(`      ${c}\n`);
+  }
+  process.stderr.write('  or run `hostnic recover` to retry the rollback\n');
+}

@@ -1,0 +1,129 @@
+/** hostnic attach <container> <nic> [<ip/cidr[@gw]>...] */
+import { randomBytes } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import { defaultRoutes, links, type Route } from '../kernel/ip.js';
+import {
+  defaultRouteDevices, describeSelector, freeEthName, hostLinks, hostNicState, matchesSelector, nicNotFound,
+} from '../observe.js';
+import { planAttach, type AttachInput } from '../plan/attach.js';
+import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
+import { refuseIfUnfinished, type Plan } from '../runner.js';
+import { parseAttachRequest } from '../spec/parse.js';
+import type { AttachRequest, NicSelector } from '../spec/types.js';
+import { SCHEMA } from '../state.js';
+import { encodeTag } from '../tag.js';
+import { resolveTarget } from '../target/resolve.js';
+import { executePlan } from '../cli/execute.js';
+import type { Ctx } from '../cli/context.js';
+import { liveCheck } from './status.js';
+
+export interface AttachArgs {
+  container: string;
+  nic: string;
+  addresses: string[];
+  name?: string;
+  mac?: string;
+  mtu?: string | number;
+  route?: string[];
+  force?: boolean;
+}
+
+/** Does a record stand for the NIC the selector names? */
+export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
+  const h = r.input.host;
+  switch (sel.kind) {
+    case 'name': return h.name === sel.name || r.input.ctrName === sel.name;
+    case 'mac': return h.mac === sel.mac || h.permaddr === sel.mac || r.input.request.mac === sel.mac;
+    case 'pci': return h.parentdev === sel.address;
+  }
+}
+
+/** The parts of a request that define the result (not how the user spelled the target). */
+function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string): boolean {
+  const key = (r: AttachRequest) => JSON.stringify({
+    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes,
+  });
+  return key(a) === key(b) && (b.name === undefined || b.name === ctrName);
+}
+
+const gwText = (routes: Route[]): string | undefined => {
+  const r = routes[0];
+  return r && r.gateway && r.dev ? `${r.gateway}@${r.dev}` : undefined;
+};
+
+export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number> {
+  const req = parseAttachRequest({
+    container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
+    mtu: args.mtu, routes: args.route ?? [], force: args.force,
+  });
+  if (!ctx.dryRun) await ctx.state.lock();
+  const target = await resolveTarget(req.target);
+  const hostNics = await hostLinks();
+  const link = hostNics.find((l) => matchesSelector(l, req.nic));
+  const sel = describeSelector(req.nic);
+
+  if (!link) {
+    const rec = loadRecords(ctx.state).records.find((r) => recordMatches(r, req.nic));
+    if (!rec) throw nicNotFound(req.nic, hostNics);
+    const where = `${rec.input.target.display} as ${rec.input.ctrName}`;
+    if (rec.input.target.nsId === target.nsId && sameRequest(rec.input.request, req, rec.input.ctrName)) {
+      const live = await liveCheck(rec);
+      if (live.status === 'in place') {
+        if (ctx.json) ctx.emit({ ok: true, alreadyAttached: true, id: rec.id, nic: rec.input.host.name, target: rec.input.target.display, name: rec.input.ctrName });
+        else ctx.say(`${sel} is already attached to ${where}: nothing to do`);
+        return 0;
+      }
+      throw new UsageError(`${sel} is attached to ${where} but ${live.detail}`, `check with: hostnic status; then hostnic detach ${args.container} ${rec.input.host.name}`);
+    }
+    throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
+  }
+
+  refuseIfUnfinished(ctx.state, [link.ifname, (link.address ?? '').toLowerCase()]);
+  if (!req.force && (await defaultRouteDevices()).has(link.ifname)) {
+    throw new UsageError(
+      `${link.ifname} carries this host's default route: moving it would cut the machine off`,
+      'attach a secondary NIC instead, or pass --force if you are on a console',
+    );
+  }
+  if (req.mtu !== undefined) {
+    const min = link.min_mtu ?? 68;
+    const max = link.max_mtu ?? 65535;
+    if (req.mtu < min || req.mtu > max) throw new UsageError(`MTU ${req.mtu} is outside ${link.ifname}'s range ${min}..${max}`);
+  }
+  const ctrLinks = await links(target.nsPath);
+  if (req.name && ctrLinks.some((l) => l.ifname === req.name || (l.altnames ?? []).includes(req.name!))) {
+    throw new UsageError(`${target.display} already has an interface named ${req.name}`, 'pick another with --name');
+  }
+  const ctrName = req.name ?? freeEthName(ctrLinks);
+  const host = await hostNicState(link);
+  const id = randomBytes(4).toString('hex');
+  const families = new Set(req.addresses.filter((a) => a.gateway).map((a) => a.family));
+  const tag = encodeTag({
+    id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias,
+    gw4: families.has(4) ? gwText(await defaultRoutes(target.nsPath, 4)) : undefined,
+    gw6: families.has(6) ? gwText(await defaultRoutes(target.nsPath, 6)) : undefined,
+  });
+  const input: AttachInput = { id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag };
+  const plan: Plan = {
+    id,
+    command: 'attach',
+    title: `Attach ${host.name} to ${target.display} as ${ctrName}`,
+    steps: planAttach(input),
+    touches: [host.name, host.mac],
+    finalize: {
+      write: [{ path: recordPath(id), value: { schema: SCHEMA, kind: 'attachment', id, createdAt: new Date().toISOString(), input }, saved: true }],
+    },
+  };
+  const outcome = await executePlan(plan, ctx);
+  if (outcome.exitCode === 0 && !ctx.dryRun) {
+    const summary = {
+      ok: true, id, nic: host.name, target: target.display, name: ctrName,
+      mac: req.mac ?? host.mac, addresses: req.addresses.map((a) => a.cidr),
+    };
+    if (ctx.json) ctx.emit(summary);
+    else ctx.say(`attached ${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}`);
+  } else if (ctx.json && !ctx.dryRun) {
+    ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message, leftovers: outcome.leftovers });
+  }
+  return outcome.exitCode;
+}

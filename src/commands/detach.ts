@@ -1,0 +1,155 @@
+/** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
+import { randomBytes } from 'node:crypto';
+import { HostnicError, UsageError } from '../errors.js';
+import { addrs, defaultRoutes, links, type Route } from '../kernel/ip.js';
+import { describeSelector } from '../observe.js';
+import { planAttach, type AttachInput } from '../plan/attach.js';
+import { planDetach } from '../plan/detach.js';
+import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
+import { refuseIfUnfinished, type Plan } from '../runner.js';
+import { invert } from '../steps/index.js';
+import type { StepSpec } from '../steps/types.js';
+import { parseNicSelector, parseTarget } from '../spec/parse.js';
+import type { AttachRequest, NicSelector, TargetSpec } from '../spec/types.js';
+import { SCHEMA } from '../state.js';
+import { decodeTag, type Tag } from '../tag.js';
+import { describeTarget, resolveTarget } from '../target/resolve.js';
+import type { Target } from '../target/types.js';
+import { executePlan } from '../cli/execute.js';
+import type { Ctx } from '../cli/context.js';
+import { recordMatches } from './attach.js';
+import { findTagged, liveCheck } from './status.js';
+
+/** Does a record belong to the container the user named (when it can no longer be resolved)? */
+function recordForSpec(r: AttachmentRecord, spec: TargetSpec): boolean {
+  const t = r.input.target;
+  if (t.display === describeTarget(spec)) return true;
+  switch (spec.kind) {
+    case 'pid': return t.pid === spec.pid;
+    case 'path': return t.nsPath === spec.path;
+    case 'netns': return t.nsPath === `/run/netns/${spec.name}`;
+    default: {
+      const ref = spec.kind === 'name' ? spec.name : spec.ref;
+      return !!t.runtime && (t.runtime.containerName === ref || (ref.length >= 4 && t.runtime.id.startsWith(ref)));
+    }
+  }
+}
+
+/**
+ * A record rebuilt from the tag on a NIC, for when the state directory is
+ * gone. It knows the host identity; host addresses and routes are not in the
+ * tag, so they cannot come back (the state file has them).
+ */
+async function recordFromTag(link: { ifname: string; address?: string }, tag: Tag, target: Target): Promise<AttachmentRecord> {
+  const [withAddrs] = await addrs(target.nsPath, link.ifname);
+  const defaults: Record<4 | 6, Route[]> = { 4: await defaultRoutes(target.nsPath, 4), 6: await defaultRoutes(target.nsPath, 6) };
+  const addresses: AttachRequest['addresses'] = (withAddrs?.addr_info ?? [])
+    .filter((a) => a.scope !== 'link')
+    .map((a) => {
+      const family = a.family === 'inet' ? 4 : 6;
+      const viaUs = defaults[family].find((r) => r.dev === link.ifname && r.gateway);
+      return { family, address: a.local, prefix: a.prefixlen, cidr: `${a.local}/${a.prefixlen}`, ...(viaUs ? { gateway: viaUs.gateway } : {}) };
+    });
+  // Only one gateway per family.
+  for (const f of [4, 6]) addresses.filter((a) => a.family === f && a.gateway).slice(1).forEach((a) => delete a.gateway);
+  const mac = (link.address ?? '').toLowerCase();
+  const request: AttachRequest = {
+    target: { kind: 'path', path: target.nsPath }, nic: { kind: 'name', name: tag.name }, addresses, routes: [], force: false,
+    ...(mac !== tag.mac ? { mac } : {}),
+  };
+  const input: AttachInput = {
+    id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: '',
+    host: { name: tag.name, ifindex: 0, mac: tag.mac, mtu: tag.mtu, up: tag.up, ...(tag.alias ? { alias: tag.alias } : {}), addrs: [], routes: [], sysctls: [] },
+  };
+  const steps = planAttach(input);
+  const gw = (g?: string): Route[] => {
+    if (!g) return [];
+    const at = g.lastIndexOf('@');
+    return [{ dst: 'default', gateway: g.slice(0, at), dev: g.slice(at + 1) }];
+  };
+  const saved = steps.map((s) => {
+    if (s.kind !== 'route.default') return null;
+    return gw((s.params as { family: 4 | 6 }).family === 4 ? tag.gw4 : tag.gw6);
+  });
+  return { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
+}
+
+/**
+ * The container's namespace is gone but a physical NIC came back to the
+ * host (maybe as devN): rename it and restore its host settings.
+ */
+function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
+  const steps = planAttach({ ...rec.input, ctrName: liveName }).map((s, i) => ({ ...s, saved: rec.saved[i] ?? undefined }));
+  const firstTmp = steps.findIndex((s) => s.kind === 'netns.add');
+  const rename = steps[firstTmp + 2]!;
+  const inHost: StepSpec = { ...rename, params: { ...(rename.params as object), ns: null } };
+  return [invert(inHost), ...steps.slice(0, firstTmp).reverse().map(invert)];
+}
+
+export async function detachCommand(args: { container: string; nic?: string }, ctx: Ctx): Promise<number> {
+  const spec = parseTarget(args.container);
+  const sel: NicSelector | undefined = args.nic ? parseNicSelector(args.nic) : undefined;
+  if (!ctx.dryRun) await ctx.state.lock();
+  let target: Target | undefined;
+  try {
+    target = await resolveTarget(spec);
+  } catch (e) {
+    if (!(e instanceof HostnicError)) throw e;
+  }
+  const { records } = loadRecords(ctx.state);
+  const mine = records.filter((r) => (target ? r.input.target.nsId === target.nsId : recordForSpec(r, spec)));
+  // NICs tagged by hostnic in the container but without a record (state directory lost).
+  if (target) {
+    for (const l of await links(target.nsPath)) {
+      const tag = decodeTag(l.ifalias);
+      if (tag && !mine.some((r) => r.id === tag.id)) mine.push(await recordFromTag(l, tag, target));
+    }
+  }
+  const chosen = sel ? mine.filter((r) => recordMatches(r, sel) || (sel.kind === 'mac' && r.input.request.mac === sel.mac)) : mine;
+  const who = target?.display ?? describeTarget(spec);
+  if (chosen.length === 0) {
+    if (!target && mine.length === 0) throw new UsageError(`no container ${describeTarget(spec)} and nothing hostnic attached to it`);
+    throw new UsageError(`nothing hostnic attached to ${who}${sel ? ` matches ${describeSelector(sel)}` : ''}`);
+  }
+  let exit = 0;
+  for (const rec of chosen) {
+    const code = await detachOne(rec, ctx);
+    exit = Math.max(exit, code);
+    if (code !== 0) break;
+  }
+  return exit;
+}
+
+async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<number> {
+  const i = rec.input;
+  refuseIfUnfinished(ctx.state, [i.host.name, i.host.mac]);
+  const live = await liveCheck(rec);
+  const id = randomBytes(4).toString('hex');
+  let steps: StepSpec[];
+  let title: string;
+  if (live.where === 'container') {
+    steps = planDetach(i, rec.saved, { ctrName: live.liveName ?? i.ctrName, tmpNs: `hostnic-${id}` });
+    title = `Detach ${live.liveName ?? i.ctrName} from ${i.target.display}, back to the host as ${i.host.name}`;
+  } else if (live.where === 'host') {
+    steps = planReturned(rec, live.liveName!);
+    title = `Restore ${live.liveName} (back from ${i.target.display}) as ${i.host.name}`;
+  } else {
+    steps = [];
+    title = `Forget ${i.host.name} (${live.detail})`;
+  }
+  const plan: Plan = {
+    id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac],
+    finalize: { remove: [recordPath(rec.id)] },
+  };
+  const outcome = await executePlan(plan, ctx);
+  if (outcome.exitCode === 0 && !ctx.dryRun) {
+    const msg = live.where === 'gone'
+      ? `${i.host.name}: ${live.detail}; record removed`
+      : `detached ${i.host.name} from ${i.target.display}`;
+    if (ctx.json) ctx.emit({ ok: true, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail });
+    else ctx.say(msg);
+  }
+  return outcome.exitCode;
+}
+
+export { findTagged };

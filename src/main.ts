@@ -1,0 +1,107 @@
+/**
+ * The hostnic command line. Command modules are imported only when their
+ * command runs, so `hostnic status` does not load the attach planner.
+ */
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { EXIT, HostnicError } from './errors.js';
+import type { Ctx, GlobalOptions } from './cli/context.js';
+
+const EXIT_CODES = `Exit codes:
+  0  done (including "already attached" and "nothing to do")
+  1  failed, and every change was rolled back (or refused: an unfinished plan needs \`hostnic recover\`)
+  2  invalid request, or it names a NIC, container, process or namespace that does not exist: nothing was changed
+  3  rollback incomplete: what is left and the commands to fix it are printed
+  129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM, after rolling back`;
+
+const ROOT_MESSAGE = 'hostnic must run as root (it moves network devices between namespaces)';
+
+function fail(message: string, hint?: string, code: number = EXIT.usage): never {
+  process.stderr.write(`hostnic: ${message}\n`);
+  if (hint) process.stderr.write(`hint: ${hint}\n`);
+  process.exit(code);
+}
+
+async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
+  if (process.getuid?.() !== 0) fail(ROOT_MESSAGE);
+  const { makeContext } = await import('./cli/context.js');
+  const code = await fn(makeContext(argv));
+  process.exitCode = code;
+}
+
+function globals(y: Argv): Argv<GlobalOptions> {
+  return y
+    .option('state-dir', { type: 'string', describe: 'state directory (env HOSTNIC_STATE_DIR)', default: undefined, defaultDescription: '/run/hostnic', global: true })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print every command with its duration', global: true })
+    .option('dry-run', { alias: 'n', type: 'boolean', describe: 'print the plan and its exact commands; change nothing', global: true })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print errors only', global: true })
+    .option('json', { type: 'boolean', describe: 'one JSON document on stdout', global: true })
+    .option('color', { type: 'boolean', describe: 'colour (--no-color, NO_COLOR, FORCE_COLOR)', global: true }) as Argv<GlobalOptions>;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const cli = globals(yargs(argv))
+    .scriptName('hostnic')
+    .usage('$0 <command> [options]\n\nHand a host NIC to a container (SDN passthrough), reversibly.')
+    .command(
+      'attach <container> <nic> [addresses..]',
+      'move a host NIC into a container and configure it',
+      (y) => y
+        .positional('container', { type: 'string', describe: 'pid:PID, netns:NAME, a netns path, docker:NAME, podman:NAME, containerd:[NS/]ID, or a container name', demandOption: true })
+        .positional('nic', { type: 'string', describe: 'interface name, mac:ADDRESS or pci:BUS-ID', demandOption: true })
+        .positional('addresses', { type: 'string', array: true, describe: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6, several allowed' })
+        .option('name', { type: 'string', describe: 'interface name in the container (default: first free ethN)' })
+        .option('mac', { type: 'string', describe: 'set this MAC (clouds usually drop frames from other MACs)' })
+        .option('mtu', { type: 'string', describe: "set this MTU (within the NIC's own range)" })
+        .option('route', { type: 'string', array: true, describe: 'extra route CIDR[@VIA] through the NIC (repeatable)' })
+        .option('force', { type: 'boolean', describe: "allow moving the NIC that carries the host's default route" })
+        .example('$0 attach nginx eth1 192.168.1.4/24@192.168.1.1', 'nginx gets eth1 of the VM as its eth1, default route via the VPC gateway')
+        .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
+        .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')
+        .epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/attach.js')).attachCommand(a as never, ctx)),
+    )
+    .command(
+      'detach <container> [nic]',
+      'give NICs back to the host, as they were',
+      (y) => y
+        .positional('container', { type: 'string', demandOption: true, describe: 'the container, as for attach (also when it is gone)' })
+        .positional('nic', { type: 'string', describe: 'host name, container-side name or mac:ADDRESS (default: every NIC hostnic attached to it)' })
+        .example('$0 detach nginx', 'every NIC hostnic gave to nginx goes back to the host')
+        .example('$0 detach nginx eth1', 'only that one')
+        .epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/detach.js')).detachCommand(a as never, ctx)),
+    )
+    .command(
+      'status',
+      'what is attached where, verified against the kernel',
+      (y) => y.example('$0 status --json', 'for scripts').epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)),
+    )
+    .command(
+      'recover',
+      'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
+      (y) => y.epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/recover.js')).recoverCommand(ctx)),
+    )
+    .demandCommand(1, 'name a command: attach, detach, status (see --help)')
+    .strict()
+    .recommendCommands()
+    .epilog(EXIT_CODES)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      fail(msg.split('\n')[0] ?? 'invalid command line', 'see hostnic --help');
+    })
+    .help()
+    .version();
+  try {
+    await cli.parseAsync();
+  } catch (e) {
+    if (e instanceof HostnicError) fail(e.message, e.hint, e.exitCode);
+    const err = e as Error;
+    fail(`internal error: ${err.message}`, process.env.HOSTNIC_DEBUG ? err.stack : 'set HOSTNIC_DEBUG=1 for a stack trace', EXIT.rolledBack);
+  }
+}
+
+void main(hideBin(process.argv));

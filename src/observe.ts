@@ -1,0 +1,88 @@
+/** Read-only observation of the system, turned into planner inputs. */
+import { UsageError } from './errors.js';
+import {
+  addrArgs, addrs, defaultRoutes, familyOf, isUp, links, ownSysctl, routeArgs, routes, type Link,
+} from './kernel/ip.js';
+import type { HostNicState } from './plan/attach.js';
+import type { NicSelector } from './spec/types.js';
+
+export function describeSelector(sel: NicSelector): string {
+  return sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? `mac:${sel.mac}` : `pci:${sel.address}`;
+}
+
+export function matchesSelector(link: Link, sel: NicSelector): boolean {
+  switch (sel.kind) {
+    case 'name': return link.ifname === sel.name || (link.altnames ?? []).includes(sel.name);
+    case 'mac': return link.address?.toLowerCase() === sel.mac || link.permaddr?.toLowerCase() === sel.mac;
+    case 'pci': return link.parentbus === 'pci' && link.parentdev?.toLowerCase() === sel.address;
+  }
+}
+
+/** Per-interface sysctls that operators tune and a namespace move silently resets. */
+const IFACE_SYSCTLS = {
+  ipv4: ['arp_ignore', 'arp_announce', 'arp_filter', 'arp_accept', 'arp_notify', 'rp_filter', 'proxy_arp',
+    'accept_redirects', 'send_redirects', 'accept_source_route', 'forwarding', 'log_martians', 'promote_secondaries'],
+  ipv6: ['accept_ra', 'autoconf', 'disable_ipv6', 'forwarding', 'accept_dad', 'dad_transmits', 'ndisc_notify', 'use_tempaddr'],
+};
+
+function sysctlDiffs(dev: string): HostNicState['sysctls'] {
+  const out: HostNicState['sysctls'] = [];
+  for (const [family, keys] of Object.entries(IFACE_SYSCTLS)) {
+    for (const k of keys) {
+      const key = `net/${family}/conf/${dev}/${k}`;
+      const value = ownSysctl(key);
+      const defaultValue = ownSysctl(`net/${family}/conf/default/${k}`);
+      if (value !== undefined && defaultValue !== undefined && value !== defaultValue) out.push({ key, value, defaultValue });
+    }
+  }
+  return out;
+}
+
+/** Everything about a host NIC that attach takes away and detach must give back. */
+export async function hostNicState(link: Link): Promise<HostNicState> {
+  const [withAddrs] = await addrs(undefined, link.ifname);
+  const kept = (withAddrs?.addr_info ?? [])
+    // The kernel makes IPv6 link-local addresses itself when the link comes up.
+    .filter((a) => !(a.family === 'inet6' && a.scope === 'link'))
+    .map((a) => addrArgs(a, link.ifname).slice(0, -2));
+  const own = [...(await routes(undefined, 4, link.ifname)), ...(await routes(undefined, 6, link.ifname))]
+    .filter((r) => r.protocol !== 'kernel' && !(r.dst.startsWith('fe80::') || r.dst.startsWith('ff00::')));
+  return {
+    name: link.ifname,
+    ifindex: link.ifindex,
+    mac: (link.address ?? '').toLowerCase(),
+    ...(link.permaddr ? { permaddr: link.permaddr.toLowerCase() } : {}),
+    ...(link.parentdev ? { parentdev: link.parentdev } : {}),
+    ...(link.linkinfo?.info_kind ? { kind: link.linkinfo.info_kind } : {}),
+    mtu: link.mtu,
+    up: isUp(link),
+    ...(link.ifalias ? { alias: link.ifalias } : {}),
+    addrs: kept,
+    routes: own.map((r) => ({ family: familyOf(r.gateway ?? (r.dst === 'default' ? (r.via?.host ?? '') : r.dst)), args: routeArgs(r, link.ifname) })),
+    sysctls: sysctlDiffs(link.ifname),
+  };
+}
+
+/** Names of the host links that carry a default route (the VM's own way out). */
+export async function defaultRouteDevices(ns?: string): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const family of [4, 6] as const) {
+    for (const r of await defaultRoutes(ns, family)) if (r.dev) out.add(r.dev);
+  }
+  return out;
+}
+
+/** The first ethN (N >= 1) not used in the container. */
+export function freeEthName(ctrLinks: Link[]): string {
+  const used = new Set(ctrLinks.flatMap((l) => [l.ifname, ...(l.altnames ?? [])]));
+  for (let n = 1; ; n++) if (!used.has(`eth${n}`)) return `eth${n}`;
+}
+
+export async function hostLinks(): Promise<Link[]> {
+  return (await links()).filter((l) => l.ifname !== 'lo');
+}
+
+export function nicNotFound(sel: NicSelector, available: Link[]): UsageError {
+  const names = available.map((l) => l.ifname).join(', ') || 'none';
+  return new UsageError(`no NIC ${describeSelector(sel)} in the host namespace`, `NICs here: ${names}`);
+}
