@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { planAttach, type AttachInput } from '../../src/plan/attach.js';
+import { planDetach } from '../../src/plan/detach.js';
+import { doCommands, undoCommands } from '../../src/steps/index.js';
+import { render } from '../../src/exec.js';
+import { decodeTag, encodeTag } from '../../src/tag.js';
+import { parseAttachRequest } from '../../src/spec/parse.js';
+
+const request = parseAttachRequest({
+  container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.4/24@192.168.1.1', 'fd00:1::4/64@fd00:1::1'],
+  routes: ['198.51.100.0/24@192.168.1.1'],
+});
+
+const input: AttachInput = {
+  id: 'abcd1234',
+  request,
+  host: {
+    name: 'nic1', ifindex: 7, mac: '52:54:00:12:34:56', mtu: 1500, up: true, alias: 'uplink b',
+    addrs: [['10.50.0.2/24']], routes: [{ family: 4, args: ['10.60.0.0/16', 'via', '10.50.0.1', 'dev', 'nic1'] }],
+    sysctls: [{ key: 'net/ipv4/conf/nic1/arp_ignore', value: '2', defaultValue: '0' }],
+  },
+  target: { display: 'pid:4242', kind: 'pid', nsPath: '/proc/4242/ns/net', nsId: '4:1234', pid: 4242 },
+  ctrName: 'eth1',
+  tmpNs: 'hostnic-abcd1234',
+  tag: 'hostnic:1 id=abcd1234 n=nic1 m=52:54:00:12:34:56 t=1500 u=1',
+};
+
+describe('planAttach', () => {
+  const steps = planAttach(input);
+
+  it('orders host cleanup, the private-namespace hop, then container setup', () => {
+    expect(steps.map((s) => `${s.inverse ? '-' : '+'}${s.kind}`)).toEqual([
+      '-route.add', '-addr.add', '+sysctl.set', '+link.set',
+      '+netns.add', '+link.move', '+link.set', '+link.move', '-netns.add',
+      '+sysctl.set', '+sysctl.set', '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
+    ]);
+  });
+
+  it('renames in the private namespace, never in the host', () => {
+    const rename = steps.find((s) => s.kind === 'link.set' && (s.params as { to: { name?: string } }).to.name === 'eth1')!;
+    const [cmd] = doCommands(rename);
+    expect(cmd!.netns).toBe('/run/netns/hostnic-abcd1234');
+    expect(cmd!.argv).toEqual(['ip', 'link', 'set', 'dev', 'nic1', 'name', 'eth1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', input.tag]);
+    // Undo restores name, MAC, MTU and the original alias.
+    expect(undoCommands(rename)[0]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'eth1', 'name', 'nic1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', 'uplink b']);
+  });
+
+  it('adds addresses before bringing the link up (arp_notify announces addresses present at up)', () => {
+    const kinds = steps.map((s) => s.kind);
+    expect(kinds.lastIndexOf('addr.add')).toBeLessThan(kinds.lastIndexOf('link.set'));
+  });
+
+  it('renders copy-pasteable commands', () => {
+    const lines = steps.flatMap((s) => doCommands(s).map(render));
+    expect(lines).toContain("nsenter --net=/proc/4242/ns/net -- ip addr add 192.168.1.4/24 dev eth1");
+    expect(lines).toContain('ip addr del 10.50.0.2/24 dev nic1');
+    expect(lines.join('\n')).toContain("alias 'hostnic:1 id=abcd1234");
+  });
+});
+
+describe('planDetach', () => {
+  it('is attach reversed and inverted, with the live container-side name', () => {
+    const attach = planAttach(input);
+    const saved = attach.map(() => null);
+    const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000' });
+    expect(detach.map((s) => s.kind)).toEqual(attach.map((s) => s.kind).reverse());
+    expect(detach.every((s, i) => !!s.inverse === !attach[attach.length - 1 - i]!.inverse)).toBe(true);
+    const moveOut = detach.find((s) => s.kind === 'link.move' && (s.params as { from: string }).from === '/run/netns/hostnic-ffff0000')!;
+    expect(doCommands(moveOut)[0]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'net0', 'netns', '/run/netns/hostnic-ffff0000']);
+  });
+
+  it('restores the default route the attach replaced', () => {
+    const attach = planAttach(input);
+    const saved: unknown[] = attach.map((s) =>
+      s.kind === 'route.default' && (s.params as { family: number }).family === 4
+        ? [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] : null);
+    const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x' });
+    const restore = detach.find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 4)!;
+    expect(doCommands(restore).map((c) => c.argv.join(' '))).toEqual([
+      'ip -4 route del default via 192.168.1.1 dev eth1',
+      'ip -4 route add default via 172.17.0.1 dev eth0',
+    ]);
+  });
+
+  it('refuses a record that does not match its plan', () => {
+    expect(() => planDetach(input, [null], { ctrName: 'eth1', tmpNs: 't' })).toThrow(/does not match/);
+  });
+});
+
+describe('tag', () => {
+  it('round-trips the host identity', () => {
+    const t = { id: 'abcd1234', name: 'nic1', mac: '52:54:00:12:34:56', mtu: 9000, up: false, alias: 'a b=c', gw4: '172.17.0.1@eth0' };
+    expect(decodeTag(encodeTag(t))).toEqual({ ...t, gw6: undefined });
+  });
+  it('stays within IFALIASZ, dropping optional fields first', () => {
+    const tag = encodeTag({ id: 'x', name: 'nic1', mac: '52:54:00:12:34:56', mtu: 1500, up: true, alias: 'y'.repeat(300), gw4: '10.0.0.1@eth0' });
+    expect(tag.length).toBeLessThanOrEqual(255);
+    expect(decodeTag(tag)?.gw4).toBe('10.0.0.1@eth0');
+  });
+  it('ignores aliases that are not hostnic tags', () => {
+    expect(decodeTag('uplink')).toBeUndefined();
+    expect(decodeTag('hostnic:1 id=x')).toBeUndefined();
+  });
+});
