@@ -1,0 +1,175 @@
+/**
+ * What the runtime clients share: the answer shape, presence checks that cost
+ * no process and no connection, and a JSON GET over a unix socket.
+ *
+ * HTTP to a daemon's socket is done here directly with node:http; every
+ * process a runtime client starts goes through src/exec.ts.
+ */
+import { accessSync, constants, statSync } from 'node:fs';
+import { request } from 'node:http';
+import { delimiter, join } from 'node:path';
+import { UsageError } from '../../errors.js';
+
+export type RuntimeName = 'docker' | 'podman' | 'containerd';
+
+/** One container as a runtime reports it. */
+export interface Found {
+  runtime: RuntimeName;
+  /** Full id. */
+  id: string;
+  /** Name without a leading '/' (containerd: the nerdctl name label, else the id). */
+  name: string;
+  /** containerd namespace. */
+  namespace?: string;
+  running: boolean;
+  /** PID of the container's init process; 0 when it has none. */
+  pid: number;
+}
+
+export interface Listed {
+  runtime: RuntimeName;
+  name: string;
+  id: string;
+}
+
+export interface Runtime {
+  readonly name: RuntimeName;
+  /**
+   * Whether this runtime is on the host, judged without starting a process or
+   * opening a connection (a socket file, a program on PATH).
+   */
+  present(): boolean;
+  /**
+   * Containers matching `ref` (name, full id, or unique id prefix where the
+   * runtime supports it), running or not; [] when there is none.
+   * Throws UsageError when the ref is ambiguous inside this runtime, and
+   * RuntimeUnavailable when the runtime does not answer.
+   */
+  find(ref: string, scope?: { namespace?: string; anyNamespace?: boolean }): Promise<Found[]>;
+  /** Running containers, for shell completion. */
+  listRunning(): Promise<Listed[]>;
+}
+
+/** The runtime is installed but did not answer (daemon down, hung, socket refused). */
+export class RuntimeUnavailable extends Error {
+  constructor(
+    readonly runtime: RuntimeName,
+    readonly reason: string,
+  ) {
+    super(`${runtime}: ${reason}`);
+    this.name = 'RuntimeUnavailable';
+  }
+}
+
+/** How long a daemon gets to answer one request. A hung daemon must not hang hostnic. */
+export const HTTP_TIMEOUT_MS = 2000;
+
+/**
+ * Container names and ids in Docker, Podman and containerd all fit this; so a
+ * ref is checked once here and can then go into a URL path or a containerd
+ * filter without escaping surprises.
+ */
+const REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
+
+export function checkRef(ref: string, display: string): string {
+  if (!REF.test(ref)) throw new UsageError(`${display}: not a valid container name or id`);
+  return ref;
+}
+
+/** `unix:///path` or `unix:/path` -> /path; anything else -> undefined. */
+export function unixPath(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  const m = /^unix:\/\/(\/.*)$/.exec(url) ?? /^unix:(\/.*)$/.exec(url);
+  return m?.[1];
+}
+
+export function isSocket(path: string): boolean {
+  try {
+    return statSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+/** The full path of an executable on PATH, found without running anything. */
+export function onPath(program: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const file = join(dir, program);
+    try {
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export interface HttpAnswer {
+  status: number;
+  /** Parsed JSON, or the raw text when the body is not JSON. */
+  body: unknown;
+}
+
+/**
+ * GET a path on a daemon's unix socket and parse the JSON answer. Rejects with
+ * RuntimeUnavailable on connection errors and after HTTP_TIMEOUT_MS.
+ */
+export function getJson(runtime: RuntimeName, socketPath: string, path: string): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (reason: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      reject(new RuntimeUnavailable(runtime, reason));
+    };
+    const req = request(
+      { socketPath, path, method: 'GET', headers: { Host: 'localhost', Accept: 'application/json' }, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => fail(`${socketPath}: ${e.message}`));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body });
+        });
+      },
+    );
+    const timer = setTimeout(() => fail(`no answer on ${socketPath} within ${HTTP_TIMEOUT_MS / 1000} s`), HTTP_TIMEOUT_MS);
+    req.on('error', (e: NodeJS.ErrnoException) => fail(`cannot talk to ${socketPath}: ${e.code ?? e.message}`));
+    req.end();
+  });
+}
+
+/** The `message` of a daemon's JSON error body, or the text. */
+export function errorMessage(body: unknown): string {
+  if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
+  return typeof body === 'string' ? body.trim() : JSON.stringify(body);
+}
+
+/**
+ * The fields hostnic reads from a Docker-style inspect document (Docker's
+ * Engine API and CLI, Podman's libpod and compat APIs and CLI, nerdctl).
+ */
+export function fromInspect(runtime: RuntimeName, doc: unknown, namespace?: string): Found {
+  const d = (doc ?? {}) as { Id?: unknown; ID?: unknown; Name?: unknown; State?: { Running?: unknown; Pid?: unknown } };
+  const id = typeof d.Id === 'string' ? d.Id : typeof d.ID === 'string' ? d.ID : undefined;
+  if (!id) throw new RuntimeUnavailable(runtime, 'inspect answer has no container id');
+  const name = typeof d.Name === 'string' && d.Name !== '' ? d.Name.replace(/^\//, '') : id;
+  const pid = typeof d.State?.Pid === 'number' ? d.State.Pid : 0;
+  const running = d.State?.Running === true && pid > 0;
+  return { runtime, id, name, running, pid, ...(namespace ? { namespace } : {}) };
+}
