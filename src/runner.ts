@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Listr, type ListrRendererValue } from 'listr2';
 import { forRollback, render, run, execConfig } from './exec.js';
 import { EXIT, HostnicError } from './errors.js';
-import { capture, doCommands, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, preflight, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
 
@@ -172,10 +172,23 @@ export class Runner {
     await hooks.pause(this.opts.state, `before:${i}`);
     this.checkAbort();
     entry.spec.saved = await capture(entry.spec);
+    await preflight(entry.spec, true);
     entry.state = 'applying';
     this.save();
-    for (const cmd of doCommands(entry.spec)) {
-      await run(cmd);
+    const cmds = doCommands(entry.spec);
+    for (const [k, cmd] of cmds.entries()) {
+      try {
+        await run(cmd);
+      } catch (e) {
+        // The first command failed and cannot have half-applied: the step
+        // changed nothing, so the rollback must not "undo" it (that could
+        // touch something that is not ours, e.g. a link that took its name).
+        if (k === 0 && !cmd.partial) {
+          entry.state = 'pending';
+          this.save();
+        }
+        throw e;
+      }
       this.checkAbort();
     }
     await hooks.fault('FAIL', i);
@@ -184,7 +197,12 @@ export class Runner {
     this.save();
   }
 
-  /** Undo every started step, newest first. Returns what could not be undone. */
+  /**
+   * Undo every started step, newest first. It stops at the first undo that
+   * fails: the earlier undos assume the later ones worked (deleting the
+   * private namespace assumes the NIC left it). What is left stays in the
+   * journal for `hostnic recover`, and is returned with its commands.
+   */
   async rollback(): Promise<Leftover[]> {
     this.rollingBack = true;
     this.journal.phase = 'rollback';
@@ -201,22 +219,31 @@ export class Runner {
         this.save();
         const cmds = undoCommands(entry.spec);
         try {
-          for (const cmd of cmds) await run(forRollback(cmd));
           await hooks.fault('UNDO_FAIL', i);
+          if ((await preflight(entry.spec, false)) !== 'skip') {
+            for (const cmd of cmds) await run(forRollback(cmd));
+          }
           entry.state = 'undone';
         } catch (e) {
           entry.state = 'undo-failed';
           entry.error = (e as Error).message;
-          leftovers.push({ title: entry.spec.title, error: entry.error, commands: cmds.map(render) });
           throw e;
         } finally {
           this.save();
         }
       },
-    })), false).catch(() => undefined);
-    if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
+    })), true).catch(() => undefined);
     this.rollingBack = false;
-    return leftovers.reverse();
+    for (const { entry } of started) {
+      if (entry.state === 'undone') continue;
+      leftovers.push({
+        title: undoTitle(entry.spec),
+        error: entry.error ?? 'not attempted: an undo after it failed first',
+        commands: undoCommands(entry.spec).map(render),
+      });
+    }
+    if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
+    return leftovers;
   }
 
   /** Resume the rollback of a journal left by a process that died (hostnic recover). */

@@ -86,7 +86,7 @@ export function planAttach(input: AttachInput): StepSpec[] {
   // 2. Through a private namespace: rename and tag where no udev or network manager can see it.
   step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
   step('link.move', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
-    { name: host.name, from: HOST, to: TMP });
+    { name: host.name, mac: host.mac, from: HOST, to: TMP });
   const extra = `${req.mac ? `, MAC ${req.mac}` : ''}${req.mtu ? `, MTU ${req.mtu}` : ''}`;
   step('link.set', `Rename ${host.name} to ${ctrName} and tag it with its host identity${extra}`,
     `Rename ${ctrName} back to ${host.name}; restore its MAC, MTU and alias`,
@@ -97,7 +97,7 @@ export function planAttach(input: AttachInput): StepSpec[] {
       to: { name: ctrName, alias: input.tag, mac: req.mac ?? host.mac, mtu: req.mtu ?? host.mtu },
     });
   step('link.move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
-    { name: ctrName, from: TMP, to: CTR });
+    { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });
   step('netns.add', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
 
   // 3. Container side.

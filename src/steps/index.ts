@@ -35,6 +35,13 @@ export function undoCommands(step: StepSpec): Cmd[] {
   return step.inverse ? k.apply(step.params, step.saved) : k.undo(step.params, step.saved);
 }
 
+/** The kind's read-only check before the step runs forwards (`forward`) or is undone. */
+export async function preflight(step: StepSpec, forward: boolean): Promise<void | 'skip'> {
+  const k = kindOf(step);
+  const applying = forward !== !!step.inverse;
+  return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
+}
+
 /** Read what undo will need, unless an inverse step already carries it. */
 export async function capture(step: StepSpec): Promise<unknown> {
   const k = kindOf(step);

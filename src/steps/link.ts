@@ -1,5 +1,5 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
-import { ownNetns } from '../kernel/ip.js';
+import { links, ownNetns } from '../kernel/ip.js';
 import type { Cmd } from '../exec.js';
 import type { StepKind } from './types.js';
 
@@ -21,6 +21,8 @@ const NOT_FOUND = /Cannot find device/;
 export interface MoveParams {
   /** Link name (the same on both sides: renames are separate steps). */
   name: string;
+  /** Its MAC: in a rollback, a link of that name with another MAC is not ours. */
+  mac?: string;
   from: NsRef;
   to: NsRef;
 }
@@ -34,6 +36,14 @@ export const linkMove: StepKind<MoveParams> = {
   // In a rollback the link may never have left where it was: not found is fine then.
   apply: (p) => [{ ...moveCmd(p.name, p.from, p.to), idempotent: NOT_FOUND }],
   undo: (p) => [{ ...moveCmd(p.name, p.to, p.from), idempotent: NOT_FOUND }],
+  // A rollback after a crash does not know whether the move happened. Move
+  // only the link that is ours: right name and MAC where it should be.
+  async preflight(p, action, { rollback }) {
+    if (!rollback || !p.mac) return;
+    const where = action === 'apply' ? p.from : p.to;
+    const found = (await links(where ?? undefined)).find((l) => l.ifname === p.name);
+    if (!found || (found.address ?? '').toLowerCase() !== p.mac) return 'skip';
+  },
 };
 
 export interface LinkAttrs {
@@ -58,7 +68,8 @@ function setCmd(ns: NsRef, current: string, attrs: LinkAttrs): Cmd {
   if (attrs.mtu !== undefined) argv.push('mtu', String(attrs.mtu));
   if (attrs.alias !== undefined) argv.push('alias', attrs.alias);
   if (attrs.up !== undefined) argv.push(attrs.up ? 'up' : 'down');
-  return { argv, netns: nsArg(ns), idempotent: NOT_FOUND };
+  // One netlink message with several attributes can fail after applying some.
+  return { argv, netns: nsArg(ns), idempotent: NOT_FOUND, partial: argv.length > 7 };
 }
 
 /** The old values of exactly the attributes that `to` changes. */

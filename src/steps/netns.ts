@@ -1,4 +1,6 @@
 /** A named network namespace (hostnic's private waiting room for a NIC). */
+import { existsSync } from 'node:fs';
+import { links } from '../kernel/ip.js';
 import type { StepKind } from './types.js';
 
 export interface NetnsParams {
@@ -9,4 +11,12 @@ export interface NetnsParams {
 export const netnsAdd: StepKind<NetnsParams> = {
   apply: (p) => [{ argv: ['ip', 'netns', 'add', p.name], idempotent: /File exists/ }],
   undo: (p) => [{ argv: ['ip', 'netns', 'delete', p.name], tolerate: /No such file or directory/ }],
+  // Deleting a namespace that still holds a NIC destroys it (virtual) or
+  // strands it in the initial namespace (physical): refuse instead.
+  async preflight(p, action) {
+    const path = `/run/netns/${p.name}`;
+    if (action !== 'undo' || !existsSync(path)) return;
+    const held = (await links(path)).filter((l) => l.ifname !== 'lo').map((l) => l.ifname);
+    if (held.length) throw new Error(`${p.name} still holds ${held.join(', ')}: not deleting it (that would destroy or strand the NIC)`);
+  },
 };

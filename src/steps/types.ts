@@ -27,4 +27,9 @@ export interface StepKind<P = any, S = any> {
   apply(params: P, saved: S | undefined): Cmd[];
   /** The commands that revert it. Pure; each should tolerate "already reverted". */
   undo(params: P, saved: S | undefined): Cmd[];
+  /**
+   * A read-only check before the commands of one direction run; it throws to
+   * refuse (for example: never delete a namespace that still holds a NIC).
+   */
+  preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void | 'skip'>;
 }
