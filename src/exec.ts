@@ -27,6 +27,10 @@ export interface Cmd {
    * in a forward run they stay errors (they may mean a conflict).
    */
   idempotent?: RegExp;
+  /** Its failure may leave part of it done (one netlink message setting several attributes). */
+  partial?: boolean;
+  /** Kill it after this long (a stuck daemon must not hang hostnic). Default 30 s. */
+  timeoutMs?: number;
 }
 
 /** The command as a rollback runs it: "already done" counts as done. */
@@ -78,12 +82,15 @@ async function exec(cmd: Cmd): Promise<string> {
     // Own process group: a Ctrl+C at the terminal reaches hostnic only, so a
     // rollback's commands are never killed half-way.
     detached: true,
+    timeout: cmd.timeoutMs ?? 30_000,
   });
   const ms = performance.now() - started;
   const ok = result.exitCode === 0 || (!!cmd.tolerate && cmd.tolerate.test(String(result.stderr)));
   execConfig.trace?.({ cmd, ms, ok, stderr: ok ? undefined : String(result.stderr) });
   if (!ok) {
-    const stderr = result.failed && result.exitCode === undefined ? String(result.message) : String(result.stderr);
+    const stderr = result.timedOut
+      ? `timed out after ${cmd.timeoutMs ?? 30_000} ms`
+      : result.failed && result.exitCode === undefined ? String(result.message) : String(result.stderr);
     throw new CommandError(fullArgv(cmd), result.exitCode, stderr);
   }
   return String(result.stdout);

@@ -57,6 +57,8 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     mtu: args.mtu, routes: args.route ?? [], force: args.force,
   });
   if (!ctx.dryRun) await ctx.state.lock();
+  // Before looking for the NIC: an unfinished plan may have left it in a private namespace.
+  refuseIfUnfinished(ctx.state, [req.nic.kind === 'name' ? req.nic.name : req.nic.kind === 'mac' ? req.nic.mac : req.nic.address]);
   const target = await resolveTarget(req.target);
   const hostNics = await hostLinks();
   const link = hostNics.find((l) => matchesSelector(l, req.nic));

@@ -105,7 +105,11 @@ export async function detachCommand(args: { container: string; nic?: string }, c
       if (tag && !mine.some((r) => r.id === tag.id)) mine.push(await recordFromTag(l, tag, target));
     }
   }
-  const chosen = sel ? mine.filter((r) => recordMatches(r, sel) || (sel.kind === 'mac' && r.input.request.mac === sel.mac)) : mine;
+  const chosen: AttachmentRecord[] = [];
+  for (const r of mine) {
+    // A name may also be the one the NIC has now, if it was renamed inside the container.
+    if (!sel || recordMatches(r, sel) || (sel.kind === 'name' && (await liveCheck(r)).liveName === sel.name)) chosen.push(r);
+  }
   const who = target?.display ?? describeTarget(spec);
   if (chosen.length === 0) {
     if (!target && mine.length === 0) throw new UsageError(`no container ${describeTarget(spec)} and nothing hostnic attached to it`);
