@@ -1,0 +1,322 @@
+/**
+ * attach/detach against the real kernel, in a throwaway lab: a "host"
+ * namespace where hostnic runs, a "cloud" with a bridge and the gateway, veth
+ * NICs, and containers as processes in namespaces of their own.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { createLab, listNetns, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { comparable, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
+
+const root = requireRoot();
+
+/** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
+async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
+  for (const argv of [
+    ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0'],
+    ['ip', 'addr', 'add', '172.31.0.2/24', 'dev', 'eth0'],
+    ['ip', 'link', 'set', 'peer0', 'up'],
+    ['ip', 'link', 'set', 'eth0', 'up'],
+    ['ip', 'route', 'add', 'default', 'via', '172.31.0.1', 'dev', 'eth0'],
+  ]) {
+    const r = await lab.inNs(ctr.nsPath, argv);
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+  }
+}
+
+describe.skipIf(!root)('attach and detach (real kernel)', () => {
+  let lab: Lab;
+  beforeEach(async () => { lab = await createLab(); });
+  afterEach(async () => { await lab.destroy(); });
+
+  it('moves the NIC in with name, MAC, MTU, IPv4+IPv6, routes; detach restores host and container exactly', async () => {
+    const nic = await lab.addNic({ mtu: 1450, addrs: ['10.50.0.2/24'], alias: 'vpc secondary' });
+    await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.50.0.1', 'dev', nic]);
+    await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.arp_ignore=2`]);
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.4/24@192.168.1.1', 'fd00:1::4/64@fd00:1::1',
+      '--name', 'cloud0', '--mac', '02:aa:bb:cc:dd:04', '--mtu', '1400', '--route', '198.51.100.0/24@192.168.1.1']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+
+    // The host no longer has the NIC; the container has it, configured.
+    const host = await lab.snapshot(lab.host);
+    expect(host.links.map((l) => l.ifname)).not.toContain(nic);
+    const ctrSnap = await lab.snapshot(ctr.nsPath);
+    const link = linkIn(ctrSnap, 'cloud0');
+    expect(link.address).toBe('02:aa:bb:cc:dd:04');
+    expect(link.mtu).toBe(1400);
+    expect(link.flags).toContain('UP');
+    expect(link.addrs.map((a) => `${a.local}/${a.prefixlen}`)).toEqual(expect.arrayContaining(['192.168.1.4/24', 'fd00:1::4/64']));
+    expect(link.sysctl['ipv4.arp_notify']).toBe('1');
+    expect(link.sysctl['ipv6.ndisc_notify']).toBe('1');
+    expect(String(link.ifalias)).toMatch(/^hostnic:1 id=\w+ n=nic1 /);
+    // Default routes replaced (the old one via eth0 is gone), extra route added.
+    expect(routesVia(ctrSnap.routes4, 'default')).toEqual([{ gateway: '192.168.1.1', dev: 'cloud0' }]);
+    expect(routesVia(ctrSnap.routes6, 'default')).toEqual([{ gateway: 'fd00:1::1', dev: 'cloud0' }]);
+    expect(routesVia(ctrSnap.routes4, '198.51.100.0/24')).toEqual([{ gateway: '192.168.1.1', dev: 'cloud0' }]);
+
+    // Traffic flows both ways, IPv4 and IPv6, and through the extra route.
+    expect(await lab.ping(ctr.nsPath, lab.gw4)).toBe(true);
+    expect(await lab.ping(lab.cloud, '192.168.1.4')).toBe(true);
+    expect(await lab.ping(ctr.nsPath, lab.gw6)).toBe(true);
+    expect(await lab.ping(lab.cloud, 'fd00:1::4')).toBe(true);
+    expect(await lab.ping(ctr.nsPath, lab.remote4)).toBe(true);
+
+    const status = await lab.hostnic(['status', '--json']);
+    expect(status.exitCode).toBe(0);
+    const doc = JSON.parse(status.stdout) as { attachments: { nic: string; name: string; status: string }[] };
+    expect(doc.attachments).toEqual([expect.objectContaining({ nic, name: 'cloud0', status: 'in place' })]);
+
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(await hostnicTempNamespaces()).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'journal'))).toEqual([]);
+  });
+
+  it('selects the NIC by MAC, names it eth1 by default, works on a named netns; the same attach twice is a no-op', async () => {
+    const nic = await lab.addNic({ mac: '02:00:00:00:aa:01' });
+    const ns = await lab.addNetns();
+    const before = await lab.snapshot(`/run/netns/${ns}`);
+    const args = ['attach', `netns:${ns}`, 'mac:02:00:00:00:AA:01', '192.168.1.5/24'];
+    expect((await lab.hostnic(args)).exitCode).toBe(0);
+    const snap = await lab.snapshot(`/run/netns/${ns}`);
+    expect(linkIn(snap, 'eth1').addrs.map((a) => a.local)).toContain('192.168.1.5');
+
+    const again = await lab.hostnic(args);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/already attached/);
+    expect(comparable(await lab.snapshot(`/run/netns/${ns}`))).toEqual(comparable(snap));
+
+    const other = await lab.hostnic(['attach', `netns:${ns}`, nic, '192.168.1.6/24']);
+    expect(other.exitCode).toBe(2);
+    expect(other.stderr).toMatch(/already attached to netns:.* as eth1/);
+    expect(other.stderr).toMatch(/hostnic detach/);
+
+    expect((await lab.hostnic(['detach', `netns:${ns}`])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(`/run/netns/${ns}`))).toEqual(comparable(before));
+  });
+
+  it("refuses the NIC that carries the host's default route; with --force it moves it and detach restores the routes", async () => {
+    const uplink = await lab.addPrimary();
+    const ctr = await lab.addContainer();
+    const before = await lab.snapshot(lab.host);
+    const refused = await lab.hostnic(['attach', `pid:${ctr.pid}`, uplink, '192.168.1.7/24']);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr.split('\n')[0]).toBe(`hostnic: ${uplink} carries this host's default route: moving it would cut the machine off`);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+
+    const forced = await lab.hostnic(['attach', `pid:${ctr.pid}`, uplink, '192.168.1.7/24', '--force']);
+    expect(forced.exitCode).toBe(0);
+    expect(routesVia((await lab.snapshot(lab.host)).routes4, 'default')).toEqual([]);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  });
+
+  it('detach works when the state directory was wiped (from the tag on the NIC)', async () => {
+    const nic = await lab.addNic({ mtu: 1480 });
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.8/24@192.168.1.1', '--mac', '02:00:00:00:00:08'])).exitCode).toBe(0);
+    rmSync(lab.stateDir, { recursive: true, force: true });
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
+  it('detach finds the NIC after it was renamed inside the container', async () => {
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.9/24'])).exitCode).toBe(0);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'eth1', 'down']);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'eth1', 'name', 'renamed0']);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'renamed0', 'up']);
+    const s = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { status: string; detail: string }[] };
+    expect(s.attachments[0]).toMatchObject({ status: 'drifted' });
+    expect(s.attachments[0]!.detail).toMatch(/renamed to renamed0/);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, 'renamed0'])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+  });
+
+  it('a container that died with a virtual NIC: status says so, detach cleans the record', async () => {
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.10/24'])).exitCode).toBe(0);
+    await ctr.kill();
+    const s = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { status: string; detail: string }[] };
+    expect(s.attachments[0]).toMatchObject({ status: 'target gone' });
+    expect(s.attachments[0]!.detail).toMatch(/veth NIC was destroyed/);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
+    expect(d.exitCode).toBe(0);
+    expect(d.stdout).toMatch(/record removed/);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+  });
+
+  it('--dry-run prints every step with its exact commands and changes nothing', async () => {
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.11/24@192.168.1.1', '--dry-run']);
+    expect(r.exitCode).toBe(0);
+    expect(r.stdout).toContain(`nsenter --net=/proc/${ctr.pid}/ns/net -- ip addr add 192.168.1.11/24 dev eth1`);
+    expect(r.stdout).toMatch(/ip link set dev nic1 netns \/run\/netns\/hostnic-\w+/);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(existsSync(join(lab.stateDir, 'journal')) ? readdirSync(join(lab.stateDir, 'journal')) : []).toEqual([]);
+  });
+});
+
+describe.skipIf(!root)('attach rolls back every step (real failures)', () => {
+  let lab: Lab;
+  let nic: string;
+  let ctr: Proc;
+  let hostBefore: Snapshot;
+  let ctrBefore: Snapshot;
+  const request = (): string[] => ['attach', `pid:${ctr.pid}`, nic, '192.168.1.20/24@192.168.1.1', 'fd00:1::20/64',
+    '--route', '198.51.100.0/24@192.168.1.1', '--mtu', '1400'];
+
+  beforeEach(async () => {
+    lab = await createLab();
+    nic = await lab.addNic({ addrs: ['10.50.0.2/24', 'fd00:50::2/64'], mtu: 1450, alias: 'before' });
+    await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.50.0.1', 'dev', nic]);
+    await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.rp_filter=2`]);
+    ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    hostBefore = await lab.snapshot(lab.host);
+    ctrBefore = await lab.snapshot(ctr.nsPath);
+  });
+  afterEach(async () => { await lab.destroy(); });
+
+  async function expectUnchanged(): Promise<void> {
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(await hostnicTempNamespaces()).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'journal'))).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+  }
+
+  it('fails each step of the plan in turn, after it ran; every time both namespaces end as they were, exit 1', async () => {
+    const plan = JSON.parse((await lab.hostnic([...request(), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } };
+    const n = plan.plan.steps.length;
+    expect(n).toBeGreaterThanOrEqual(14);
+    for (let i = 0; i < n; i++) {
+      const r = await lab.hostnic(request(), { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(i) } });
+      expect.soft(r.exitCode, `step ${i} (${plan.plan.steps[i]!.title})`).toBe(1);
+      expect(r.stderr).toMatch(/hostnic-test-fault.*every change was rolled back/);
+      await expectUnchanged();
+    }
+  });
+
+  it('the kernel refuses the move into the container (a name clash appeared meanwhile): rolled back, exit 1', async () => {
+    const child = lab.spawnHostnic([...request(), '--name', 'cloud0'], { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_PAUSE: "before:7" } });
+    await pausedAt(lab.stateDir, "before:7");
+    // Something else creates cloud0 in the container while hostnic is at work.
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', 'cloud0', 'type', 'veth', 'peer', 'name', 'cloud0p']);
+    resume(lab.stateDir);
+    const { waitForExit } = await import('../helpers/lab.js');
+    const r = await waitForExit(child);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^hostnic: .*An interface with the same name exists in the target netns.*every change was rolled back$/m);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'del', 'cloud0']);
+    await expectUnchanged();
+  });
+
+  it('an undo that fails leaves exit 3 with the commands to finish by hand; recover then restores everything', async () => {
+    const r = await lab.hostnic(request(), { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: '12', HOSTNIC_TEST_UNDO_FAIL: "6" } });
+    expect(r.exitCode).toBe(3);
+    expect(r.stderr).toMatch(/ROLLBACK INCOMPLETE/);
+    expect(r.stderr).toMatch(/ip link set dev eth1 name nic1/);
+    expect(readdirSync(join(lab.stateDir, 'journal'))).toHaveLength(1);
+    // While the plan is unfinished, other commands refuse to touch that NIC.
+    const blocked = await lab.hostnic(request());
+    expect(blocked.exitCode).toBe(1);
+    expect(blocked.stderr).toMatch(/hostnic recover/);
+    const rec = await lab.hostnic(['recover']);
+    expect(rec.exitCode).toBe(0);
+    expect(rec.stdout).toMatch(/rolled back: Attach nic1/);
+    await expectUnchanged();
+  });
+});
+
+describe.skipIf(!root)('bad input: exit 2, one clear line, nothing changed', () => {
+  let lab: Lab;
+  afterEach(async () => { await lab?.destroy(); });
+
+  it('rejects each case before touching anything', async () => {
+    lab = await createLab();
+    const nic = await lab.addNic();
+    await lab.addNic({ name: 'nic7' });
+    const uplink = await lab.addPrimary();
+    const ctr = await lab.addContainer();
+    const ns = await lab.addNetns();
+    const P = `pid:${ctr.pid}`;
+    const cases: [string[], RegExp][] = [
+      [['attach', P, nic, '192.168.1.300/24'], /192\.168\.1\.300/],
+      [['attach', P, nic, '192.168.1.4'], /prefix/],
+      [['attach', P, nic, '192.168.1.4/33'], /33/],
+      [['attach', P, nic, '192.168.1.4/24@10.0.0.1'], /10\.0\.0\.1 is outside 192\.168\.1\.4\/24/],
+      [['attach', P, nic, '192.168.1.4/24@fd00::1'], /fd00::1/],
+      [['attach', P, nic, 'fd00:1::4/64@fd00:2::1'], /outside/],
+      [['attach', P, nic, '192.168.1.4/24', '192.168.1.4/24'], /192\.168\.1\.4/],
+      [['attach', P, nic, '192.168.1.4/24', '--mac', '01:00:5e:00:00:01'], /multicast/],
+      [['attach', P, nic, '192.168.1.4/24', '--mac', '00:00:00:00:00:00'], /00:00:00:00:00:00/],
+      [['attach', P, nic, '192.168.1.4/24', '--mac', 'zz:00:00:00:00:01'], /zz:00/],
+      [['attach', P, nic, '192.168.1.4/24', '--mtu', '70000'], /70000/],
+      [['attach', P, nic, '192.168.1.4/24', '--mtu', '1500x'], /1500x/],
+      [['attach', P, nic, '192.168.1.4/24', '--name', 'a/b'], /a\/b/],
+      [['attach', P, nic, '192.168.1.4/24', '--name', 'waytoolonginterfacename'], /waytoolong/],
+      [['attach', P, nic, '192.168.1.4/24', '--name', '..'], /\.\./],
+      [['attach', P, nic, '192.168.1.4/24', '--name', 'lo'], /lo/],
+      [['attach', P, nic, '192.168.1.4/24', '--route', '10.0.0.0/8@172.16.0.1'], /172\.16\.0\.1/],
+      [['attach', P, nic, '192.168.1.4/24', '--route', '10.0.0.1/8@192.168.1.1'], /10\.0\.0\.1\/8/],
+      [['attach', P, 'nic9', '192.168.1.4/24'], /no NIC nic9 in the host namespace/],
+      [['attach', P, 'mac:02:00:00:00:99:99', '192.168.1.4/24'], /no NIC mac:02:00:00:00:99:99/],
+      [['attach', P, 'pci:0000:00:1f.7', '192.168.1.4/24'], /no NIC pci:0000:00:1f\.7/],
+      [['attach', P, uplink, '192.168.1.4/24'], /default route/],
+      [['attach', 'pid:999999', nic, '192.168.1.4/24'], /no process with PID 999999/],
+      [['attach', 'pid:abc', nic, '192.168.1.4/24'], /abc/],
+      [['attach', 'netns:nope-nope', nic, '192.168.1.4/24'], /no network namespace named "nope-nope"/],
+      [['attach', '/etc/passwd', nic, '192.168.1.4/24'], /not a network namespace/],
+      [["attach", `netns:${lab.host}`, nic, "192.168.1.4/24"], /own network namespace/],
+      [['attach', 'lxc:foo', nic, '192.168.1.4/24'], /lxc/],
+      [['attach', P, nic, '192.168.1.4/24', '--mtu', '40'], /40/],
+      [['attach', P, nic, '192.168.1.4/24', '--bogus'], /bogus/],
+      [['attach', P], /nic/],
+      [['attach', `netns:${ns}`, nic, '192.168.1.4/24', '--name', 'lo'], /lo/],
+      [['detach', P], /nothing hostnic attached/],
+      [['detach', 'pid:999999'], /no container pid:999999/],
+      [['frobnicate'], /frobnicate/],
+    ];
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    for (const [args, pattern] of cases) {
+      const r = await lab.hostnic(args);
+      const lines = r.stderr.trimEnd().split('\n');
+      expect.soft(r.exitCode, args.join(' ')).toBe(2);
+      expect.soft(lines[0], args.join(' ')).toMatch(/^hostnic: /);
+      expect.soft(lines[0], args.join(' ')).toMatch(pattern);
+      // One line, and at most one hint line after it.
+      expect.soft(lines.length, args.join(' ')).toBeLessThanOrEqual(2);
+      if (lines[1]) expect.soft(lines[1], args.join(' ')).toMatch(/^hint: /);
+      expect.soft(r.stdout, args.join(' ')).toBe('');
+    }
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(await listNetns()).not.toContain(expect.stringMatching(/^hostnic-/));
+  });
+});

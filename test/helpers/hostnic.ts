@@ -1,0 +1,55 @@
+/** Helpers for suites that drive hostnic itself (pause points, snapshots lookups). */
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { listNetns, type Snapshot, type SnapshotLink, type SnapshotRoute } from './lab.js';
+
+/**
+ * Wait until a hostnic started with HOSTNIC_TEST_HOOKS=1 and
+ * HOSTNIC_TEST_PAUSE=<where> sits at that pause point (it writes
+ * <stateDir>/test-paused and polls until the file is gone).
+ */
+export async function pausedAt(stateDir: string, where: string, timeoutMs = 20_000): Promise<void> {
+  const marker = join(stateDir, 'test-paused');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (existsSync(marker) && readFileSync(marker, 'utf8').startsWith(`${where} `)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`hostnic did not reach pause point ${where} within ${timeoutMs} ms`);
+}
+
+/** Let a paused hostnic go on. */
+export function resume(stateDir: string): void {
+  rmSync(join(stateDir, 'test-paused'), { force: true });
+}
+
+/** hostnic's private namespaces that exist now (there should be none between runs). */
+export async function hostnicTempNamespaces(): Promise<string[]> {
+  return (await listNetns()).filter((n) => n.startsWith('hostnic-'));
+}
+
+export function linkIn(snap: Snapshot, name: string): SnapshotLink {
+  const link = snap.links.find((l) => l.ifname === name);
+  if (!link) throw new Error(`no link ${name} in snapshot (have ${snap.links.map((l) => l.ifname).join(', ')})`);
+  return link;
+}
+
+/** Routes of the main table to `dst`, as { gateway, dev }. */
+export function routesVia(routes: SnapshotRoute[], dst: string): { gateway?: string; dev?: string }[] {
+  return routes
+    .filter((r) => r.dst === dst && (r.table === undefined || r.table === 'main'))
+    .map((r) => ({ ...(r.gateway ? { gateway: String(r.gateway) } : {}), ...(r.dev ? { dev: String(r.dev) } : {}) }));
+}
+
+/**
+ * A snapshot without interface indexes. A NIC that visits a namespace where
+ * its ifindex is taken gets a new one from the kernel and keeps it on the
+ * way back (iproute2 cannot ask for the old index), so hostnic cannot
+ * promise the same ifindex. Everything else must be equal.
+ */
+export function comparable(snap: Snapshot): Snapshot {
+  return {
+    ...snap,
+    links: snap.links.map(({ ifindex: _i, link_index: _l, ...rest }) => rest as SnapshotLink),
+  };
+}
