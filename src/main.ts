@@ -79,6 +79,32 @@ export async function main(argv: string[]): Promise<void> {
       (a) => withCtx(a, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)),
     )
     .command(
+      'completion [shell]',
+      'print the completion script of a shell (bash, zsh or fish)',
+      (y) => y
+        .positional('shell', { type: 'string', choices: ['bash', 'zsh', 'fish'], describe: 'the shell (default: the one $SHELL names)' })
+        .example('source <($0 completion bash)', 'bash, this shell')
+        .example('$0 completion zsh > "${fpath[1]}/_hostnic"', 'zsh, new shells')
+        .example('$0 completion fish | source', 'fish, this shell')
+        .epilog('To keep them, save the output as /usr/share/bash-completion/completions/hostnic (bash), '
+          + '_hostnic in a directory of $fpath (zsh) or ~/.config/fish/completions/hostnic.fish (fish). '
+          + "The same files are in the package's completions/ directory."),
+      // No root needed: it only prints a file.
+      async (a) => { process.exitCode = (await import('./commands/completion.js')).completionCommand(a.shell); },
+    )
+    .command({
+      // Hidden: the dynamic values of the completion scripts. Any user's shell
+      // calls it; it prints what it can read and never an error.
+      command: '__complete [what] [args..]',
+      describe: false,
+      builder: (y) => y
+        .positional('what', { type: 'string', describe: 'containers | nics | attached-containers | attached-nics [<container>]' })
+        .positional('args', { type: 'string', array: true })
+        .strict(false),
+      handler: async (a) => (await import('./commands/complete.js'))
+        .completeCommand(String(a.what ?? ''), (a.args ?? []).map(String), a.stateDir),
+    })
+    .command(
       'recover',
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
       (y) => y.epilog(EXIT_CODES),
