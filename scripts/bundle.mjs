@@ -1,11 +1,13 @@
 // Bundle the CLI into dist/ so start-up does not walk hundreds of modules.
 // Code splitting keeps each command's modules in a chunk loaded on use.
+// Everything is bundled: the installed package has no runtime dependencies.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 rmSync(`${root}/dist`, { recursive: true, force: true });
+const { version } = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 await build({
   entryPoints: { hostnic: `${root}/src/main.ts` },
   outdir: `${root}/dist`,
@@ -19,5 +21,6 @@ await build({
   legalComments: 'none',
   // CommonJS dependencies (yargs) need require() inside an ESM bundle.
   banner: { js: "import { createRequire as __hostnicRequire } from 'node:module'; const require = __hostnicRequire(import.meta.url);" },
+  define: { __HOSTNIC_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
 });

@@ -14,6 +14,10 @@ const EXIT_CODES = `Exit codes:
   3  rollback incomplete: what is left and the commands to fix it are printed
   129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM, after rolling back`;
 
+declare const __HOSTNIC_VERSION__: string;
+/** Set by the bundler from package.json (see scripts/bundle.mjs). */
+const VERSION = typeof __HOSTNIC_VERSION__ === 'string' ? __HOSTNIC_VERSION__ : 'dev';
+
 const ROOT_MESSAGE = 'hostnic must run as root (it moves network devices between namespaces)';
 
 function fail(message: string, hint?: string, code: number = EXIT.usage): never {
@@ -110,17 +114,18 @@ export async function main(argv: string[]): Promise<void> {
       (y) => y.epilog(EXIT_CODES),
       (a) => withCtx(a, async (ctx) => (await import('./commands/recover.js')).recoverCommand(ctx)),
     )
-    .demandCommand(1, 'name a command: attach, detach, status (see --help)')
+    .demandCommand(1, 'name a command: attach, detach, status, recover, nics, doctor (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EXIT_CODES)
-    .wrap(Math.min(110, process.stdout.columns || 100))
+    // Wrap to the terminal; piped help stays unwrapped so examples are whole lines.
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
     .fail((msg, err) => {
       if (err) throw err;
       fail(msg.split('\n')[0] ?? 'invalid command line', 'see hostnic --help');
     })
     .help()
-    .version();
+    .version(VERSION);
   try {
     await cli.parseAsync();
   } catch (e) {
