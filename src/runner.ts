@@ -78,6 +78,13 @@ export interface Outcome {
   error?: Error;
   leftovers: Leftover[];
   signal?: NodeJS.Signals;
+  /** In dry-run: the plan as it would run. */
+  dryRun?: DryRunPlan;
+}
+
+export interface DryRunPlan {
+  title: string;
+  steps: { title: string; commands: string[] }[];
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm, SIGHUP: EXIT.sighup };
@@ -310,7 +317,7 @@ export function refuseIfUnfinished(state: StateDir, identities: string[]): void 
   }
 }
 
-export function describeDryRun(plan: Plan): { title: string; steps: { title: string; commands: string[] }[] } {
+export function describeDryRun(plan: Plan): DryRunPlan {
   return {
     title: plan.title,
     steps: plan.steps.map((s) => ({ title: s.title, commands: doCommands(s).map(render) })),

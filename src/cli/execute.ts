@@ -8,15 +8,15 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
   if (ctx.dryRun) {
     await previewCaptures(plan);
     const desc = describeDryRun(plan);
-    if (ctx.json) ctx.emit({ dryRun: true, plan: desc });
-    else {
+    // With --json the command emits the plan(s) in its one document.
+    if (!ctx.json) {
       process.stdout.write(`${chalk.bold(desc.title)} ${chalk.dim(`(dry run: ${desc.steps.length} steps, nothing changed)`)}\n`);
       desc.steps.forEach((s, i) => {
         process.stdout.write(`${String(i + 1).padStart(3)}. ${s.title}\n`);
         for (const c of s.commands) process.stdout.write(`${c.split('\n').map((l) => `       ${l}`).join('\n')}\n`);
       });
     }
-    return { exitCode: EXIT.ok, saved: [], leftovers: [] };
+    return { exitCode: EXIT.ok, saved: [], leftovers: [], dryRun: desc };
   }
   ctx.state.ensure();
   const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).run(plan);

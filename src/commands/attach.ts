@@ -117,14 +117,16 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     },
   };
   const outcome = await executePlan(plan, ctx);
-  if (outcome.exitCode === 0 && !ctx.dryRun) {
+  if (ctx.dryRun) {
+    if (ctx.json) ctx.emit({ dryRun: true, plan: outcome.dryRun });
+  } else if (outcome.exitCode === 0) {
     const summary = {
       ok: true, id, nic: host.name, target: target.display, name: ctrName,
       mac: req.mac ?? host.mac, addresses: req.addresses.map((a) => a.cidr),
     };
     if (ctx.json) ctx.emit(summary);
     else ctx.say(`attached ${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}`);
-  } else if (ctx.json && !ctx.dryRun) {
+  } else if (ctx.json) {
     ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message, leftovers: outcome.leftovers });
   }
   return outcome.exitCode;

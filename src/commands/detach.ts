@@ -6,7 +6,7 @@ import { describeSelector } from '../observe.js';
 import { planAttach, type AttachInput } from '../plan/attach.js';
 import { planDetach } from '../plan/detach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
-import { refuseIfUnfinished, type Plan } from '../runner.js';
+import { refuseIfUnfinished, type DryRunPlan, type Plan } from '../runner.js';
 import { invert } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
 import { parseNicSelector, parseTarget } from '../spec/parse.js';
@@ -116,15 +116,33 @@ export async function detachCommand(args: { container: string; nic?: string }, c
     throw new UsageError(`nothing hostnic attached to ${who}${sel ? ` matches ${describeSelector(sel)}` : ''}`);
   }
   let exit = 0;
+  const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const code = await detachOne(rec, ctx);
-    exit = Math.max(exit, code);
-    if (code !== 0) break;
+    const result = await detachOne(rec, ctx);
+    results.push(result);
+    exit = Math.max(exit, result.exitCode);
+    if (result.exitCode !== 0) break;
+  }
+  if (ctx.json) {
+    ctx.emit(ctx.dryRun
+      ? { dryRun: true, plans: results.map((r) => r.plan) }
+      : { ok: exit === 0, exitCode: exit, detached: results.map(({ plan: _p, ...r }) => r) });
   }
   return exit;
 }
 
-async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<number> {
+interface DetachResult {
+  exitCode: number;
+  id: string;
+  nic: string;
+  target: string;
+  where: string;
+  detail: string;
+  error?: string;
+  plan?: DryRunPlan;
+}
+
+async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<DetachResult> {
   const i = rec.input;
   refuseIfUnfinished(ctx.state, [i.host.name, i.host.mac]);
   const live = await liveCheck(rec);
@@ -147,13 +165,15 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<number> {
   };
   const outcome = await executePlan(plan, ctx);
   if (outcome.exitCode === 0 && !ctx.dryRun) {
-    const msg = live.where === 'gone'
+    ctx.say(live.where === 'gone'
       ? `${i.host.name}: ${live.detail}; record removed`
-      : `detached ${i.host.name} from ${i.target.display}`;
-    if (ctx.json) ctx.emit({ ok: true, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail });
-    else ctx.say(msg);
+      : `detached ${i.host.name} from ${i.target.display}`);
   }
-  return outcome.exitCode;
+  return {
+    exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
+    ...(outcome.error ? { error: outcome.error.message } : {}),
+    ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
+  };
 }
 
 export { findTagged };
