@@ -33,6 +33,12 @@ export function makeContext(o: GlobalOptions): Ctx {
   const plain = !process.stdout.isTTY || !!process.env.CI || verbose;
   const renderer: Renderer = json || quiet ? 'silent' : plain ? 'simple' : 'default';
   execConfig.dryRun = !!o.dryRun;
+  // An explicit --color/--no-color wins over FORCE_COLOR and NO_COLOR (chalk
+  // lets the environment win); otherwise chalk honours FORCE_COLOR, NO_COLOR
+  // and whether stdout is a terminal.
+  if (o.color === false) chalk.level = 0;
+  else if (o.color === true && chalk.level === 0) chalk.level = 1;
+  else if (process.env.NO_COLOR && process.env.FORCE_COLOR === undefined) chalk.level = 0; // no-color.org
   if (verbose) {
     execConfig.trace = ({ cmd, ms, ok }) => {
       process.stderr.write(`${chalk.dim(`  $ ${render(cmd)}`)} ${ok ? chalk.dim(`(${ms.toFixed(1)} ms)`) : chalk.red(`failed after ${ms.toFixed(1)} ms`)}\n`);
