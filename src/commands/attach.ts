@@ -8,7 +8,7 @@ import {
 import { planAttach, type AttachInput } from '../plan/attach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
 import { refuseIfUnfinished, type Plan } from '../runner.js';
-import { parseAttachRequest } from '../spec/parse.js';
+import { parseAttachRequest, type AttachInput as ParseInput } from '../spec/parse.js';
 import type { AttachRequest, NicSelector } from '../spec/types.js';
 import { SCHEMA } from '../state.js';
 import { encodeTag } from '../tag.js';
@@ -17,16 +17,8 @@ import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { liveCheck } from './status.js';
 
-export interface AttachArgs {
-  container: string;
-  nic: string;
-  addresses: string[];
-  name?: string;
-  mac?: string;
-  mtu?: string | number;
-  route?: string[];
-  force?: boolean;
-}
+/** The parser's input, as yargs names it (`--route` is repeatable, so one word). */
+export type AttachArgs = Omit<ParseInput, 'routes'> & { route?: string[] };
 
 /** Does a record stand for the NIC the selector names? */
 export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
