@@ -13,16 +13,30 @@ import { parseNicSelector, parseTarget } from '../spec/parse.js';
 import type { AttachRequest, NicSelector, TargetSpec } from '../spec/types.js';
 import { SCHEMA } from '../state.js';
 import { decodeTag, type Tag } from '../tag.js';
-import { describeTarget, resolveTarget } from '../target/resolve.js';
+import { describeTarget, resolveTarget, targetAlive } from '../target/resolve.js';
 import type { Target } from '../target/types.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { recordMatches } from './attach.js';
 import { findTagged, liveCheck } from './status.js';
 
-/** Does a record belong to the container the user named (when it can no longer be resolved)? */
-function recordForSpec(r: AttachmentRecord, spec: TargetSpec): boolean {
+/**
+ * Does a record belong to the container the user named? With the container
+ * resolved: the records of its namespace, and the records of a namespace that
+ * is gone which were made for the same container (same runtime id: it was
+ * restarted, so it has a new namespace) or under the same name; detach then
+ * forgets them, or restores a physical NIC that came back. Unresolved (the
+ * container is gone or stopped): by how the user named it.
+ */
+function recordForSpec(r: AttachmentRecord, spec: TargetSpec, target?: Target): boolean {
   const t = r.input.target;
+  if (target) {
+    if (t.nsId === target.nsId) return true;
+    if (targetAlive(t)) return false;
+    const a = t.runtime;
+    const b = target.runtime;
+    if (a && b && a.name === b.name && a.id === b.id && a.namespace === b.namespace) return true;
+  }
   if (t.display === describeTarget(spec)) return true;
   switch (spec.kind) {
     case 'pid': return t.pid === spec.pid;
@@ -30,7 +44,11 @@ function recordForSpec(r: AttachmentRecord, spec: TargetSpec): boolean {
     case 'netns': return t.nsPath === `/run/netns/${spec.name}`;
     default: {
       const ref = spec.kind === 'name' ? spec.name : spec.ref;
-      return !!t.runtime && (t.runtime.containerName === ref || (ref.length >= 4 && t.runtime.id.startsWith(ref)));
+      const rt = t.runtime;
+      if (!rt) return false;
+      if (spec.kind !== 'name' && spec.kind !== rt.name) return false;
+      if (spec.kind === 'containerd' && spec.namespace !== undefined && spec.namespace !== rt.namespace) return false;
+      return rt.containerName === ref || (ref.length >= 4 && rt.id.startsWith(ref));
     }
   }
 }
@@ -97,7 +115,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
     if (!(e instanceof HostnicError)) throw e;
   }
   const { records } = loadRecords(ctx.state);
-  const mine = records.filter((r) => (target ? r.input.target.nsId === target.nsId : recordForSpec(r, spec)));
+  const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
   if (target) {
     for (const l of await links(target.nsPath)) {

@@ -4,6 +4,7 @@ import { addrs, isUp, links, type Link } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { decodeTag } from '../tag.js';
 import { targetAlive } from '../target/resolve.js';
+import type { Target } from '../target/types.js';
 import type { Ctx } from '../cli/context.js';
 
 export type LiveStatus = 'in place' | 'drifted' | 'target gone';
@@ -15,6 +16,30 @@ export interface Live {
   where: 'container' | 'host' | 'gone';
   /** Its name there. */
   liveName?: string;
+  /** Why the target is gone, for scripts (set with status 'target gone'). */
+  reason?: GoneReason;
+}
+
+export type GoneReason = 'container-restarted' | 'container-stopped' | 'container-removed' | 'namespace-gone';
+
+/**
+ * The recorded namespace of a runtime's container is gone: ask the runtime
+ * (by full id, so a new container with the same name is not mistaken for it)
+ * what became of the container. Docker and a Podman socket answer over HTTP,
+ * without starting a process.
+ */
+async function containerFate(rt: NonNullable<Target['runtime']>): Promise<{ reason: GoneReason; what: string }> {
+  const { defaultRuntimes } = await import('../target/runtimes/index.js');
+  const runtime = defaultRuntimes().find((r) => r.name === rt.name);
+  if (!runtime?.present()) return { reason: 'namespace-gone', what: `the namespace is gone (${rt.name} is not on this host to ask about the container)` };
+  try {
+    const found = (await runtime.find(rt.id, rt.namespace ? { namespace: rt.namespace } : {})).find((c) => c.id === rt.id);
+    if (!found) return { reason: 'container-removed', what: 'container removed' };
+    if (!found.running) return { reason: 'container-stopped', what: 'container stopped' };
+    return { reason: 'container-restarted', what: 'container restarted (new namespace; the NIC is not in it)' };
+  } catch (e) {
+    return { reason: 'namespace-gone', what: `the namespace is gone (${rt.name} did not say what became of the container: ${e instanceof Error ? e.message : String(e)})` };
+  }
 }
 
 /** The link that carries this attachment's tag, in a list of links. */
@@ -26,10 +51,18 @@ export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
   const { input } = rec;
   if (!targetAlive(input.target)) {
     const back = findTagged(await links(), rec.id);
-    if (back) return { status: 'target gone', where: 'host', liveName: back.ifname, detail: `the namespace is gone; the NIC came back to the host as ${back.ifname}` };
     const virtual = input.host.kind !== undefined;
+    const runtime = input.target.runtime;
+    if (runtime) {
+      const { reason, what } = await containerFate(runtime);
+      const nic = back
+        ? `the NIC came back to the host as ${back.ifname}`
+        : virtual ? `the ${input.host.kind} NIC was destroyed with the old namespace` : 'the NIC is not in this namespace (look in the initial namespace)';
+      return { status: 'target gone', where: back ? 'host' : 'gone', reason, detail: `${what}; ${nic}`, ...(back ? { liveName: back.ifname } : {}) };
+    }
+    if (back) return { status: 'target gone', where: 'host', liveName: back.ifname, reason: 'namespace-gone', detail: `the namespace is gone; the NIC came back to the host as ${back.ifname}` };
     return {
-      status: 'target gone', where: 'gone',
+      status: 'target gone', where: 'gone', reason: 'namespace-gone',
       detail: virtual ? `the namespace is gone and the ${input.host.kind} NIC was destroyed with it` : 'the namespace is gone and the NIC is not in this namespace (look in the initial namespace)',
     };
   }
@@ -66,6 +99,7 @@ export async function statusCommand(ctx: Ctx): Promise<number> {
       addresses: i.request.addresses.map((a) => a.cidr),
       status: live.status,
       detail: live.detail,
+      ...(live.reason ? { reason: live.reason } : {}),
       where: live.where,
       ...(live.liveName ? { liveName: live.liveName } : {}),
       attachedAt: rec.createdAt,
