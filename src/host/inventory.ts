@@ -1,0 +1,227 @@
+/**
+ * The NICs of hostnic's namespace (or of another one, by path), as data:
+ * what `hostnic nics` prints and what the doctor checks look at.
+ *
+ * Everything comes from netlink (`ip -d -json link`, `ip -json addr`,
+ * `ip -json route`) and /proc/sys, which follow the namespace. /sys is only
+ * used after checking that it shows this namespace: hostnic may run under
+ * `nsenter --net`, where /sys still shows the initial namespace's links.
+ */
+import { readFileSync, readlinkSync, accessSync, constants } from 'node:fs';
+import { basename, join } from 'node:path';
+import { read } from '../exec.js';
+import { addrs, defaultRoutes, links, type Link, type LinkAddrs, type Route } from '../kernel/ip.js';
+import { detectManagers, managerNames, type ManagerClaim, type ManagerOptions } from './managers.js';
+import { hostPaths } from './paths.js';
+import { maxConf, sysctlReader, type SysctlReader } from './sysctl.js';
+
+export type NicRole = 'primary' | 'secondary' | 'attached';
+
+/**
+ * One NIC. The JSON form of `hostnic nics --json` is an array of these:
+ * every key is always present (null when unknown), so scripts can rely on it.
+ */
+export interface NicInfo {
+  name: string;
+  ifindex: number;
+  /** Current MAC, lower case; null for links without one. */
+  mac: string | null;
+  /** The permanent (burned-in) MAC where the driver has one. */
+  permanentMac: string | null;
+  /** 'physical' (has a parent device on a bus), else the link kind: veth, macvlan, bridge, ... ('unknown' when none). */
+  kind: string;
+  driver: string | null;
+  /** Parent bus (pci, virtio, vmbus, ...) and device, as `ip -d link` reports them. */
+  bus: string | null;
+  parentDev: string | null;
+  /** PCI address (0000:00:05.0) when the parent bus is PCI. */
+  pci: string | null;
+  /** Operational state, lower case: up, down, lowerlayerdown, unknown, ... */
+  state: string;
+  /** Administratively up (`ip link set up`). */
+  up: boolean;
+  mtu: number;
+  /** Global and site addresses as ip/prefix. */
+  addresses: string[];
+  role: NicRole;
+  /** Carries a default route (IPv4 or IPv6, main table). */
+  primary: boolean;
+  /** The container it is attached to (role 'attached'). */
+  container: string | null;
+  /** The bridge or bond it is enslaved to. */
+  master: string | null;
+  /** Managers that act on it now or at boot: NetworkManager, systemd-networkd, ifupdown, dhcp-client, netplan. */
+  managedBy: string[];
+  /** Effective values, as the kernel combines them: max(all, interface). */
+  arpIgnore: number | null;
+  arpAnnounce: number | null;
+  rpFilter: number | null;
+  /** `link_type` of the link (ether, ...). */
+  linkType: string | null;
+  /** The link does not do ARP (NOARP flag): it cannot take part in ARP flux. */
+  noArp: boolean;
+}
+
+/** NicInfo plus the details behind `managedBy` (not part of the stable JSON). */
+export interface NicDetail extends NicInfo {
+  claims: ManagerClaim[];
+}
+
+export interface InventoryOptions extends ManagerOptions {
+  /** NICs that are attached to a container, by name -> container (from the state directory). */
+  attached?: Map<string, string>;
+  /** Detect managers (default true). */
+  managers?: boolean;
+  /** Read sysctls through this reader (default: one for `netns`). */
+  sysctl?: SysctlReader;
+}
+
+const IFACE_KEYS = ['arp_ignore', 'arp_announce', 'rp_filter'] as const;
+
+/** Sysctl keys for one interface's IPv4 conf (slash form). */
+export function confKey(iface: string, key: string): string {
+  return `net/ipv4/conf/${iface}/${key}`;
+}
+
+function onPath(program: string): boolean {
+  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
+  return dirs.some((d) => {
+    try {
+      accessSync(join(d || '.', program), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Default-route devices (main table), multipath included. */
+function defaultDevices(routes: Route[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of routes) {
+    if (r.dev) out.add(r.dev);
+    const hops = (r as Route & { nexthops?: { dev?: string }[] }).nexthops;
+    for (const h of hops ?? []) if (h.dev) out.add(h.dev);
+  }
+  return out;
+}
+
+/** /sys/class/net/NAME, when it is the link we mean (same ifindex and MAC), else undefined. */
+function ourSysfs(sysClassNet: string, link: Link): string | undefined {
+  const dir = join(sysClassNet, link.ifname);
+  try {
+    if (Number(readFileSync(join(dir, 'ifindex'), 'utf8').trim()) !== link.ifindex) return undefined;
+    const mac = readFileSync(join(dir, 'address'), 'utf8').trim().toLowerCase();
+    if ((link.address ?? '').toLowerCase() !== mac) return undefined;
+    return dir;
+  } catch {
+    return undefined;
+  }
+}
+
+async function ethtoolDriver(name: string, netns: string | undefined): Promise<string | null> {
+  try {
+    const out = await read({ argv: ['ethtool', '-i', name], netns, timeoutMs: 5000 });
+    const m = /^driver:\s*(\S+)/m.exec(out);
+    return m ? m[1]! : null;
+  } catch {
+    return null;
+  }
+}
+
+export function kindOf(link: Link): string {
+  if (link.parentbus) return 'physical';
+  return link.linkinfo?.info_kind ?? 'unknown';
+}
+
+export function globalAddresses(la: LinkAddrs | undefined): string[] {
+  return (la?.addr_info ?? [])
+    .filter((a) => !a.scope || a.scope === 'global' || a.scope === 'site')
+    .map((a) => `${a.local}/${a.prefixlen}`);
+}
+
+/** The NICs of the namespace (never lo), in ifindex order. */
+export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]> {
+  const { netns } = opts;
+  const paths = hostPaths(opts.paths);
+  const [all, addrList, def4, def6] = await Promise.all([
+    links(netns),
+    addrs(netns),
+    defaultRoutes(netns, 4).catch(() => [] as Route[]),
+    defaultRoutes(netns, 6).catch(() => [] as Route[]),
+  ]);
+  const nicLinks = all.filter((l) => l.ifname !== 'lo' && l.link_type !== 'loopback').sort((a, b) => a.ifindex - b.ifindex);
+  const defaults = defaultDevices([...def4, ...def6]);
+  const reader = opts.sysctl ?? sysctlReader(netns);
+  const keys = ['all', ...nicLinks.map((l) => l.ifname)].flatMap((i) => IFACE_KEYS.map((k) => confKey(i, k)));
+  const values = await reader.get(keys);
+  const haveEthtool = onPath('ethtool');
+
+  const nics: NicDetail[] = [];
+  for (const l of nicLinks) {
+    const sys = ourSysfs(paths.sysClassNet, l);
+    let driver: string | null = haveEthtool ? await ethtoolDriver(l.ifname, netns) : null;
+    let permanentMac = l.permaddr?.toLowerCase() ?? null;
+    if (sys) {
+      if (!driver) {
+        try {
+          driver = basename(readlinkSync(join(sys, 'device', 'driver')));
+        } catch {
+          /* virtual: no device */
+        }
+      }
+      if (!permanentMac) {
+        try {
+          // 0 = NET_ADDR_PERM: the current address is the permanent one.
+          if (readFileSync(join(sys, 'addr_assign_type'), 'utf8').trim() === '0' && l.address) permanentMac = l.address.toLowerCase();
+        } catch {
+          /* unknown */
+        }
+      }
+    }
+    const eff = (k: string) => maxConf(values.get(confKey('all', k)), values.get(confKey(l.ifname, k)));
+    const primary = defaults.has(l.ifname);
+    const container = opts.attached?.get(l.ifname) ?? null;
+    const master = (l as Link & { master?: string }).master ?? null;
+    nics.push({
+      name: l.ifname,
+      ifindex: l.ifindex,
+      mac: l.address ? l.address.toLowerCase() : null,
+      permanentMac,
+      kind: kindOf(l),
+      driver,
+      bus: l.parentbus ?? null,
+      parentDev: l.parentdev ?? null,
+      pci: l.parentbus === 'pci' && l.parentdev ? l.parentdev : null,
+      state: (l.operstate ?? 'unknown').toLowerCase(),
+      up: l.flags.includes('UP'),
+      mtu: l.mtu,
+      addresses: globalAddresses(addrList.find((a) => a.ifindex === l.ifindex)),
+      role: container ? 'attached' : primary ? 'primary' : 'secondary',
+      primary,
+      container,
+      master,
+      managedBy: [],
+      arpIgnore: eff('arp_ignore'),
+      arpAnnounce: eff('arp_announce'),
+      rpFilter: eff('rp_filter'),
+      linkType: l.link_type ?? null,
+      noArp: l.flags.includes('NOARP'),
+      claims: [],
+    });
+  }
+  if (opts.managers ?? true) {
+    const claims = await detectManagers(nics, opts);
+    for (const n of nics) {
+      n.claims = claims.get(n.name) ?? [];
+      n.managedBy = managerNames(n.claims);
+    }
+  }
+  return nics;
+}
+
+/** The stable JSON form (drops the claim details). */
+export function nicJson(n: NicDetail): NicInfo {
+  const { claims: _claims, ...info } = n;
+  return info;
+}

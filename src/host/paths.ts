@@ -1,0 +1,76 @@
+/**
+ * Every file and directory the host inspection reads or the doctor's fixes
+ * write, in one place, so a test (or a careful admin) can point all of them at
+ * a scratch tree and never touch the machine's real /etc.
+ *
+ * `HOSTNIC_CONFIG_ROOT=/tmp/x` prefixes the configuration paths (not /proc,
+ * /sys or the Docker socket) with /tmp/x; single paths are overridden by
+ * passing `Partial<HostPaths>`.
+ */
+import { join } from 'node:path';
+
+export interface HostPaths {
+  /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */
+  proc: string;
+  /** sysfs view of links; only trusted after checking that it shows our namespace. */
+  sysClassNet: string;
+  /** Where `doctor --fix` writes 90-hostnic.conf for the ARP sysctls. */
+  sysctlConfDir: string;
+  /** sysctl.d directories, highest precedence first (same file name: the first wins). */
+  sysctlDirs: string[];
+  /** Read after every sysctl.d file (Debian links it as 99-sysctl.conf anyway). */
+  sysctlConf: string;
+  /** NetworkManager's main configuration file. */
+  nmConfFile: string;
+  /** Where `doctor --fix` writes 90-hostnic.conf for NetworkManager. */
+  nmConfDir: string;
+  /** NetworkManager's vendor configuration directory. */
+  nmSystemConfDir: string;
+  /** systemd-networkd's .network directories, highest precedence first. */
+  networkdDirs: string[];
+  /** Where `doctor --fix` writes 00-hostnic-*.network. */
+  networkdConfDir: string;
+  /** systemd unit directory (is systemd-networkd enabled?). */
+  systemdSystemDir: string;
+  ifupdownFile: string;
+  ifupdownDir: string;
+  /** ifupdown's record of interfaces it brought up. */
+  ifupdownRunDir: string;
+  netplanDirs: string[];
+  dockerSocket: string;
+  /** hostnic's state directory (journals of plans in flight). */
+  stateDir: string;
+}
+
+export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
+  const root = env.HOSTNIC_CONFIG_ROOT || '/';
+  const r = (p: string) => join(root, p);
+  return {
+    proc: '/proc',
+    sysClassNet: '/sys/class/net',
+    sysctlConfDir: r('/etc/sysctl.d'),
+    sysctlDirs: ['/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d'].map(r),
+    sysctlConf: r('/etc/sysctl.conf'),
+    nmConfFile: r('/etc/NetworkManager/NetworkManager.conf'),
+    nmConfDir: r('/etc/NetworkManager/conf.d'),
+    nmSystemConfDir: r('/usr/lib/NetworkManager/conf.d'),
+    networkdDirs: ['/etc/systemd/network', '/run/systemd/network', '/usr/local/lib/systemd/network', '/usr/lib/systemd/network', '/lib/systemd/network'].map(r),
+    networkdConfDir: r('/etc/systemd/network'),
+    systemdSystemDir: r('/etc/systemd/system'),
+    ifupdownFile: r('/etc/network/interfaces'),
+    ifupdownDir: r('/etc/network/interfaces.d'),
+    ifupdownRunDir: r('/run/network'),
+    netplanDirs: ['/etc/netplan', '/run/netplan', '/lib/netplan'].map(r),
+    dockerSocket: '/var/run/docker.sock',
+    stateDir: env.HOSTNIC_STATE_DIR || '/run/hostnic',
+  };
+}
+
+export function hostPaths(over: Partial<HostPaths> = {}, env: NodeJS.ProcessEnv = process.env): HostPaths {
+  const base = defaultHostPaths(env);
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over) as [keyof HostPaths, HostPaths[keyof HostPaths] | undefined][]) {
+    if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,190 @@
+/**
+ * Manager detection from files and a fake procfs (no daemons asked).
+ */
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  detectManagers,
+  globRegex,
+  managerNames,
+  networkFileFor,
+  networkFileMatches,
+  networkFiles,
+  nmStateManages,
+  parseNetworkFile,
+  parseNmcliStatus,
+  splitTerse,
+  type NicIdentity,
+} from '../../src/host/managers.js';
+import { defaultHostPaths, type HostPaths } from '../../src/host/paths.js';
+
+const eth1: NicIdentity = { name: 'eth1', mac: '52:54:00:12:34:56', permanentMac: null, kind: 'physical', driver: 'virtio_net', pci: '0000:00:05.0', linkType: 'ether' };
+const veth: NicIdentity = { name: 'nic7', mac: '0a:00:00:00:00:07', permanentMac: null, kind: 'veth', driver: null, pci: null, linkType: 'ether' };
+
+describe('nmcli terse output', () => {
+  it('splits on unescaped colons', () => {
+    expect(splitTerse('eth1:connected:Wired connection 1')).toEqual(['eth1', 'connected', 'Wired connection 1']);
+    expect(splitTerse('eth1:connected:a\\:b\\\\c')).toEqual(['eth1', 'connected', 'a:b\\c']);
+    expect(splitTerse('lo:unmanaged:')).toEqual(['lo', 'unmanaged', '']);
+  });
+  it('parses device status and tells which states mean "managed"', () => {
+    const devs = parseNmcliStatus('eth0:connected:Wired connection 1\ndocker0:connected (externally):docker0\neth2:unmanaged:\n\n');
+    expect(devs).toEqual([
+      { device: 'eth0', state: 'connected', connection: 'Wired connection 1' },
+      { device: 'docker0', state: 'connected (externally)', connection: 'docker0' },
+      { device: 'eth2', state: 'unmanaged', connection: '' },
+    ]);
+    expect(devs.map((d) => nmStateManages(d.state))).toEqual([true, false, false]);
+    for (const s of ['connecting (getting IP configuration)', 'disconnected', 'unavailable']) expect(nmStateManages(s)).toBe(true);
+  });
+});
+
+describe('globs', () => {
+  it('matches like fnmatch', () => {
+    expect(globRegex('en*').test('ens5')).toBe(true);
+    expect(globRegex('en*').test('eth0')).toBe(false);
+    expect(globRegex('eth?').test('eth1')).toBe(true);
+    expect(globRegex('eth[0-2]').test('eth3')).toBe(false);
+    expect(globRegex('eth[!0]').test('eth1')).toBe(true);
+    expect(globRegex('a.b').test('axb')).toBe(false);
+  });
+});
+
+describe('systemd-networkd .network matching', () => {
+  const f = (text: string) => parseNetworkFile('/x.network', text);
+  it('evaluates Name, MACAddress, Type, Driver, Kind, Path and inversion', () => {
+    expect(networkFileMatches(f('[Match]\nName=eth*\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nName=!eth*\n'), eth1)).toBe(false);
+    expect(networkFileMatches(f('[Match]\nName=en* eth1\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nMACAddress=52:54:00:12:34:56\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nMACAddress=52:54:00:12:34:57\n'), eth1)).toBe(false);
+    expect(networkFileMatches(f('[Match]\nType=ether\nDriver=virtio*\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nKind=veth\n'), eth1)).toBe(false);
+    expect(networkFileMatches(f('[Match]\nKind=veth\n'), veth)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nPath=pci-0000:00:05.*\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Match]\nName=eth1\nVirtualization=container\n'), eth1)).toBe(true);
+    expect(networkFileMatches(f('[Network]\nDHCP=yes\n'), eth1)).toBe(true); // no [Match]: every link
+    expect(networkFileMatches(f('[Match]\nName=eth0\nName=\nName=eth1\n'), eth1)).toBe(true); // empty resets
+  });
+  it('reads Unmanaged=yes', () => {
+    expect(f('[Match]\nName=eth1\n[Link]\nUnmanaged=yes\n').unmanaged).toBe(true);
+    expect(f('[Match]\nName=eth1\n[Link]\nMTUBytes=9000\n').unmanaged).toBe(false);
+  });
+
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('orders files by name across directories; earlier directories win; /dev/null masks', () => {
+    const etc = join(dir, 'etc');
+    const lib = join(dir, 'lib');
+    mkdirSync(etc);
+    mkdirSync(lib);
+    writeFileSync(join(lib, '50-dhcp.network'), '[Match]\nName=eth*\n[Network]\nDHCP=yes\n');
+    writeFileSync(join(lib, '80-all.network'), '[Match]\nName=*\n');
+    writeFileSync(join(lib, '10-masked.network'), '[Match]\nName=eth1\n');
+    symlinkSync('/dev/null', join(etc, '10-masked.network'));
+    writeFileSync(join(etc, '00-hostnic-525400123456.network'), '[Match]\nMACAddress=52:54:00:12:34:56\n[Link]\nUnmanaged=yes\n');
+    const files = networkFiles([etc, lib]);
+    expect(files.map((x) => x.path)).toEqual([join(etc, '00-hostnic-525400123456.network'), join(lib, '50-dhcp.network'), join(lib, '80-all.network')]);
+    expect(networkFileFor(files, eth1)?.unmanaged).toBe(true);
+    expect(networkFileFor(files, veth)?.path).toBe(join(lib, '80-all.network'));
+  });
+});
+
+describe('detectManagers from files and a fake /proc', () => {
+  let dir: string;
+  let paths: HostPaths;
+  const put = (path: string, text: string) => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  };
+  const proc = (pid: number, argv: string[], comm?: string) => {
+    put(join(paths.proc, String(pid), 'cmdline'), `${argv.join('\0')}\0`);
+    put(join(paths.proc, String(pid), 'comm'), `${comm ?? argv[0]!.split('/').pop()}\n`);
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
+    paths = { ...defaultHostPaths({ HOSTNIC_CONFIG_ROOT: dir }), proc: join(dir, 'proc') };
+    mkdirSync(paths.proc, { recursive: true });
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('finds nothing on a clean host', async () => {
+    const m = await detectManagers([eth1], { paths, askDaemons: false });
+    expect(m.get('eth1')).toEqual([]);
+  });
+
+  it('ifupdown: auto/allow-hotplug act at boot, a bare iface stanza does not', async () => {
+    put(paths.ifupdownFile, 'source /etc/network/interfaces.d/*\nauto lo\niface lo inet loopback\n');
+    put(join(paths.ifupdownDir, 'eth1'), '# cloud NIC\nallow-hotplug eth1\niface eth1 inet dhcp\n');
+    put(join(paths.ifupdownDir, 'nic7.dpkg-old'), 'auto nic7\n');
+    put(join(paths.ifupdownDir, 'nic7'), 'iface nic7 inet manual\n');
+    const m = await detectManagers([eth1, veth], { paths, askDaemons: false });
+    const c = m.get('eth1')!;
+    expect(c).toHaveLength(1);
+    expect(c[0]).toMatchObject({ manager: 'ifupdown', atBoot: true, active: false, file: join(paths.ifupdownDir, 'eth1'), line: 2 });
+    expect(c[0]!.detail).toContain('allow-hotplug eth1');
+    expect(m.get('nic7')![0]).toMatchObject({ manager: 'ifupdown', atBoot: false });
+    expect(managerNames(m.get('nic7')!)).toEqual([]);
+    // ifupdown's run state says it is up.
+    put(join(paths.ifupdownRunDir, 'ifstate.eth1'), 'eth1\n');
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')![0]!.active).toBe(true);
+  });
+
+  it('DHCP clients: by interface argument; a dhcpcd without one serves all', async () => {
+    proc(101, ['/sbin/dhclient', '-4', '-v', '-i', '-pf', '/run/dhclient.eth1.pid', '-lf', '/var/lib/dhcp/dhclient.eth1.leases', 'eth1']);
+    proc(102, ['udhcpc', '-i', 'eth9']);
+    proc(103, ['sleep', 'eth1']);
+    let m = await detectManagers([eth1, veth], { paths, askDaemons: false });
+    expect(m.get('eth1')!.map((c) => [c.manager, c.pid])).toEqual([['dhcp-client', 101]]);
+    expect(m.get('nic7')).toEqual([]);
+    proc(104, ['dhcpcd: [manager] [ip4] [ip6]'], 'dhcpcd');
+    m = await detectManagers([eth1, veth], { paths, askDaemons: false });
+    expect(m.get('nic7')!.map((c) => [c.manager, c.pid])).toEqual([['dhcp-client', 104]]);
+    expect(m.get('nic7')![0]!.detail).toContain('all interfaces');
+  });
+
+  it('systemd-networkd: a matching file, not running: claimed at boot only when networkd is enabled', async () => {
+    put(join(paths.networkdDirs[0]!, '50-cloud.network'), '[Match]\nName=eth*\n[Network]\nDHCP=yes\n');
+    let c = (await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')!;
+    expect(c[0]).toMatchObject({ manager: 'systemd-networkd', active: false, atBoot: false });
+    expect(managerNames(c)).toEqual([]);
+    mkdirSync(join(paths.systemdSystemDir, 'multi-user.target.wants'), { recursive: true });
+    writeFileSync(join(paths.systemdSystemDir, 'multi-user.target.wants', 'systemd-networkd.service'), '');
+    c = (await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')!;
+    expect(c[0]).toMatchObject({ manager: 'systemd-networkd', active: false, atBoot: true });
+    // Running (a process in the namespace): active.
+    proc(200, ['/lib/systemd/systemd-networkd'], 'systemd-network');
+    c = (await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')!;
+    expect(c[0]).toMatchObject({ active: true });
+    // hostnic's own file sorts first and says Unmanaged=yes: no claim.
+    put(join(paths.networkdDirs[0]!, '00-hostnic-525400123456.network'), '[Match]\nMACAddress=52:54:00:12:34:56\n[Link]\nUnmanaged=yes\n');
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')).toEqual([]);
+  });
+
+  it('netplan: by name key, set-name, MAC or name glob', async () => {
+    put(join(paths.netplanDirs[0]!, '50-cloud-init.yaml'), [
+      'network:',
+      '  version: 2',
+      '  ethernets:',
+      '    eth0:',
+      '      dhcp4: true',
+      '    secondary:',
+      '      match:',
+      '        macaddress: "52:54:00:12:34:56"',
+      '      set-name: ethX',
+      '      dhcp4: true',
+      '',
+    ].join('\n'));
+    const m = await detectManagers([eth1, { ...veth, name: 'eth0' }], { paths, askDaemons: false });
+    expect(m.get('eth1')![0]).toMatchObject({ manager: 'netplan', atBoot: true, line: 8 });
+    expect(m.get('eth0')![0]).toMatchObject({ manager: 'netplan', line: 4 });
+    put(join(paths.netplanDirs[0]!, '60-glob.yaml'), 'network:\n  ethernets:\n    all:\n      match:\n        name: "nic*"\n');
+    expect((await detectManagers([veth], { paths, askDaemons: false })).get('nic7')![0]).toMatchObject({ manager: 'netplan', line: 5 });
+  });
+});
