@@ -12,6 +12,7 @@ import { read } from '../exec.js';
 import type { StepSpec } from '../steps/types.js';
 import type { FileWriteParams } from '../steps/file.js';
 import type { NmManagedParams, NmReloadParams } from '../steps/nm.js';
+import type { SysctlParams } from '../steps/sysctl.js';
 import { dockerNetworks, type DockerNetwork } from './docker.js';
 import { confKey, listNics, type InventoryOptions, type NicDetail } from './inventory.js';
 import { networkFileMatches, networkFiles, type ManagerClaim } from './managers.js';
@@ -50,12 +51,6 @@ export interface Check {
   fix?: Fix;
 }
 
-/** Parameters of the core's `sysctl.set` kind (src/steps/sysctl.ts). */
-interface SysctlSetParams {
-  ns: string | null;
-  key: string;
-  value: string;
-}
 
 export interface DoctorOptions extends InventoryOptions {
   /** Only these NICs for the per-NIC checks (default: every secondary NIC). */
@@ -215,7 +210,7 @@ export async function checkUnfinishedPlans(stateDir: string): Promise<Check> {
 
 const ARP_WANT = { arp_ignore: 1, arp_announce: 2 } as const;
 
-function sysctlStep(view: HostView, key: string, value: string): StepSpec<SysctlSetParams> {
+function sysctlStep(view: HostView, key: string, value: string): StepSpec<SysctlParams> {
   const dotted = key.replace(/\//g, '.');
   return {
     kind: 'sysctl.set',
