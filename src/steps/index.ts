@@ -1,5 +1,7 @@
 /** The registry of step kinds: journals name kinds by these keys, so keys never change meaning. */
 import { addrAdd } from './addr.js';
+import { fileWrite } from './file.js';
+import { nmManaged, nmReload } from './nm.js';
 import { linkMove, linkSet } from './link.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
@@ -15,6 +17,9 @@ const KINDS: Record<string, StepKind> = {
   'route.add': routeAdd,
   'route.default': routeDefault,
   'sysctl.set': sysctlSet,
+  'file.write': fileWrite,
+  'nm.managed': nmManaged,
+  'nm.reload': nmReload,
 };
 
 export function kindOf(step: StepSpec): StepKind {
