@@ -327,6 +327,20 @@ describe.skipIf(!root || !hasPodman)('podman', () => {
     );
   });
 
+  it('a bare name held by docker only starts no podman process, even without a podman socket (podman store index)', async () => {
+    restoreEnv();
+    process.env.CONTAINERD_ADDRESS = '/nonexistent/containerd.sock';
+    const d = await runContainer(uniqueName());
+    dockerIds.add(d.id);
+    const r = await spawned(() => resolveRuntimeTarget({ kind: 'name', name: d.name }));
+    expectTarget(r.value, d, 'docker');
+    expect(r.cmds).toEqual([]);
+    const nope = uniqueName('hn-nope');
+    const miss = await spawned(() => resolveRuntimeTarget({ kind: 'name', name: nope }).catch(() => undefined));
+    expect(miss.cmds).toEqual([]);
+    await timeIt('bare NAME of a docker container, podman without socket', 20, () => resolveRuntimeTarget({ kind: 'name', name: d.name }));
+  }, 60_000);
+
   it('the same bare name in docker and podman is ambiguous, listing both explicit forms', async () => {
     const name = uniqueName();
     const d = await runContainer(name);

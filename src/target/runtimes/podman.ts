@@ -4,6 +4,7 @@
  * `podman container inspect` when podman is on PATH. Podman has no daemon:
  * without the socket every lookup costs a podman process.
  */
+import { readFileSync } from 'node:fs';
 import { CommandError, UsageError } from '../../errors.js';
 import { readJson } from '../../exec.js';
 import {
@@ -40,6 +41,40 @@ export interface PodmanOptions {
   socketPath?: string | null;
 }
 
+/** containers/storage's root: storage.conf's graphroot, else the default for root. */
+function graphRoot(): string {
+  const conf = process.env.CONTAINERS_STORAGE_CONF ?? '/etc/containers/storage.conf';
+  try {
+    const m = /^\s*graphroot\s*=\s*"([^"]+)"/m.exec(readFileSync(conf, 'utf8'));
+    if (m) return m[1]!;
+  } catch { /* no storage.conf: the default */ }
+  return '/var/lib/containers/storage';
+}
+
+/**
+ * Could podman's container store hold `ref` (a name, or an id prefix)? Reads
+ * `<graphroot>/<driver>-containers/containers.json`, the store's own index.
+ * undefined when there is no index to read (then podman must be asked).
+ */
+export function storeMayHave(ref: string, root = graphRoot()): boolean | undefined {
+  let readAny = false;
+  for (const driver of ['overlay', 'vfs', 'btrfs', 'zfs']) {
+    let list: unknown;
+    try {
+      list = JSON.parse(readFileSync(`${root}/${driver}-containers/containers.json`, 'utf8'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      return undefined;
+    }
+    if (!Array.isArray(list)) return undefined;
+    readAny = true;
+    const hit = (list as { id?: string; names?: string[] }[])
+      .some((c) => (typeof c.id === 'string' && c.id.startsWith(ref)) || (c.names ?? []).includes(ref));
+    if (hit) return true;
+  }
+  return readAny ? false : undefined;
+}
+
 export function podmanRuntime(opts: PodmanOptions = {}): Runtime {
   const socket = (): string | undefined => {
     const path = opts.socketPath === undefined ? podmanSocketPath() : (opts.socketPath ?? undefined);
@@ -61,6 +96,9 @@ export function podmanRuntime(opts: PodmanOptions = {}): Runtime {
   }
 
   async function findCli(ref: string): Promise<Found[]> {
+    // Without a socket every question costs a podman process: ask only when
+    // podman's own container store may hold the name or id.
+    if (storeMayHave(ref) === false) return [];
     try {
       const docs = await readJson<unknown[]>({ argv: ['podman', 'container', 'inspect', '--format', 'json', ref] });
       return docs.map((d) => fromInspect('podman', d));
