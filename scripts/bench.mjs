@@ -1,0 +1,833 @@
+#!/usr/bin/env node
+// npm run bench [-- --runs N] [-- --profile]
+//
+// Side-by-side benchmark of hostnic attach/detach (issue 7), measure only.
+// On a throwaway lab (scripts/bench/lab.mjs) with a real Docker container, it
+// runs the contenders round-robin (each round rotates the order, so machine
+// noise hits all of them alike) and reports median and p90 of every timing:
+//
+//   node -e 0                  the start-up no Node program avoids
+//   hostnic --version          our start-up (bundle load + yargs)
+//   hostnic attach / detach    by container name, 192.168.1.40/24@192.168.1.1
+//   ... by docker:NAME         the same without the bare-name lookup in every runtime
+//   ... @16 / @64              with 16 / 64 other attachments recorded in the state dir
+//   CNI host-device ADD / DEL  the closest peer, static IPAM, given /proc/PID/ns/net
+//   floor                      a bash script: the minimal ip/nsenter commands (ip -batch)
+//   floor, 1 process/command   the same change with one ip process per command
+//
+// plus the peak RSS of one attach, then the targets of the issue with
+// PASS/MISS. Everything also goes to bench-results/bench-<timestamp>.json.
+//
+// --profile runs one attach + detach with --verbose and a tracing preload
+// (scripts/bench/preload.cjs) and shows where the time goes; it also times
+// the building blocks (a process, nsenter, ip, ip -batch, sysctl, podman).
+//
+// Every program is run from an argument array (no shell); the floor scripts
+// are the one bash artifact. Ctrl+C stops the run, lets a running hostnic
+// roll back, and removes the lab.
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpus, loadavg, release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
+import { ADDR, GW4, Lab, NIC } from './bench/lab.mjs';
+import { drain, inNs, live, must, run, signalAll } from './bench/proc.mjs';
+import { fmt, percentile, summarize, table, unionLength } from './bench/stats.mjs';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+/** The CLI under test: a private copy of bin/ + dist/ (snapshotBuild), so a concurrent rebuild cannot change it mid-run. */
+let CLI = join(REPO, 'bin', 'hostnic');
+const PRELOAD = join(REPO, 'scripts', 'bench', 'preload.cjs');
+const NODE = process.execPath;
+const CNI_DIR = '/usr/lib/cni';
+const CTR_IF = 'eth1'; // hostnic picks the first free ethN: the container has eth0 from Docker
+const MIB = 1024 * 1024;
+
+const TARGETS = {
+  attachOverNode: 40, // ms over node -e 0
+  detachOverNode: 40,
+  cycleOverFloor: 2.5,
+  scale64: 1.1,
+  peakRssMiB: 80,
+};
+
+// ------------------------------------------------------------------ options
+
+function usage() {
+  return `usage: node scripts/bench.mjs [--runs N] [--profile] [--out DIR]
+  --runs N     measured rounds (default 15, at least 7); one warm-up round comes first
+  --profile    one traced attach + detach (--verbose) and the cost of each building block
+  --out DIR    where the JSON goes (default bench-results/)
+  --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round`;
+}
+
+function parseArgs(argv) {
+  const o = { runs: 15, profile: false, out: join(REPO, 'bench-results'), wait: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a.startsWith('--runs=')) o.runs = Number(a.slice(7));
+    else if (a === '--profile') o.profile = true;
+    else if (a === '--no-wait') o.wait = false;
+    else if (a === '--out') o.out = argv[++i];
+    else if (a.startsWith('--out=')) o.out = a.slice(6);
+    else if (a === '-h' || a === '--help') { console.log(usage()); process.exit(0); }
+    else { console.error(`bench: unknown argument ${a}\n${usage()}`); process.exit(2); }
+  }
+  if (!Number.isInteger(o.runs) || o.runs < 7) { console.error('bench: --runs must be an integer >= 7'); process.exit(2); }
+  return o;
+}
+
+// ------------------------------------------------------------------ interruption
+
+class Aborted extends Error {}
+let aborted = null;
+function onSignal(sig) {
+  if (aborted) {
+    process.stderr.write(`bench: ${sig} again: killing children\n`);
+    signalAll('SIGKILL');
+    return;
+  }
+  aborted = sig;
+  process.stderr.write(`\nbench: ${sig}: stopping; a running hostnic rolls back, then the lab is removed\n`);
+  signalAll('SIGINT');
+}
+function checkAbort() {
+  if (aborted) throw new Aborted(`interrupted by ${aborted}`);
+}
+
+// ------------------------------------------------------------------ contenders
+
+function hostnicEnv(stateDir, extra = {}) {
+  const env = { ...process.env, HOSTNIC_STATE_DIR: stateDir, NO_COLOR: '1', ...extra };
+  for (const k of Object.keys(env)) if (k.startsWith('HOSTNIC_TEST_') || k === 'FORCE_COLOR' || k === 'HOSTNIC_DEBUG') delete env[k];
+  return env;
+}
+
+async function checked(what, argv, opts) {
+  const r = await run(argv, opts);
+  checkAbort();
+  if (r.code !== 0) {
+    const text = r.stderr || r.stdout;
+    const why = /cannot open \/run\/netns\/hostnic-/.test(text)
+      ? '\n(hostnic\'s private namespace vanished under it: something else on this machine deletes hostnic-* namespaces,'
+        + ' e.g. a concurrent e2e test; rerun when no tests are running)'
+      : '';
+    throw new Error(`${what} failed (exit ${r.code ?? r.signal}):\n${text.trim().split('\n').slice(-15).join('\n')}${why}`);
+  }
+  return r;
+}
+
+/**
+ * Copy bin/hostnic and dist/ into the lab's temp dir and run that copy: the
+ * bundle has no runtime dependency outside node's builtins, and `npm test`
+ * elsewhere on the machine rebuilds dist/ (rm -rf first) at any moment.
+ */
+function snapshotBuild(lab) {
+  const app = join(lab.tmp, 'app');
+  cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
+  cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+  const hash = createHash('sha256');
+  for (const f of readdirSync(join(app, 'dist')).sort()) hash.update(f).update(readFileSync(join(app, 'dist', f)));
+  CLI = join(app, 'bin', 'hostnic');
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** PIDs of test runners (vitest) on this machine: they load both cores and create and delete hostnic-* namespaces. */
+function otherTestRuns() {
+  const pids = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
+      if (argv.some((a) => /(^|\/)vitest(\.m?js)?$/.test(a))) pids.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+/** Time spent waiting; rounds that ended with another test run going on (their numbers are noisier). */
+const quiet = { waitedMs: 0, busyRounds: 0, noisyRounds: [] };
+/** Before a round: wait (10 min at most over the whole run) until no test run is going on. */
+async function waitQuiet(opts, label) {
+  if (!opts.wait) return;
+  let said = false;
+  const started = Date.now();
+  while (otherTestRuns().length > 0 && quiet.waitedMs + (Date.now() - started) < 600_000) {
+    if (!said) process.stderr.write(`bench: waiting for other test runs to finish before ${label} (pids ${otherTestRuns().join(' ')}; --no-wait skips this)\n`);
+    said = true;
+    await new Promise((r) => setTimeout(r, 1000));
+    checkAbort();
+  }
+  quiet.waitedMs += Date.now() - started;
+  if (otherTestRuns().length > 0) quiet.busyRounds++;
+}
+
+function hostnicArgv(lab, args, nodeFlags = []) {
+  return inNs(lab.hostNs, [NODE, ...nodeFlags, CLI, ...args]);
+}
+
+/** One hostnic attach then detach in a state dir; the target spelled as given. */
+async function hostnicCycle(lab, stateDir, target) {
+  const env = hostnicEnv(stateDir);
+  const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, ['attach', target, NIC, `${ADDR}@${GW4}`]), { env });
+  const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, ['detach', target, NIC]), { env });
+  return { attach: a.ms, detach: d.ms, cycle: a.ms + d.ms };
+}
+
+function cniConfig() {
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'hostnic-bench',
+    type: 'host-device',
+    device: NIC,
+    ipam: {
+      type: 'static',
+      addresses: [{ address: ADDR, gateway: GW4 }],
+      routes: [{ dst: '0.0.0.0/0' }],
+    },
+  });
+}
+
+/** The plugin as a runtime calls it: the container's netns path, config on stdin, run in the lab host. */
+async function cniCycle(lab) {
+  const env = (cmd) => ({
+    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    CNI_COMMAND: cmd,
+    CNI_CONTAINERID: lab.ctrId,
+    CNI_NETNS: lab.ctrNs,
+    CNI_IFNAME: CTR_IF,
+    CNI_PATH: CNI_DIR,
+  });
+  const argv = inNs(lab.hostNs, [join(CNI_DIR, 'host-device')]);
+  const input = cniConfig();
+  const add = await checked('CNI host-device ADD', argv, { env: env('ADD'), input });
+  const del = await checked('CNI host-device DEL', argv, { env: env('DEL'), input });
+  // DEL gives the NIC back down (it does not restore the up state): not part of the timing.
+  await must(['ip', '-n', lab.host, 'link', 'set', 'dev', NIC, 'up']);
+  return { attach: add.ms, detach: del.ms, cycle: add.ms + del.ms };
+}
+
+/**
+ * The floor: the same change (move, rename, address, up, default route; and
+ * back, restoring the container's own default route) with the fewest
+ * processes: host-side `ip` plus one `nsenter ip -batch` per direction.
+ * `naive`: one process per command, the way a step-per-command tool runs.
+ */
+function writeFloorScripts(lab) {
+  const ns = lab.ctrNs;
+  const restore = lab.ctrDefault
+    ? `route replace default via ${lab.ctrDefault.gateway} dev ${lab.ctrDefault.dev}`
+    : 'route del default';
+  const head = '#!/bin/bash\n# hostnic bench floor (generated by scripts/bench.mjs), run in the lab host namespace\nset -e\n';
+  const scripts = {
+    'floor-attach.sh': `${head}ip link set dev ${NIC} netns ${ns}
+nsenter --net=${ns} ip -batch - <<'EOF'
+link set dev ${NIC} name ${CTR_IF}
+addr add ${ADDR} dev ${CTR_IF}
+link set dev ${CTR_IF} up
+route replace default via ${GW4} dev ${CTR_IF}
+EOF
+`,
+    'floor-detach.sh': `${head}nsenter --net=${ns} ip -batch - <<'EOF'
+${restore}
+link set dev ${CTR_IF} down
+link set dev ${CTR_IF} name ${NIC}
+link set dev ${NIC} netns ${lab.host}
+EOF
+ip link set dev ${NIC} up
+`,
+    'naive-attach.sh': `${head}ip link set dev ${NIC} netns ${ns}
+nsenter --net=${ns} ip link set dev ${NIC} name ${CTR_IF}
+nsenter --net=${ns} ip addr add ${ADDR} dev ${CTR_IF}
+nsenter --net=${ns} ip link set dev ${CTR_IF} up
+nsenter --net=${ns} ip route replace default via ${GW4} dev ${CTR_IF}
+`,
+    'naive-detach.sh': `${head}nsenter --net=${ns} ip ${restore}
+nsenter --net=${ns} ip link set dev ${CTR_IF} down
+nsenter --net=${ns} ip link set dev ${CTR_IF} name ${NIC}
+nsenter --net=${ns} ip link set dev ${NIC} netns ${lab.host}
+ip link set dev ${NIC} up
+`,
+  };
+  const paths = {};
+  for (const [name, text] of Object.entries(scripts)) {
+    paths[name] = join(lab.tmp, name);
+    writeFileSync(paths[name], text, { mode: 0o755 });
+  }
+  return paths;
+}
+
+async function scriptCycle(lab, attachScript, detachScript, what) {
+  const a = await checked(`${what} attach`, inNs(lab.hostNs, ['bash', attachScript]));
+  const d = await checked(`${what} detach`, inNs(lab.hostNs, ['bash', detachScript]));
+  return { attach: a.ms, detach: d.ms, cycle: a.ms + d.ms };
+}
+
+/** Fake-but-valid attachment records, copied from a real one: other NICs, other (gone) containers. */
+function writeFakeRecords(real, n, stateDir) {
+  mkdirSync(join(stateDir, 'attachments'), { recursive: true, mode: 0o700 });
+  mkdirSync(join(stateDir, 'journal'), { recursive: true, mode: 0o700 });
+  const hex2 = (x) => (x & 255).toString(16).padStart(2, '0');
+  for (let i = 0; i < n; i++) {
+    const id = randomBytes(4).toString('hex');
+    const rec = structuredClone(real);
+    const inp = rec.input;
+    const name = `bnic${i}`;
+    const mac = `02:be:00:00:${hex2(i >> 8)}:${hex2(i)}`;
+    const ctr = `hnbench-fake-${i}`;
+    rec.id = id;
+    rec.createdAt = new Date().toISOString();
+    inp.tag = String(inp.tag ?? '').replace(real.id, id).replace(`n=${inp.host.name}`, `n=${name}`).replace(inp.host.mac, mac);
+    inp.id = id;
+    inp.tmpNs = `hostnic-${id}`;
+    inp.host = { ...inp.host, name, mac, ifindex: 1000 + i };
+    inp.request = { ...inp.request, nic: { kind: 'name', name }, target: { kind: 'name', name: ctr } };
+    const pid = 4_000_000 + i; // no such process: a container that is gone
+    inp.target = {
+      display: `docker:${ctr}`, kind: 'docker', nsPath: `/proc/${pid}/ns/net`, nsId: `0:${9_000_000_000 + i}`, pid,
+      runtime: { name: 'docker', id: randomBytes(32).toString('hex'), containerName: ctr },
+    };
+    writeFileSync(join(stateDir, 'attachments', `${id}.json`), `${JSON.stringify(rec, null, 2)}\n`, { mode: 0o600 });
+  }
+}
+
+/** Peak RSS (bytes) of one attach: GNU time's %M when installed, else VmHWM polled from /proc. */
+async function peakRss(lab, stateDir) {
+  const env = hostnicEnv(stateDir);
+  const args = ['attach', lab.container, NIC, `${ADDR}@${GW4}`];
+  let bytes;
+  let how;
+  if (existsSync('/usr/bin/time')) {
+    how = '/usr/bin/time -f %M';
+    const r = await checked('hostnic attach (under /usr/bin/time)',
+      inNs(lab.hostNs, ['/usr/bin/time', '-f', 'bench-maxrss-kib=%M', NODE, CLI, ...args]), { env });
+    const m = /bench-maxrss-kib=(\d+)/.exec(r.stderr);
+    if (!m) throw new Error(`no %M in /usr/bin/time output: ${r.stderr}`);
+    bytes = Number(m[1]) * 1024;
+  } else {
+    how = 'VmHWM polled from /proc/PID/status';
+    // nsenter (no --fork) execs node: the pid is node's.
+    const argv = inNs(lab.hostNs, [NODE, CLI, ...args]);
+    const child = spawn(argv[0], argv.slice(1), { env, stdio: 'ignore', detached: true });
+    live.set(child.pid, child);
+    let hwm = 0;
+    let done = false;
+    const exited = new Promise((r) => child.once('exit', (code) => { done = true; live.delete(child.pid); r(code); }));
+    while (!done) {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) hwm = Math.max(hwm, Number(m[1]) * 1024);
+      } catch { /* exited */ }
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    if ((await exited) !== 0) throw new Error('hostnic attach failed while measuring memory');
+    bytes = hwm;
+  }
+  await checked('hostnic detach', hostnicArgv(lab, ['detach', lab.container, NIC]), { env });
+  return { bytes, how };
+}
+
+// ------------------------------------------------------------------ the benchmark
+
+function gitHead() {
+  const r = spawnSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' });
+  const dirty = spawnSync('git', ['-C', REPO, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
+  return r.status === 0 ? `${r.stdout.trim()}${dirty.stdout?.trim() ? ' (src/ modified)' : ''}` : 'unknown';
+}
+
+function onPath(program) {
+  return (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, program)));
+}
+
+function fsType(path) {
+  const r = spawnSync('findmnt', ['-n', '-o', 'FSTYPE', '--target', path], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
+function meta(lab) {
+  return {
+    date: new Date().toISOString(),
+    git: gitHead(),
+    node: process.version,
+    kernel: release(),
+    cpus: cpus().length,
+    loadavg: loadavg().map((x) => Number(x.toFixed(2))),
+    stateDirFs: fsType('/run'),
+    podmanOnPath: onPath('podman'),
+    container: lab.container,
+    containerIf: CTR_IF,
+  };
+}
+
+async function benchmark(lab, opts) {
+  const dirs = {
+    seed: lab.stateDir('seed'),
+    name: lab.stateDir('s0-name'),
+    docker: lab.stateDir('s0-docker'),
+    s16: lab.stateDir('s16'),
+    s64: lab.stateDir('s64'),
+    mem: lab.stateDir('mem'),
+  };
+  const scripts = writeFloorScripts(lab);
+
+  // A real record to copy for the scale runs.
+  process.stderr.write('bench: seeding a real attachment record\n');
+  const env = hostnicEnv(dirs.seed);
+  await checked('hostnic attach (seed)', hostnicArgv(lab, ['attach', lab.container, NIC, `${ADDR}@${GW4}`]), { env });
+  const recFiles = readdirSync(join(dirs.seed, 'attachments')).filter((f) => f.endsWith('.json'));
+  if (recFiles.length !== 1) throw new Error(`expected one record after the seed attach, found ${recFiles.length}`);
+  const real = JSON.parse(readFileSync(join(dirs.seed, 'attachments', recFiles[0]), 'utf8'));
+  await checked('hostnic detach (seed)', hostnicArgv(lab, ['detach', lab.container, NIC]), { env });
+  await lab.assertReset('the seed attach + detach');
+  writeFakeRecords(real, 16, dirs.s16);
+  writeFakeRecords(real, 64, dirs.s64);
+
+  const samples = {};
+  const add = (key, ms) => { (samples[key] ??= []).push(ms); };
+  const addCycle = (prefix, r, suffix = '', [on, off] = ['attach', 'detach']) => {
+    add(`${prefix} ${on}${suffix}`, r.attach);
+    add(`${prefix} ${off}${suffix}`, r.detach);
+    add(`${prefix} cycle${suffix}`, r.cycle);
+  };
+  const contenders = [
+    { name: 'node -e 0', run: async () => add('node -e 0', (await checked('node -e 0', inNs(lab.hostNs, [NODE, '-e', '0']))).ms) },
+    { name: 'hostnic --version', run: async () => add('hostnic --version', (await checked('hostnic --version', hostnicArgv(lab, ['--version']))).ms) },
+    { name: 'hostnic (name)', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.name, lab.container)), reset: true },
+    { name: 'hostnic (docker:NAME)', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.docker, `docker:${lab.container}`), ' (docker:NAME)'), reset: true },
+    { name: 'hostnic @16', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.s16, lab.container), ' @16'), reset: true },
+    { name: 'hostnic @64', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.s64, lab.container), ' @64'), reset: true },
+    { name: 'CNI host-device', run: async () => addCycle('CNI host-device', await cniCycle(lab), '', ['ADD', 'DEL']), reset: true },
+    { name: 'floor', run: async () => addCycle('floor', await scriptCycle(lab, scripts['floor-attach.sh'], scripts['floor-detach.sh'], 'floor')), reset: true },
+    { name: 'floor, 1 process/command', run: async () => addCycle('floor, 1 process/command', await scriptCycle(lab, scripts['naive-attach.sh'], scripts['naive-detach.sh'], 'naive floor')), reset: true },
+  ];
+
+  const total = opts.runs + 1;
+  for (let round = 0; round < total; round++) {
+    const warm = round === 0;
+    await waitQuiet(opts, warm ? 'the warm-up round' : `round ${round}`);
+    process.stderr.write(`bench: ${warm ? 'warm-up round' : `round ${round}/${opts.runs}`}\n`);
+    for (let k = 0; k < contenders.length; k++) {
+      const c = contenders[(k + round) % contenders.length];
+      await c.run();
+      checkAbort();
+      if (c.reset) await lab.assertReset(c.name);
+    }
+    if (!warm && otherTestRuns().length > 0) quiet.noisyRounds.push(round);
+    if (warm) for (const key of Object.keys(samples)) delete samples[key];
+  }
+
+  process.stderr.write('bench: peak memory of one attach (3 runs)\n');
+  const mem = [];
+  let memHow = '';
+  for (let i = 0; i < 3; i++) {
+    const m = await peakRss(lab, dirs.mem);
+    mem.push(m.bytes);
+    memHow = m.how;
+    checkAbort();
+  }
+  await lab.assertReset('the memory runs');
+  return { samples, memory: { bytes: mem, maxBytes: Math.max(...mem), how: memHow } };
+}
+
+/** Table order: hostnic variants, then the CNI plugin, then the floors; within each, attach, detach, cycle. */
+function rank(key) {
+  const group = ['hostnic', 'CNI', 'floor, 1', 'floor'].findIndex((g) => key.startsWith(g));
+  const variant = [' @16', ' @64', '(docker:NAME)'].findIndex((v) => key.includes(v)) + 1;
+  const phase = ['attach', 'ADD', 'detach', 'DEL', 'cycle'].findIndex((p) => key.includes(` ${p}`));
+  return (group < 0 ? 9 : group) * 1000 + variant * 10 + phase;
+}
+
+function report(result, lab) {
+  const stats = Object.fromEntries(Object.entries(result.samples).map(([k, v]) => [k, summarize(v)]));
+  const med = (k) => stats[k]?.median ?? NaN;
+  const node0 = med('node -e 0');
+  const order = ['node -e 0', 'hostnic --version'];
+  const keys = [...order.filter((k) => k in stats), ...Object.keys(stats).filter((k) => !order.includes(k)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))];
+  const rows = keys.map((k) => [k, stats[k]]).map(([k, s]) => [k, String(s.n), fmt(s.median), fmt(s.p90), fmt(s.min), fmt(s.median - node0)]);
+  const timing = table(['contender', 'n', 'median ms', 'p90 ms', 'min ms', '- node -e 0'], rows, [1, 2, 3, 4, 5]);
+
+  const ratio = (a, b) => a / b;
+  const p90 = (k) => stats[k]?.p90 ?? NaN;
+  const targets = [
+    { target: 'attach - node -e 0', value: med('hostnic attach') - node0, p90: p90('hostnic attach') - p90('node -e 0'), unit: 'ms', limit: TARGETS.attachOverNode, op: '<=' },
+    { target: 'detach - node -e 0', value: med('hostnic detach') - node0, p90: p90('hostnic detach') - p90('node -e 0'), unit: 'ms', limit: TARGETS.detachOverNode, op: '<=' },
+    { target: 'cycle / floor cycle', value: ratio(med('hostnic cycle'), med('floor cycle')), p90: ratio(p90('hostnic cycle'), p90('floor cycle')), unit: 'x', limit: TARGETS.cycleOverFloor, op: '<=' },
+    { target: 'attach@64 / attach@0', value: ratio(med('hostnic attach @64'), med('hostnic attach')), p90: ratio(p90('hostnic attach @64'), p90('hostnic attach')), unit: 'x', limit: TARGETS.scale64, op: '<=' },
+    { target: 'peak RSS of one attach', value: result.memory.maxBytes / MIB, p90: NaN, unit: 'MiB', limit: TARGETS.peakRssMiB, op: '<' },
+  ].map((t) => ({ ...t, pass: t.op === '<' ? t.value < t.limit : t.value <= t.limit }));
+  const info = [
+    ['hostnic --version - node -e 0', `${fmt(med('hostnic --version') - node0)} ms`],
+    ['attach by name - attach by docker:NAME', `${fmt(med('hostnic attach') - med('hostnic attach (docker:NAME)'))} ms`],
+    ['cycle / CNI host-device cycle', `${fmt(ratio(med('hostnic cycle'), med('CNI host-device cycle')), 2)} x`],
+    ['cycle - floor cycle', `${fmt(med('hostnic cycle') - med('floor cycle'))} ms`],
+    ['2 x node -e 0 / floor cycle (the best any 2-process Node CLI can do)', `${fmt(ratio(2 * node0, med('floor cycle')), 2)} x`],
+    ['cycle within the attach/detach targets / floor cycle', `${fmt(ratio(2 * (node0 + TARGETS.attachOverNode), med('floor cycle')), 2)} x`],
+    ['floor 1 process/command / floor (ip -batch)', `${fmt(ratio(med('floor, 1 process/command cycle'), med('floor cycle')), 2)} x`],
+    ['detach@64 / detach@0', `${fmt(ratio(med('hostnic detach @64'), med('hostnic detach')), 2)} x`],
+    ['attach@16 / attach@0', `${fmt(ratio(med('hostnic attach @16'), med('hostnic attach')), 2)} x`],
+  ];
+  const tRows = targets.map((t) => [
+    t.target,
+    `${fmt(t.value, t.unit === 'x' ? 2 : 1)} ${t.unit}`,
+    Number.isFinite(t.p90) ? `${fmt(t.p90, t.unit === 'x' ? 2 : 1)} ${t.unit}` : '-',
+    `${t.op} ${t.limit} ${t.unit}`,
+    t.pass ? 'PASS' : 'MISS',
+  ]);
+  const text = [
+    '',
+    `hostnic bench: ${result.meta.date}, git ${result.meta.git}, node ${result.meta.node}, kernel ${result.meta.kernel}, ${result.meta.cpus} CPUs, load ${result.meta.loadavg.join(' ')}`,
+    `rounds that ended while another test run was going on (noisier): ${result.meta.quiet.noisyRounds.length ? result.meta.quiet.noisyRounds.join(', ') : 'none'}; waited ${fmt(result.meta.quiet.waitedMs / 1000, 0)} s for quiet`,
+    `container ${lab.container} (docker), state dirs on ${result.meta.stateDirFs} (/run), podman on PATH: ${result.meta.podmanOnPath ? 'yes' : 'no'}; ${result.config.runs} rounds round-robin after 1 warm-up`,
+    '',
+    timing,
+    '',
+    table(['target (issue 7)', 'median', 'p90', 'limit', 'result'], tRows, [1, 2]),
+    `peak RSS: ${result.memory.bytes.map((b) => fmt(b / MIB)).join(', ')} MiB (${result.memory.how})`,
+    '',
+    table(['also', 'value'], info, [1]),
+    '',
+  ].join('\n');
+  return { stats, targets, info: Object.fromEntries(info), text };
+}
+
+function writeJson(dir, prefix, doc) {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${prefix}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
+
+// ------------------------------------------------------------------ profile
+
+/** How a traced command is grouped: the program, and where it runs. */
+function commandKind(argv) {
+  const base = (p) => String(p).split('/').pop();
+  if (base(argv[0]) === 'nsenter') {
+    const i = argv.indexOf('--');
+    const prog = argv[i >= 0 ? i + 1 : 2];
+    return `nsenter + ${base(prog)}`;
+  }
+  return base(argv[0]);
+}
+
+async function traced(lab, stateDir, args, file) {
+  const env = hostnicEnv(stateDir, { HOSTNIC_BENCH_TRACE: file });
+  const r = await checked(`hostnic ${args.join(' ')}`, hostnicArgv(lab, [...args, '--verbose'], ['--require', PRELOAD]), { env });
+  const trace = JSON.parse(readFileSync(file, 'utf8'));
+  const t0 = r.startedAt;
+  const tEnd = t0 + r.ms;
+  const spawns = trace.spawns.filter((s) => s.end > 0);
+  const http = trace.http.filter((h) => h.end > 0);
+  const firstActivity = Math.min(...spawns.map((s) => s.start), ...http.map((h) => h.start), trace.exitAt);
+  const external = unionLength([...spawns, ...http]);
+  const spawnSum = spawns.reduce((a, s) => a + (s.end - s.start), 0);
+  // "  $ CMD (9.6 ms)" or "  $ CMD failed after 9.6 ms"; CMD may span lines (ip -batch input).
+  const verbose = [...r.stderr.matchAll(/^ *\$ ([\s\S]*?)(?: \(([\d.]+) ms\)| failed after ([\d.]+) ms)$/gm)]
+    .map((m) => ({ cmd: m[1], ms: Number(m[2] ?? m[3]), ok: m[2] !== undefined }));
+  const kinds = {};
+  for (const s of spawns) {
+    const k = commandKind(s.argv);
+    kinds[k] ??= { count: 0, ms: 0 };
+    kinds[k].count++;
+    kinds[k].ms += s.end - s.start;
+  }
+  const steps = (`${r.stdout}\n${r.stderr}`.match(/^\s*✔ /gm) ?? []).length - 1; // minus the plan's own line
+  return {
+    args,
+    wallMs: r.ms,
+    nodeBootMs: trace.preloadAt - t0, // nsenter exec + Node's own start-up, to our preload
+    beforeFirstCommandMs: firstActivity - trace.preloadAt, // bundle + yargs + command modules + parsing
+    afterExitMs: tEnd - trace.exitAt, // process teardown
+    processes: spawns.length,
+    processMsSum: spawnSum,
+    externalBusyMs: external, // at least one process or API call running (concurrent ones counted once)
+    inProcessMs: trace.exitAt - trace.preloadAt - external, // JavaScript: load, plan, listr, journal, JSON
+    httpCalls: http.map((h) => ({ path: h.path, socket: h.socketPath, ms: h.end - h.start, status: h.status })),
+    fsync: trace.fsync,
+    writes: trace.writes,
+    timersFired: trace.timers,
+    kinds,
+    verboseCommands: verbose,
+    verboseSumMs: verbose.reduce((a, v) => a + v.ms, 0),
+    spawnsDetail: spawns.map((s) => ({ cmd: s.argv.join(' '), ms: s.end - s.start, at: s.start - t0 })),
+    steps,
+    stderr: r.stderr,
+  };
+}
+
+/** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a bundle file: [{ line, name }]. */
+function bundleSections(file) {
+  const out = [];
+  let lines = [];
+  try { lines = readFileSync(file, 'utf8').split('\n'); } catch { return out; }
+  lines.forEach((text, line) => {
+    const m = /^\/\/ (node_modules\/((?:@[^/]+\/)?[^/]+)\/|(src\/\S+))/.exec(text);
+    if (m) out.push({ line, name: m[2] ? m[2] : m[3] });
+  });
+  return out;
+}
+
+/**
+ * One run under `node --cpu-prof` (100 us sampling): where the CPU time of
+ * the hostnic process goes, by package (bundled node_modules), by hostnic
+ * source file, Node internals, GC and "(program)" (compiling, native).
+ */
+async function cpuProfile(lab, stateDir, args) {
+  const dir = join(lab.tmp, `cpuprof-${args[0]}-${randomBytes(2).toString('hex')}`);
+  mkdirSync(dir);
+  const r = await checked(`hostnic ${args[0]} (--cpu-prof)`,
+    hostnicArgv(lab, args, ['--cpu-prof', `--cpu-prof-dir=${dir}`, '--cpu-prof-interval', '100']), { env: hostnicEnv(stateDir) });
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`);
+  const prof = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const parent = new Map();
+  for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const sections = new Map();
+  const inBundle = (cf) => cf.url.startsWith('file://');
+  const bundleGroup = (cf) => {
+    const path = cf.url.replace(/^file:\/\//, '');
+    if (!sections.has(path)) sections.set(path, bundleSections(path));
+    const sec = sections.get(path).filter((x) => x.line <= cf.lineNumber).pop();
+    return sec ? sec.name : `${path.split('/').pop()} (top level)`;
+  };
+  // Self time: node internals split by area (node:internal/modules, node:internal/child_process, ...).
+  const selfGroup = (cf) => {
+    if (!cf.url) return cf.functionName.startsWith('(') ? cf.functionName : '(native)';
+    if (cf.url.startsWith('node:')) {
+      const parts = cf.url.slice(5).split('/');
+      return `node:${parts[0] === 'internal' ? parts.slice(0, 2).join('/') : parts[0]}`;
+    }
+    return inBundle(cf) ? bundleGroup(cf) : cf.url;
+  };
+  // Inclusive view: each sample charged to the nearest bundled frame on its stack (who asked for the work).
+  const callerGroup = (id) => {
+    const cf0 = byId.get(id).callFrame;
+    if (['(idle)', '(garbage collector)', '(program)'].includes(cf0.functionName)) return cf0.functionName;
+    for (let cur = id; cur !== undefined; cur = parent.get(cur)) {
+      const cf = byId.get(cur).callFrame;
+      if (cf.url && inBundle(cf)) return bundleGroup(cf);
+    }
+    return 'Node itself (bootstrap, module loader, no bundled caller)';
+  };
+  const self = {};
+  const caller = {};
+  let total = 0;
+  prof.samples.forEach((id, i) => {
+    const dt = (prof.timeDeltas[i + 1] ?? 0) / 1000;
+    const g = selfGroup(byId.get(id).callFrame);
+    self[g] = (self[g] ?? 0) + dt;
+    const c = callerGroup(id);
+    caller[c] = (caller[c] ?? 0) + dt;
+    total += dt;
+  });
+  const busy = total - (self['(idle)'] ?? 0);
+  const sorted = (o) => Object.entries(o).filter(([k]) => k !== '(idle)').sort((a, b) => b[1] - a[1]).map(([name, v]) => ({ name, ms: v }));
+  return { wallMs: r.ms, profiledMs: total, busyMs: busy, self: sorted(self), byCaller: sorted(caller) };
+}
+
+/** Median time of each building block, alternated, from this (bench) process. */
+async function microBench(lab, n = 15) {
+  const { execa } = await import('execa');
+  const showBatch = 'link show\naddress show\nroute show\nlink show\nroute show default\n';
+  const blocks = [
+    { name: 'spawn /bin/true (child_process)', run: () => run(['true']) },
+    { name: 'execa("true") (what exec.ts uses)', run: async () => { const t = performance.now(); await execa('true', [], { reject: false, env: { LC_ALL: 'C' }, detached: true, timeout: 30_000 }); return { code: 0, ms: performance.now() - t }; } },
+    { name: 'node -e 0', run: () => run([NODE, '-e', '0']) },
+    { name: 'ip -n HOST -json -d link show (ip alone)', run: () => run(['ip', '-n', lab.host, '-json', '-d', 'link', 'show']) },
+    { name: 'nsenter --net=HOST ip -json -d link show', run: () => run(inNs(lab.hostNs, ['ip', '-json', '-d', 'link', 'show'])) },
+    { name: 'nsenter --net=CTR ip -json -d link show', run: () => run(inNs(lab.ctrNs, ['ip', '-json', '-d', 'link', 'show'])) },
+    { name: 'nsenter --net=CTR ip -json addr show dev eth0', run: () => run(inNs(lab.ctrNs, ['ip', '-json', 'addr', 'show', 'dev', 'eth0'])) },
+    { name: 'nsenter --net=CTR ip -json -batch - (5 reads)', run: () => run(inNs(lab.ctrNs, ['ip', '-json', '-batch', '-']), { input: showBatch }) },
+    { name: '5 x nsenter --net=CTR ip (the same 5 reads)', run: async () => {
+      let ms = 0;
+      for (const line of showBatch.trim().split('\n')) ms += (await run(inNs(lab.ctrNs, ['ip', '-json', ...line.split(' ')]))).ms;
+      return { code: 0, ms };
+    } },
+    { name: 'nsenter --net=CTR sysctl -n (one key)', run: () => run(inNs(lab.ctrNs, ['sysctl', '-n', 'net.ipv4.conf.all.arp_notify'])) },
+    { name: 'ip netns add + ip netns delete', run: async () => {
+      const name = `${lab.host}-x`;
+      if (!lab.made.netns.includes(name)) lab.made.netns.push(name); // removed by destroy() if interrupted
+      const a = await must(['ip', 'netns', 'add', name]);
+      const d = await must(['ip', 'netns', 'delete', name]);
+      return { code: 0, ms: a.ms + d.ms };
+    } },
+    { name: 'flock (the state lock, as state.ts spawns it)', run: () => run(['flock', '--exclusive', '--wait', '60', join(lab.stateRoot, 'micro.lock'), 'true']) },
+    { name: 'GET /containers/NAME/json on the Docker socket', run: () => dockerGet(`/containers/${lab.container}/json`) },
+  ];
+  const dist = join(CLI, '..', '..', 'dist');
+  for (const cmd of ['attach', 'detach']) {
+    const chunk = readdirSync(dist).find((f) => f.startsWith(`${cmd}-`) && f.endsWith('.js'));
+    if (!chunk) continue;
+    blocks.push({
+      name: `node: import ${cmd} command module (+ its chunks)`,
+      run: () => run([NODE, '--input-type=module', '-e', 'await import(process.env.BENCH_MODULE)'], { env: { ...process.env, BENCH_MODULE: join(dist, chunk) } }),
+    });
+  }
+  blocks.push({
+    name: 'node: import the context + runtimes modules',
+    run: () => run([NODE, '--input-type=module', '-e', 'for (const f of process.env.BENCH_MODULES.split(":")) await import(f)'], {
+      env: { ...process.env, BENCH_MODULES: readdirSync(dist).filter((f) => /^(context|runtimes)-.*\.js$/.test(f)).map((f) => join(dist, f)).join(':') },
+    }),
+  });
+  if (onPath('podman')) {
+    blocks.push({ name: 'podman container inspect NAME (no such container)', run: () => run(['podman', 'container', 'inspect', '--format', 'json', lab.container]) });
+  }
+  const samples = Object.fromEntries(blocks.map((b) => [b.name, []]));
+  for (let round = 0; round < n + 1; round++) {
+    for (let k = 0; k < blocks.length; k++) {
+      const b = blocks[(k + round) % blocks.length];
+      const r = await b.run();
+      checkAbort();
+      if (round > 0) samples[b.name].push(r.ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
+}
+
+async function dockerGet(path) {
+  const { request } = await import('node:http');
+  const t = performance.now();
+  await new Promise((resolve, reject) => {
+    const req = request({ socketPath: '/var/run/docker.sock', path, headers: { Host: 'localhost' }, agent: false }, (res) => {
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  return { code: 0, ms: performance.now() - t };
+}
+
+function profileText(p, node0) {
+  const lines = [];
+  lines.push(`\n== hostnic ${p.args.join(' ')} --verbose (traced) ==`);
+  lines.push(table(['where the wall time goes', 'ms', 'share'], [
+    ['wall time (spawn of nsenter to exit)', fmt(p.wallMs), '100%'],
+    ['  exec + Node start-up, to the first line of JS', fmt(p.nodeBootMs), `${fmt((100 * p.nodeBootMs) / p.wallMs, 0)}%`],
+    ['  bundle + yargs + command modules, to the first command', fmt(p.beforeFirstCommandMs), `${fmt((100 * p.beforeFirstCommandMs) / p.wallMs, 0)}%`],
+    ['  waiting on processes / API (union of their intervals)', fmt(p.externalBusyMs), `${fmt((100 * p.externalBusyMs) / p.wallMs, 0)}%`],
+    ['  in-process JS after the first command (plan, listr, journal)', fmt(p.inProcessMs - p.beforeFirstCommandMs), `${fmt((100 * (p.inProcessMs - p.beforeFirstCommandMs)) / p.wallMs, 0)}%`],
+    ['  process teardown after exit handlers', fmt(p.afterExitMs), `${fmt((100 * p.afterExitMs) / p.wallMs, 0)}%`],
+  ], [1, 2]));
+  lines.push(`node -e 0 in the same run: ${fmt(node0)} ms; wall - node -e 0 = ${fmt(p.wallMs - node0)} ms`);
+  lines.push(`processes spawned: ${p.processes} (sum of their durations ${fmt(p.processMsSum)} ms); --verbose lists ${p.verboseCommands.length} commands, sum ${fmt(p.verboseSumMs)} ms (execa's view); steps: ${p.steps}`);
+  lines.push(`Docker/Podman API calls: ${p.httpCalls.length ? p.httpCalls.map((h) => `${h.path} ${fmt(h.ms)} ms`).join(', ') : 'none'}`);
+  lines.push(`fsync: ${p.fsync.count} calls, ${fmt(p.fsync.ms)} ms; writeSync: ${p.writes.count} calls, ${fmt(p.writes.ms)} ms; timers >= 20 ms that fired: ${p.timersFired.length ? p.timersFired.map((t) => `${t.ms} ms`).join(', ') : 'none'}`);
+  const kinds = Object.entries(p.kinds).sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => [k, String(v.count), fmt(v.ms), fmt(v.ms / v.count)]);
+  lines.push(table(['program', 'count', 'total ms', 'mean ms'], kinds, [1, 2, 3]));
+  const top = [...p.spawnsDetail].sort((a, b) => b.ms - a.ms).slice(0, 8).map((s) => [fmt(s.at), fmt(s.ms), s.cmd.length > 110 ? `${s.cmd.slice(0, 107)}...` : s.cmd]);
+  lines.push('slowest processes:');
+  lines.push(table(['at ms', 'ms', 'command'], top, [0, 1]));
+  return lines.join('\n');
+}
+
+async function profile(lab, opts) {
+  const dir = lab.stateDir('profile');
+  process.stderr.write('bench: profile: one untraced warm-up attach + detach\n');
+  await hostnicCycle(lab, dir, lab.container);
+  await lab.assertReset('the warm-up');
+  const node0 = [];
+  for (let i = 0; i < 5; i++) node0.push((await checked('node -e 0', inNs(lab.hostNs, [NODE, '-e', '0']))).ms);
+  await waitQuiet(opts, 'the traced runs');
+  process.stderr.write('bench: profile: traced attach + detach\n');
+  const attach = await traced(lab, dir, ['attach', lab.container, NIC, `${ADDR}@${GW4}`], join(lab.tmp, 'trace-attach.json'));
+  const detach = await traced(lab, dir, ['detach', lab.container, NIC], join(lab.tmp, 'trace-detach.json'));
+  await lab.assertReset('the traced attach + detach');
+  process.stderr.write('bench: profile: attach + detach under --cpu-prof\n');
+  const cpuA = await cpuProfile(lab, dir, ['attach', lab.container, NIC, `${ADDR}@${GW4}`]);
+  const cpuD = await cpuProfile(lab, dir, ['detach', lab.container, NIC]);
+  await lab.assertReset('the --cpu-prof attach + detach');
+  await waitQuiet(opts, 'the building blocks');
+  process.stderr.write('bench: profile: building blocks (15 rounds)\n');
+  const micro = await microBench(lab);
+  const n0 = summarize(node0).median;
+  const text = [
+    profileText(attach, n0),
+    profileText(detach, n0),
+    '\n== building blocks (median of 15, alternated, spawned from the bench process) ==',
+    table(['block', 'median ms', 'p90 ms'], Object.entries(micro).map(([k, s]) => [k, fmt(s.median, 2), fmt(s.p90, 2)]), [1, 2]),
+    '',
+    ...[['attach', cpuA], ['detach', cpuD]].map(([what, c]) => [
+      `\n== ${what} under --cpu-prof: ${fmt(c.wallMs)} ms wall (profiling slows it), CPU busy in the node process ${fmt(c.busyMs)} ms of ${fmt(c.profiledMs)} ms profiled ==`,
+      table(['charged to the nearest bundled caller', 'ms', 'share of busy'], c.byCaller.slice(0, 14)
+        .map((g) => [g.name, fmt(g.ms), `${fmt((100 * g.ms) / c.busyMs, 0)}%`]), [1, 2]),
+      table(['self time', 'ms', 'share of busy'], c.self.slice(0, 10)
+        .map((g) => [g.name, fmt(g.ms), `${fmt((100 * g.ms) / c.busyMs, 0)}%`]), [1, 2]),
+    ].join('\n')),
+    '',
+    `cycle: ${fmt(attach.wallMs + detach.wallMs)} ms wall, ${attach.processes + detach.processes} processes, ${fmt(attach.externalBusyMs + detach.externalBusyMs)} ms waiting on them`,
+    '',
+  ].join('\n');
+  const strip = ({ stderr, ...rest }) => rest;
+  return { doc: { kind: 'profile', meta: meta(lab), node0: summarize(node0), attach: strip(attach), detach: strip(detach), cpuProfile: { attach: cpuA, detach: cpuD }, micro, verbose: { attach: attach.stderr, detach: detach.stderr } }, text };
+}
+
+// ------------------------------------------------------------------ main
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  if (process.getuid?.() !== 0) { console.error('bench: must run as root (it builds network namespaces)'); process.exit(2); }
+  if (!existsSync(join(REPO, 'dist', 'hostnic.js'))) { console.error('bench: dist/ is missing: run `node scripts/bundle.mjs` (or `npm run bench`)'); process.exit(2); }
+  if (!opts.profile && !existsSync(join(CNI_DIR, 'host-device'))) { console.error(`bench: ${CNI_DIR}/host-device is missing: apt-get install containernetworking-plugins`); process.exit(2); }
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(s, onSignal);
+
+  const lab = new Lab();
+  // Last resort if the process is leaving without the async cleanup having run.
+  process.on('exit', () => {
+    if (lab.destroyed) return;
+    for (const child of live.values()) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }
+    spawnSync('docker', ['rm', '-f', lab.container], { stdio: 'ignore' });
+    for (const ns of lab.made.netns) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
+    spawnSync('rm', ['-rf', lab.stateRoot, lab.tmp], { stdio: 'ignore' });
+  });
+
+  let code = 0;
+  try {
+    process.stderr.write(`bench: lab ${lab.id}: namespaces ${lab.host}, ${lab.cloud}; container ${lab.container}\n`);
+    await lab.setup();
+    const build = snapshotBuild(lab);
+    process.stderr.write(`bench: hostnic under test: ${CLI} (dist sha256 ${build})\n`);
+    await waitQuiet(opts, 'the lab setup');
+    const idInfo = await must(['docker', 'inspect', '--format', '{{.Id}}', lab.container]);
+    lab.ctrId = idInfo.stdout.trim();
+    checkAbort();
+    if (opts.profile) {
+      const { doc, text } = await profile(lab, opts);
+      doc.meta.build = build;
+      process.stdout.write(text);
+      const file = writeJson(opts.out, 'profile', doc);
+      process.stdout.write(`written: ${file}\n`);
+    } else {
+      const started = performance.now();
+      const m0 = meta(lab);
+      const result = await benchmark(lab, opts);
+      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: `${ADDR}@${GW4}`, nic: NIC, targets: TARGETS }, ...result };
+      const rep = report(doc, lab);
+      process.stdout.write(rep.text);
+      const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, also: rep.info });
+      process.stdout.write(`written: ${file}\n`);
+    }
+  } catch (e) {
+    if (e instanceof Aborted) {
+      process.stderr.write(`bench: ${e.message}\n`);
+      code = aborted === 'SIGINT' ? 130 : aborted === 'SIGTERM' ? 143 : 129;
+    } else {
+      process.stderr.write(`bench: ${e.stack ?? e}\n`);
+      code = 1;
+    }
+  } finally {
+    await drain();
+    const problems = await lab.destroy();
+    if (problems.length) {
+      process.stderr.write(`bench: cleanup problems:\n  ${problems.join('\n  ')}\n`);
+      code ||= 1;
+    } else process.stderr.write(`bench: lab ${lab.id} removed\n`);
+  }
+  process.exitCode = code;
+}
+
+await main();

@@ -1,0 +1,89 @@
+// Loaded with `node --require` into one hostnic run by `npm run bench -- --profile`
+// (never in the measured runs). It records, without touching hostnic's code:
+//  - when Node reached this file (the end of Node's own start-up),
+//  - every child process (argv, spawn and exit times): execa and flock both go
+//    through child_process.spawn,
+//  - every HTTP request over a unix socket (the Docker / Podman API),
+//  - fsyncSync calls (the journal writes),
+//  - timers of 20 ms or more that fired (a fixed sleep would show up here),
+// and writes it all as JSON to $HOSTNIC_BENCH_TRACE when the process exits.
+'use strict';
+const childProcess = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const { syncBuiltinESMExports } = require('node:module');
+
+const out = process.env.HOSTNIC_BENCH_TRACE;
+const now = () => performance.timeOrigin + performance.now();
+const trace = {
+  pid: process.pid,
+  timeOrigin: performance.timeOrigin,
+  preloadAt: now(),
+  spawns: [],
+  http: [],
+  fsync: { count: 0, ms: 0 },
+  writes: { count: 0, ms: 0 },
+  timers: [],
+  exitAt: 0,
+};
+
+const spawn = childProcess.spawn;
+childProcess.spawn = function tracedSpawn(file, args, ...rest) {
+  const entry = { argv: [file, ...(Array.isArray(args) ? args : [])], start: now(), end: 0, code: null };
+  trace.spawns.push(entry);
+  const child = spawn.call(this, file, args, ...rest);
+  child.once('exit', (code) => { entry.end = now(); entry.code = code; });
+  child.once('error', () => { if (!entry.end) entry.end = now(); });
+  return child;
+};
+
+const request = http.request;
+http.request = function tracedRequest(...args) {
+  const opts = typeof args[0] === 'object' && args[0] !== null && !(args[0] instanceof URL) ? args[0] : {};
+  const entry = { socketPath: opts.socketPath ?? null, path: opts.path ?? String(args[0]), start: now(), end: 0, status: null };
+  trace.http.push(entry);
+  const req = request.apply(this, args);
+  req.once('response', (res) => {
+    entry.status = res.statusCode;
+    res.once('end', () => { entry.end = now(); });
+  });
+  req.once('close', () => { if (!entry.end) entry.end = now(); });
+  return req;
+};
+
+const fsyncSync = fs.fsyncSync;
+fs.fsyncSync = function tracedFsync(...args) {
+  const t = now();
+  try { return fsyncSync.apply(this, args); } finally { trace.fsync.count++; trace.fsync.ms += now() - t; }
+};
+const writeSync = fs.writeSync;
+fs.writeSync = function tracedWrite(...args) {
+  const t = now();
+  try { return writeSync.apply(this, args); } finally { trace.writes.count++; trace.writes.ms += now() - t; }
+};
+
+const setTimeoutOrig = globalThis.setTimeout;
+globalThis.setTimeout = function tracedSetTimeout(fn, ms, ...rest) {
+  if (typeof fn !== 'function' || !(Number(ms) >= 20)) return setTimeoutOrig(fn, ms, ...rest);
+  const at = now();
+  return setTimeoutOrig((...a) => { trace.timers.push({ ms: Number(ms), setAt: at, firedAt: now() }); return fn(...a); }, ms, ...rest);
+};
+
+const timersPromises = require('node:timers/promises');
+const delayOrig = timersPromises.setTimeout;
+timersPromises.setTimeout = function tracedDelay(ms, ...rest) {
+  const p = delayOrig.call(this, ms, ...rest);
+  if (!(Number(ms) >= 20)) return p;
+  const at = now();
+  return p.then((v) => { trace.timers.push({ ms: Number(ms), setAt: at, firedAt: now(), promise: true }); return v; });
+};
+
+// ESM `import { spawn } from 'node:child_process'` sees the patched functions only after this.
+syncBuiltinESMExports();
+
+process.once('exit', () => {
+  trace.exitAt = now();
+  if (out) {
+    try { fs.writeFileSync(out, JSON.stringify(trace)); } catch { /* the bench reports the missing file */ }
+  }
+});
