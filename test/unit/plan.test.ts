@@ -63,10 +63,22 @@ describe('planDetach', () => {
     const attach = planAttach(input);
     const saved = attach.map(() => null);
     const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000' });
-    expect(detach.map((s) => s.kind)).toEqual(attach.map((s) => s.kind).reverse());
-    expect(detach.every((s, i) => !!s.inverse === !attach[attach.length - 1 - i]!.inverse)).toBe(true);
+    // Backwards, except that the container-side addresses go before the link goes down (next test).
+    const backwards = attach.map((s, i) => ({ s, i })).reverse();
+    const up = backwards.findIndex(({ s }) => s.kind === 'link.set' && (s.params as { to: { up?: boolean } }).to.up === true);
+    [backwards[up], backwards[up + 1]] = [backwards[up + 1]!, backwards[up]!];
+    expect(detach.map((s) => s.kind)).toEqual(backwards.map(({ s }) => s.kind));
+    expect(detach.every((s, k) => !!s.inverse === !attach[backwards[k]!.i]!.inverse)).toBe(true);
     const moveOut = detach.find((s) => s.kind === 'link.move' && (s.params as { from: string }).from === '/run/netns/hostnic-ffff0000')!;
     expect(doCommands(moveOut)[0]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'net0', 'netns', '/run/netns/hostnic-ffff0000']);
+  });
+
+  it('removes the container-side addresses before taking the link down (down drops IPv6 addresses: a rollback from there would lose them)', () => {
+    const detach = planDetach(input, planAttach(input).map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x' });
+    const remove = detach.findIndex((s) => s.kind === 'addr.add' && (s.params as { ns: string }).ns === '/proc/4242/ns/net');
+    const down = detach.findIndex((s) => s.kind === 'link.set' && doCommands(s)[0]!.argv.join(' ') === 'ip link set dev eth1 down');
+    expect(remove).toBeGreaterThanOrEqual(0);
+    expect(down).toBe(remove + 1);
   });
 
   it('restores the default route the attach replaced', () => {
