@@ -98,11 +98,16 @@ class Aborted extends Error {
 /** Test-only hooks, active only when HOSTNIC_TEST_HOOKS=1 (see test/README.md). */
 const hooks = {
   on: process.env.HOSTNIC_TEST_HOOKS === '1',
-  /** Pause points: "before:N" or "after:N" (N = step index): wait until the marker file is removed. */
+  /**
+   * Pause points: "before:N" / "after:N" (N = step index; "before:<number of
+   * steps>" is after the last step, before the records are written) and
+   * "undo:N" (in a rollback, before undoing step N): wait until the marker
+   * file is removed.
+   */
   async pause(state: StateDir, where: string): Promise<void> {
     if (!this.on || !(process.env.HOSTNIC_TEST_PAUSE ?? '').split(',').includes(where)) return;
     const marker = join(state.root, 'test-paused');
-    writeFileSync(marker, `${where} ${process.pid}\n`);
+    writeFileSync(marker, `${where} ${process.pid}\n`, { mode: 0o600 });
     while (existsSync(marker)) await delay(10);
   },
   /** Make step N fail for real after its commands ran: a command the kernel refuses. */
@@ -155,6 +160,8 @@ export class Runner {
           title: entry.spec.title,
           task: () => this.applyStep(i),
         })), true);
+        this.checkAbort();
+        await hooks.pause(state, `before:${plan.steps.length}`);
         this.checkAbort();
       } catch (e) {
         failure = e as Error;
@@ -222,6 +229,7 @@ export class Runner {
     await this.listr('Rolling back', started.map(({ entry, i }) => ({
       title: undoTitle(entry.spec),
       task: async () => {
+        await hooks.pause(this.opts.state, `undo:${i}`);
         entry.state = 'undoing';
         this.save();
         const cmds = undoCommands(entry.spec);
