@@ -167,8 +167,10 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<DetachResult>
   const id = randomBytes(4).toString('hex');
   let steps: StepSpec[];
   let title: string;
-  if (live.where === 'container') {
-    steps = planDetach(i, rec.saved, { ctrName: live.liveName ?? i.ctrName, tmpNs: `hostnic-${id}` });
+  if (live.where === 'container' || live.where === 'held') {
+    // Held: the container's process is gone but its namespace is not; reach it through a holder.
+    const input = live.nsPath ? { ...i, target: { ...i.target, nsPath: live.nsPath } } : i;
+    steps = planDetach(input, rec.saved, { ctrName: live.liveName ?? i.ctrName, tmpNs: `hostnic-${id}` });
     title = `Detach ${live.liveName ?? i.ctrName} from ${i.target.display}, back to the host as ${i.host.name}`;
   } else if (live.where === 'host') {
     steps = planReturned(rec, live.liveName!);

@@ -1,5 +1,6 @@
 /** hostnic status: every recorded attachment, verified against the kernel. */
 import chalk from 'chalk';
+import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from '../holders.js';
 import { addrs, isUp, links, type Link } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { decodeTag } from '../tag.js';
@@ -12,15 +13,19 @@ export type LiveStatus = 'in place' | 'drifted' | 'target gone';
 export interface Live {
   status: LiveStatus;
   detail: string;
-  /** Where the NIC is now. */
-  where: 'container' | 'host' | 'gone';
+  /** Where the NIC is now ('held': in the container's namespace, which outlived the container). */
+  where: 'container' | 'host' | 'gone' | 'held';
   /** Its name there. */
   liveName?: string;
   /** Why the target is gone, for scripts (set with status 'target gone'). */
   reason?: GoneReason;
+  /** What keeps the namespace alive after the container's process is gone. */
+  holders?: Holders;
+  /** A path that reaches the namespace now, through a holder (where 'held'). */
+  nsPath?: string;
 }
 
-export type GoneReason = 'container-restarted' | 'container-stopped' | 'container-removed' | 'namespace-gone';
+export type GoneReason = 'container-restarted' | 'container-stopped' | 'container-removed' | 'namespace-gone' | 'namespace-held';
 
 /**
  * The recorded namespace of a runtime's container is gone: ask the runtime
@@ -47,9 +52,28 @@ export function findTagged(list: Link[], id: string): Link | undefined {
   return list.find((l) => decodeTag(l.ifalias)?.id === id);
 }
 
+/**
+ * The container's process is gone but something still holds its namespace
+ * (found by the inode kept in Target.nsId): the NIC is trapped there. Name
+ * the holders, and reach the namespace through one of them.
+ */
+async function heldNamespace(rec: AttachmentRecord): Promise<Live | undefined> {
+  const ino = nsIdInode(rec.input.target.nsId);
+  const holders = ino === undefined ? undefined : findHolders(ino);
+  if (!holders || !hasHolders(holders)) return undefined;
+  const nsPath = holderPath(holders)!;
+  const link = findTagged(await links(nsPath).catch(() => []), rec.id);
+  const who = `the container's process is gone, but its namespace lives on, held by ${describeHolders(holders)}`;
+  return link
+    ? { status: 'target gone', where: 'held', reason: 'namespace-held', liveName: link.ifname, nsPath, holders, detail: `${who}; the NIC is still inside as ${link.ifname}` }
+    : { status: 'target gone', where: 'gone', reason: 'namespace-held', holders, detail: `${who}; the NIC is not in it` };
+}
+
 export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
   const { input } = rec;
   if (!targetAlive(input.target)) {
+    const held = await heldNamespace(rec);
+    if (held) return held;
     const back = findTagged(await links(), rec.id);
     const virtual = input.host.kind !== undefined;
     const runtime = input.target.runtime;
@@ -102,6 +126,7 @@ export async function statusCommand(ctx: Ctx): Promise<number> {
       ...(live.reason ? { reason: live.reason } : {}),
       where: live.where,
       ...(live.liveName ? { liveName: live.liveName } : {}),
+      ...(live.holders ? { holders: live.holders } : {}),
       attachedAt: rec.createdAt,
     });
   }
