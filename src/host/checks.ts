@@ -9,8 +9,11 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { read } from '../exec.js';
+import { unfinishedPlans as journalsOf } from '../runner.js';
+import { StateDir } from '../state.js';
 import type { StepSpec } from '../steps/types.js';
 import type { FileWriteParams } from '../steps/file.js';
+import type { NetworkdReloadParams } from '../steps/networkd.js';
 import type { NmManagedParams, NmReloadParams } from '../steps/nm.js';
 import type { SysctlParams } from '../steps/sysctl.js';
 import { dockerNetworks, type DockerNetwork } from './docker.js';
@@ -93,9 +96,12 @@ export async function inspectHost(opts: DoctorOptions = {}): Promise<HostView> {
   };
 }
 
-/** Every check, in the order `doctor` prints them. A check that crashes becomes a warning. */
-export async function runChecks(opts: DoctorOptions = {}): Promise<Check[]> {
-  const view = await inspectHost(opts);
+/**
+ * Every check, in the order `doctor` prints them. A check that crashes becomes
+ * a warning. `view`: what inspectHost(opts) returned, when the caller has it.
+ */
+export async function runChecks(opts: DoctorOptions = {}, view?: HostView): Promise<Check[]> {
+  view ??= await inspectHost(opts);
   const guard = async (id: CheckId, f: () => Check | null | Promise<Check | null>): Promise<Check | null> => {
     try {
       return await f();
@@ -107,7 +113,7 @@ export async function runChecks(opts: DoctorOptions = {}): Promise<Check[]> {
   const results = await Promise.all([
     guard('privileges', () => checkPrivileges(readFileSync(statusFile, 'utf8'), process.getuid?.() ?? -1)),
     guard('tools', () => checkTools()),
-    guard('unfinished-plans', () => checkUnfinishedPlans(view.paths.stateDir)),
+    guard('unfinished-plans', () => checkUnfinishedPlans(view.paths.stateDir, view.paths.proc)),
     guard('arp-flux', () => checkArpFlux(view)),
     guard('rp-filter', () => checkRpFilter(view)),
     guard('networkmanager', () => checkNetworkManager(view)),
@@ -183,25 +189,68 @@ export async function checkTools(): Promise<Check> {
   };
 }
 
-/**
- * Plans a hostnic process started and did not finish (it crashed or was
- * killed). The journal format belongs to the runner and is not settled yet:
- * this reports none for now.
- */
-export async function unfinishedPlans(_stateDir: string): Promise<string[]> {
-  return [];
+export interface UnfinishedPlan {
+  id: string;
+  title: string;
+  command: string;
+  pid: number;
+  startedAt: string;
+  /** The hostnic that wrote it is still running: a plan in progress, not a dead one. */
+  running: boolean;
 }
 
-export async function checkUnfinishedPlans(stateDir: string): Promise<Check> {
-  const plans = await unfinishedPlans(stateDir);
-  const why = 'A plan cut off half-way may have left a NIC in a temporary namespace or a sysctl changed; hostnic refuses new work until it is finished or undone.';
-  if (plans.length === 0) return { id: 'unfinished-plans', verdict: 'ok', title: `No unfinished plans in ${stateDir}`, why };
+/** Is `pid` a live hostnic process (other than this one)? */
+function hostnicAlive(pid: number, procRoot: string): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    const argv = readFileSync(join(procRoot, String(pid), 'cmdline'), 'utf8').split('\0');
+    return argv.some((a) => /hostnic/.test(a));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The journals in the state directory (the runner's own reader): plans a
+ * hostnic started and did not finish, and journal files that do not parse.
+ * A journal whose hostnic still runs is a plan in progress.
+ */
+export function unfinishedPlans(stateDir: string, procRoot = '/proc'): { plans: UnfinishedPlan[]; unreadable: { file: string; error: string }[] } {
+  const { journals, bad } = journalsOf(new StateDir(stateDir));
+  return {
+    plans: journals.map((j) => ({
+      id: j.id, title: j.title, command: j.command, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j.pid, procRoot),
+    })),
+    unreadable: bad,
+  };
+}
+
+export function checkUnfinishedPlans(stateDir: string, procRoot = '/proc'): Check {
+  const { plans, unreadable } = unfinishedPlans(stateDir, procRoot);
+  const dead = plans.filter((p) => !p.running);
+  const running = plans.filter((p) => p.running);
+  const why = 'A plan cut off half-way may have left a NIC in a temporary namespace or a sysctl changed; hostnic refuses to touch that NIC again until the plan is finished or undone.';
+  const inProgress = running.length ? ` (${running.map((p) => `"${p.title}" in progress, pid ${p.pid}`).join('; ')})` : '';
+  if (dead.length === 0 && unreadable.length === 0) {
+    return { id: 'unfinished-plans', verdict: 'ok', title: `No unfinished plans in ${stateDir}${inProgress}`, why };
+  }
+  const parts = [
+    ...dead.map((p) => `"${p.title}" (pid ${p.pid}, started ${p.startedAt})`),
+    ...unreadable.map((b) => `${b.file}: ${b.error}`),
+  ];
+  const n = dead.length + unreadable.length;
   return {
     id: 'unfinished-plans',
     verdict: 'fail',
-    title: `${plans.length} unfinished plan${plans.length > 1 ? 's' : ''} in ${stateDir}`,
+    title: `${n} unfinished plan${n > 1 ? 's' : ''} in ${stateDir}: ${parts.join('; ')}${inProgress}`,
     why,
-    fix: { summary: 'Run `hostnic recover`: it undoes what those plans did.', steps: [] },
+    fix: {
+      summary: [
+        ...(dead.length ? ['Run `hostnic recover`: it undoes what those plans did (or completes a plan that only missed its record).'] : []),
+        ...(unreadable.length ? [`Move the unreadable journal file${unreadable.length > 1 ? 's' : ''} aside (${unreadable.map((b) => b.file).join(', ')}) after checking what it did.`] : []),
+      ].join('\n'),
+      steps: [],
+    },
   };
 }
 
@@ -485,16 +534,10 @@ export async function checkNetworkManager(view: HostView): Promise<Check> {
   const ours = new Set([...before, '*']);
   const adminList = (await nmUnmanagedList(view.paths)).filter((s) => !ours.has(s));
   const content = nmFileContent(specs, adminList);
+  // nm.managed first: it captures whether NetworkManager managed the NIC
+  // before anything changed (after the conf.d file it would read "no", and
+  // its undo would leave the NIC unmanaged).
   const steps: StepSpec[] = [];
-  if (content !== existing) {
-    const reload: StepSpec<NmReloadParams> = {
-      kind: 'nm.reload',
-      title: 'NetworkManager rereads its configuration',
-      undoTitle: 'NetworkManager rereads its configuration',
-      params: {},
-    };
-    steps.push(reload, fileStep(file, content, `unmanaged-devices+=${specs.join(';')}`), reload);
-  }
   for (const n of managed) {
     const step: StepSpec<NmManagedParams> = {
       kind: 'nm.managed',
@@ -503,6 +546,15 @@ export async function checkNetworkManager(view: HostView): Promise<Check> {
       params: { device: n.name, managed: false },
     };
     steps.push(step);
+  }
+  if (content !== existing) {
+    const reload: StepSpec<NmReloadParams> = {
+      kind: 'nm.reload',
+      title: 'NetworkManager rereads its configuration',
+      undoTitle: 'NetworkManager rereads its configuration',
+      params: {},
+    };
+    steps.push(reload, fileStep(file, content, `unmanaged-devices+=${specs.join(';')}`), reload);
   }
   return {
     id: 'networkmanager',
@@ -554,6 +606,18 @@ export function checkNetworkd(view: HostView): Check {
     const earlier = files.filter((x) => basename(x.path) < basename(f.path) && networkFileMatches(x, n));
     for (const e of earlier) manual.push(`${e.path} sorts before ${basename(f.path)} and matches ${n.name}: rename or narrow it`);
   }
+  // A running networkd rereads the files on `networkctl reload`; one that does not run reads them when it starts.
+  const written = steps.map((s) => (s.params as FileWriteParams).path);
+  if (active && steps.length) {
+    const reload: StepSpec<NetworkdReloadParams> = {
+      kind: 'networkd.reload',
+      title: 'systemd-networkd rereads its .network files (networkctl reload)',
+      undoTitle: 'systemd-networkd rereads its .network files (networkctl reload)',
+      params: {},
+    };
+    steps.unshift(reload);
+    steps.push(reload);
+  }
   return {
     id: 'systemd-networkd',
     verdict: active ? 'fail' : 'warn',
@@ -561,7 +625,7 @@ export function checkNetworkd(view: HostView): Check {
     why,
     nics: claimed.map((n) => n.name),
     fix: {
-      summary: [`Write ${steps.map((s) => (s.params as FileWriteParams).path).join(', ') || 'the .network files'} with [Link] Unmanaged=yes, then \`networkctl reload\``, ...manual].join('\n'),
+      summary: [`Write ${written.join(', ') || 'the .network files'} with [Link] Unmanaged=yes${active ? ', then `networkctl reload`' : ' (networkd reads them when it starts)'}`, ...manual].join('\n'),
       steps,
     },
   };

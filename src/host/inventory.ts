@@ -46,8 +46,10 @@ export interface NicInfo {
   role: NicRole;
   /** Carries a default route (IPv4 or IPv6, main table). */
   primary: boolean;
-  /** The container it is attached to (role 'attached'). */
+  /** The container it is attached to (role 'attached'), as `hostnic status` names it: pid:1234, docker:web, ... */
   container: string | null;
+  /** Its interface name inside that container (null when it is not there any more). */
+  containerIfname: string | null;
   /** The bridge or bond it is enslaved to. */
   master: string | null;
   /** Managers that act on it now or at boot: NetworkManager, systemd-networkd, ifupdown, dhcp-client, netplan. */
@@ -200,6 +202,7 @@ export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]
       role: container ? 'attached' : primary ? 'primary' : 'secondary',
       primary,
       container,
+      containerIfname: null,
       master,
       managedBy: [],
       arpIgnore: eff('arp_ignore'),
@@ -224,4 +227,66 @@ export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]
 export function nicJson(n: NicDetail): NicInfo {
   const { claims: _claims, ...info } = n;
   return info;
+}
+
+/** What hostnic knows of a NIC it attached to a container (its record, and the link where it is now). */
+export interface AttachedSource {
+  /** Its name in the host. */
+  name: string;
+  /** The host ifindex it had (used when the link is not found). */
+  ifindex: number;
+  mac: string;
+  permanentMac?: string | undefined;
+  /** The link kind it had in the host (veth, macvlan); undefined for a physical NIC. */
+  kind?: string | undefined;
+  parentDev?: string | undefined;
+  mtu: number;
+  /** The container, as `hostnic status` names it. */
+  container: string;
+  /** The link inside the container, when it is there. */
+  link?: Link | undefined;
+  /** Its addresses there. */
+  addresses?: string[];
+}
+
+const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
+
+/**
+ * A row for a NIC that is in a container: not in this namespace any more,
+ * but the operator's all the same. Values come from the link inside the
+ * container when it is there (ifindex, MAC, state and MTU there), else from
+ * the record; host-side settings (managers, ARP sysctls) do not apply: null.
+ */
+export function attachedNic(a: AttachedSource): NicDetail {
+  const l = a.link;
+  return {
+    name: a.name,
+    ifindex: l?.ifindex ?? a.ifindex,
+    mac: (l?.address ?? a.mac).toLowerCase(),
+    permanentMac: (l?.permaddr ?? a.permanentMac)?.toLowerCase() ?? null,
+    kind: a.kind ?? 'physical',
+    driver: null,
+    bus: l?.parentbus ?? null,
+    parentDev: l?.parentdev ?? a.parentDev ?? null,
+    pci: (() => {
+      const dev = l?.parentdev ?? a.parentDev;
+      return dev && (l?.parentbus === 'pci' || PCI_ADDRESS.test(dev)) ? dev : null;
+    })(),
+    state: l ? (l.operstate ?? 'unknown').toLowerCase() : 'unknown',
+    up: l ? l.flags.includes('UP') : false,
+    mtu: l?.mtu ?? a.mtu,
+    addresses: a.addresses ?? [],
+    role: 'attached',
+    primary: false,
+    container: a.container,
+    containerIfname: l?.ifname ?? null,
+    master: null,
+    managedBy: [],
+    arpIgnore: null,
+    arpAnnounce: null,
+    rpFilter: null,
+    linkType: l?.link_type ?? null,
+    noArp: l ? l.flags.includes('NOARP') : false,
+    claims: [],
+  };
 }

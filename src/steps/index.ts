@@ -2,10 +2,11 @@
 import { addrAdd } from './addr.js';
 import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
+import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
-import { sysctlSet } from './sysctl.js';
+import { sysctlAnnounce, sysctlSet } from './sysctl.js';
 import type { StepKind, StepSpec } from './types.js';
 import type { Cmd } from '../exec.js';
 
@@ -17,9 +18,11 @@ const KINDS: Record<string, StepKind> = {
   'route.add': routeAdd,
   'route.default': routeDefault,
   'sysctl.set': sysctlSet,
+  'sysctl.announce': sysctlAnnounce,
   'file.write': fileWrite,
   'nm.managed': nmManaged,
   'nm.reload': nmReload,
+  'networkd.reload': networkdReload,
 };
 
 export function kindOf(step: StepSpec): StepKind {

@@ -106,7 +106,7 @@ describe.skipIf(!root)('a real NetworkManager, confined to the lab', () => {
     const check = await nmCheck();
     expect(check.verdict).toBe('fail');
     expect(check.nics).toEqual([nic]);
-    expect(check.fix!.steps.map((s) => s.kind)).toEqual(['nm.reload', 'file.write', 'nm.reload', 'nm.managed']);
+    expect(check.fix!.steps.map((s) => s.kind)).toEqual(['nm.managed', 'nm.reload', 'file.write', 'nm.reload']);
 
     // The nm.managed kind alone, by hand.
     const params = { device: nic, managed: false };

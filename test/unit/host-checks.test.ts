@@ -47,6 +47,7 @@ function nic(name: string, over: Partial<NicDetail> = {}): NicDetail {
     role: 'secondary',
     primary: false,
     container: null,
+    containerIfname: null,
     master: null,
     managedBy: [],
     arpIgnore: 0,
@@ -185,9 +186,19 @@ describe('advice checks', () => {
     const f = networkdFile(n, v.paths.networkdConfDir);
     expect(f.path).toBe(join(v.paths.networkdConfDir, '00-hostnic-525400000002.network'));
     expect(f.content).toContain('[Match]\nMACAddress=52:54:00:00:00:02\n\n[Link]\nUnmanaged=yes\n');
-    expect(c.fix!.steps).toEqual([expect.objectContaining({ kind: 'file.write', params: { path: f.path, content: f.content, mode: '0644' } })]);
+    // networkd runs: it rereads the files on `networkctl reload`, before and after the write (so the undo ends with a reload too).
+    expect(c.fix!.steps).toEqual([
+      expect.objectContaining({ kind: 'networkd.reload', params: {} }),
+      expect.objectContaining({ kind: 'file.write', params: { path: f.path, content: f.content, mode: '0644' } }),
+      expect.objectContaining({ kind: 'networkd.reload', params: {} }),
+    ]);
+    expect(c.fix!.summary).toContain('then `networkctl reload`');
     expect(networkdFile(nic('nic1', { kind: 'veth' }), '/d').content).toContain('Name=nic1');
-    expect(checkNetworkd(view([nic('eth1', { claims: [claim({ manager: 'systemd-networkd', active: false, atBoot: true })] })], dir)).verdict).toBe('warn');
+    // Not running (claimed at boot only): a warning, the file alone (networkd reads it when it starts).
+    const boot = checkNetworkd(view([nic('eth1', { claims: [claim({ manager: 'systemd-networkd', active: false, atBoot: true })] })], dir));
+    expect(boot.verdict).toBe('warn');
+    expect(boot.fix!.steps.map((s) => s.kind)).toEqual(['file.write']);
+    expect(boot.fix!.summary).toContain('(networkd reads them when it starts)');
   });
 
   it('ifupdown, DHCP client, netplan: warnings with exact text and no steps; primary NICs are not candidates', () => {

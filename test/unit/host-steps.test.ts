@@ -9,6 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/exec.js';
 import { fileWrite, tempPathOf, type FileWriteParams } from '../../src/steps/file.js';
 import { nmManaged, nmReload } from '../../src/steps/nm.js';
+import { networkdReload } from '../../src/steps/networkd.js';
+import { doCommands, undoCommands } from '../../src/steps/index.js';
 
 describe('file.write', () => {
   let dir: string;
@@ -78,5 +80,20 @@ describe('nm.managed and nm.reload', () => {
     expect(a!.argv).toEqual(['nmcli', 'general', 'reload', 'conf']);
     expect(u!.argv).toEqual(a!.argv);
     expect(a!.tolerate!.test('Error: NetworkManager is not running.')).toBe(true);
+  });
+});
+
+describe('networkd.reload', () => {
+  it('runs `networkctl reload` on apply and on undo, tolerating a networkd that does not run; registered', () => {
+    const [a] = networkdReload.apply({}, undefined);
+    const [u] = networkdReload.undo({}, undefined);
+    expect(a!.argv).toEqual(['networkctl', 'reload']);
+    expect(u!.argv).toEqual(a!.argv);
+    expect(a!.tolerate!.test('WARNING: systemd-networkd is not running, output will be incomplete.\n\nFailed to reload network settings: Unit dbus-org.freedesktop.network1.service not found.')).toBe(true);
+    expect(a!.tolerate!.test('Failed to connect to bus: No such file or directory')).toBe(true);
+    expect(a!.tolerate!.test('Failed to reload network settings: Access denied')).toBe(false);
+    const step = { kind: 'networkd.reload', title: 't', params: {} };
+    expect(doCommands(step).map((c) => c.argv)).toEqual([['networkctl', 'reload']]);
+    expect(undoCommands(step).map((c) => c.argv)).toEqual([['networkctl', 'reload']]);
   });
 });
