@@ -312,9 +312,19 @@ export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { 
   return { journals: items, bad };
 }
 
-/** Refuse to touch a NIC while a plan that touched it is unfinished. */
+let warnedUnreadable = false;
+
+/**
+ * Refuse to touch a NIC while a plan that touched it is unfinished. A journal
+ * that cannot be read does not block (status and detach must keep working),
+ * but says so once: it may be a plan recover cannot finish.
+ */
 export function refuseIfUnfinished(state: StateDir, identities: string[]): void {
-  const { journals } = unfinishedPlans(state);
+  const { journals, bad } = unfinishedPlans(state);
+  if (!warnedUnreadable) {
+    for (const b of bad) process.stderr.write(`hostnic: warning: cannot read ${b.file} (${b.error}); if it is an unfinished plan, \`hostnic recover\` cannot finish it\n`);
+    warnedUnreadable = true;
+  }
   const hit = journals.find((j) => j.touches.some((t) => identities.includes(t)));
   if (hit) {
     throw new HostnicError(

@@ -23,9 +23,18 @@ export class StateDir {
   get attachDir(): string { return join(this.root, 'attachments'); }
 
   ensure(): void {
+    const uid = process.getuid?.() ?? 0;
     for (const dir of [this.root, this.journalDir, this.attachDir]) {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if ((statSync(dir).mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+      const st = statSync(dir);
+      // Someone else's directory could hold records and journals planted to make us undo things that are not ours.
+      if (st.uid !== uid) {
+        throw new RefusedError(
+          `state directory ${dir} is owned by uid ${st.uid}, not root: refusing to use it`,
+          'it must be a root-owned directory (mode 0700): remove it, or choose another with --state-dir',
+        );
+      }
+      if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
     }
   }
 

@@ -25,5 +25,6 @@ export async function recoverCommand(ctx: Ctx): Promise<number> {
     if (outcome.exitCode === EXIT.ok) ctx.say(`${action}: ${j.title} (left by pid ${j.pid} at ${j.startedAt})`);
   }
   if (ctx.json) ctx.emit({ recovered: done, unreadable: bad });
-  return exit;
+  // A journal it could not read may be an unfinished plan: not a success.
+  return bad.length ? Math.max(exit, EXIT.rolledBack) : exit;
 }

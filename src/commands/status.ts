@@ -2,7 +2,9 @@
 import chalk from 'chalk';
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from '../holders.js';
 import { addrs, isUp, links, type Link } from '../kernel/ip.js';
+import { existsSync } from 'node:fs';
 import { loadRecords, type AttachmentRecord } from '../records.js';
+import { unfinishedPlans } from '../runner.js';
 import { decodeTag } from '../tag.js';
 import { targetAlive } from '../target/resolve.js';
 import type { Target } from '../target/types.js';
@@ -109,7 +111,13 @@ export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
 }
 
 export async function statusCommand(ctx: Ctx): Promise<number> {
-  const { records, bad } = loadRecords(ctx.state);
+  const { records, bad: badRecords } = loadRecords(ctx.state);
+  // Plans in flight or left by a dead hostnic, and state files that cannot be read.
+  const plans = unfinishedPlans(ctx.state);
+  const bad = [...badRecords, ...plans.bad];
+  const unfinished = plans.journals.map((j) => ({
+    id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: existsSync(`/proc/${j.pid}`),
+  }));
   const rows = [];
   for (const rec of records) {
     const live = await liveCheck(rec);
@@ -131,10 +139,15 @@ export async function statusCommand(ctx: Ctx): Promise<number> {
     });
   }
   if (ctx.json) {
-    ctx.emit({ attachments: rows, unreadable: bad });
+    ctx.emit({ attachments: rows, unfinished, unreadable: bad });
     return 0;
   }
   for (const b of bad) process.stderr.write(`hostnic: ignoring ${b.file}: ${b.error}\n`);
+  for (const u of unfinished) {
+    process.stderr.write(u.running
+      ? `hostnic: in progress: ${u.title} (pid ${u.pid})\n`
+      : `hostnic: unfinished plan: ${u.title} (left by pid ${u.pid} at ${u.startedAt}); run \`hostnic recover\`\n`);
+  }
   if (rows.length === 0) {
     ctx.say('nothing attached');
     return 0;
