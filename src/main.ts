@@ -109,6 +109,37 @@ export async function main(argv: string[]): Promise<void> {
         .completeCommand(String(a.what ?? ''), (a.args ?? []).map(String), a.stateDir),
     })
     .command(
+      'nics',
+      "the host's NICs: role (primary, secondary, attached to a container), managers, ARP settings",
+      (y) => y
+        .example('$0 nics', 'eth0 primary; eth1, eth2 secondary: who manages them, arp_ignore/arp_announce; attached ones with their container')
+        .example("$0 nics --json | jq -r '.[] | select(.role == \"secondary\") | .name'", 'the NICs free to attach')
+        .epilog('--json prints an array of objects with stable fields (README.md, "nics").'),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/nics.js')).nicsCommand(ctx)),
+    )
+    .command(
+      'doctor [nics..]',
+      'check the host for what breaks passthrough (ARP flux, NetworkManager, networkd, DHCP clients, Docker subnets, unfinished plans); --fix fixes it, reversibly',
+      (y) => y
+        .positional('nics', { type: 'string', array: true, describe: 'limit the per-NIC checks to these NICs (default: every secondary NIC)' })
+        .option('fix', { type: 'boolean', describe: 'apply the fixes of failing and warning checks as one plan (rolled back on failure) and record them' })
+        .option('undo', { type: 'boolean', describe: 'revert every recorded fix: previous sysctl values, files removed or restored, NetworkManager as before' })
+        .conflicts('fix', 'undo')
+        .example('$0 doctor', 'e.g. eth1, a second NIC on 192.168.1.0/24: "fail arp-flux" (arp_ignore=0), "fail networkmanager" (NetworkManager manages eth1)')
+        .example('$0 doctor --fix --dry-run', 'the fix steps and their exact commands: sysctl -w, the sysctl.d and NetworkManager conf.d files, nmcli')
+        .example('$0 doctor --fix', 'arp_ignore=1 and arp_announce=2 now and at boot, NetworkManager leaves eth1 alone (nmcli + conf.d), then checks again')
+        .example('$0 doctor --undo', 'put back exactly what --fix changed')
+        .example('$0 doctor eth1 --json', 'the checks about eth1 (and the host-wide ones), for scripts')
+        .epilog([
+          'Exit codes:',
+          '  0  every check passes (after --fix: nothing is left to fix); --undo: undone, or nothing to undo',
+          '  1  problems remain (a check warns or fails), or a fix failed and every change was rolled back',
+          '  2  invalid request (--fix with --undo, a NIC that is not here): nothing was changed',
+          '  3  rollback incomplete: what is left and the commands to fix it are printed',
+        ].join('\n')),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/doctor.js')).doctorCommand(a as never, ctx)),
+    )
+    .command(
       'recover',
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
       (y) => y.epilog(EXIT_CODES),

@@ -1,0 +1,342 @@
+/**
+ * hostnic doctor [<nic>...] [--fix | --undo]
+ *
+ * Without options: run the checks (src/host/checks.ts) and print each one.
+ * `--fix`: the fix steps of every failing or warning check, as ONE plan run
+ * by the same runner as attach (a failure rolls back the fixes already made),
+ * and, once it succeeded, a record in <state>/doctor/fix-<id>.json of the
+ * steps with what each one saved (previous sysctl values, previous file
+ * contents, NetworkManager's previous setting). `--undo`: every recorded fix,
+ * newest first, each one's steps reversed and inverted (as detach inverts
+ * attach), as one plan; the records go when it succeeded.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import chalk from 'chalk';
+import { render } from '../exec.js';
+import { EXIT, UsageError } from '../errors.js';
+import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } from '../host/checks.js';
+import { loadRecords } from '../records.js';
+import { refuseIfUnfinished, type Plan } from '../runner.js';
+import { doCommands, invert } from '../steps/index.js';
+import type { StepSpec } from '../steps/types.js';
+import { SCHEMA, isObject, type StateDir } from '../state.js';
+import { executePlan } from '../cli/execute.js';
+import type { Ctx } from '../cli/context.js';
+
+export interface DoctorArgs {
+  nics?: string[];
+  fix?: boolean;
+  undo?: boolean;
+}
+
+/** Where fix records live, relative to the state directory. */
+export const FIX_DIR = 'doctor';
+
+/** In the `touches` of every doctor plan: a dead one makes the next --fix/--undo refuse until `hostnic recover`. */
+const FIX_TOKEN = 'doctor:fix';
+
+/** What one successful `doctor --fix` changed: its steps, and what each saved before it ran. */
+export interface FixRecord {
+  schema: typeof SCHEMA;
+  kind: 'doctor-fix';
+  id: string;
+  createdAt: string;
+  /** The checks it fixed. */
+  checks: string[];
+  /** The NICs those checks were about. */
+  nics: string[];
+  /** The steps as they ran (without what they saved). */
+  steps: StepSpec[];
+  /** What each step saved, in plan order (null where nothing): written by the runner. */
+  saved: unknown[];
+}
+
+export function isFixRecord(v: unknown): v is FixRecord {
+  return isObject(v) && v.schema === SCHEMA && v.kind === 'doctor-fix' && typeof v.id === 'string'
+    && Array.isArray(v.steps) && Array.isArray(v.saved) && v.steps.length === v.saved.length;
+}
+
+export const fixRecordPath = (id: string): string => join(FIX_DIR, `fix-${id}.json`);
+
+/** The fix records, newest first. */
+export function loadFixRecords(state: StateDir): { records: FixRecord[]; bad: { file: string; error: string }[] } {
+  const { items, bad } = state.readAll(join(state.root, FIX_DIR), isFixRecord);
+  items.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
+  return { records: items, bad };
+}
+
+/** The steps that revert records (given newest first): each record's steps with their saved data, reversed, inverted. */
+export function undoSteps(records: readonly FixRecord[]): StepSpec[] {
+  return records.flatMap((r) => r.steps.map((s, i) => ({ ...s, saved: r.saved[i] ?? undefined })).reverse().map(invert));
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+export interface CheckJson {
+  id: string;
+  verdict: Verdict;
+  title: string;
+  why: string;
+  nics: string[];
+  /** null when the check passes. */
+  fix: null | {
+    summary: string;
+    /** `hostnic doctor --fix` applies it (else it is for a person to do). */
+    automatic: boolean;
+    steps: { kind: string; title: string; commands: string[] }[];
+  };
+}
+
+export function checkJson(c: Check): CheckJson {
+  return {
+    id: c.id,
+    verdict: c.verdict,
+    title: c.title,
+    why: c.why,
+    nics: c.nics ?? [],
+    fix: c.fix
+      ? {
+          summary: c.fix.summary,
+          automatic: c.fix.steps.length > 0,
+          steps: c.fix.steps.map((s) => ({ kind: s.kind, title: s.title, commands: doCommands(s).map(render) })),
+        }
+      : null,
+  };
+}
+
+export function counts(checks: readonly Check[]): Record<Verdict, number> {
+  const out: Record<Verdict, number> = { ok: 0, warn: 0, fail: 0 };
+  for (const c of checks) out[c.verdict]++;
+  return out;
+}
+
+const problemsOf = (checks: readonly Check[]) => checks.filter((c) => c.verdict !== 'ok');
+const automatic = (c: Check) => (c.fix?.steps.length ?? 0) > 0;
+
+const VERDICT_COLOUR: Record<Verdict, (s: string) => string> = {
+  ok: (s) => chalk.green(s),
+  warn: (s) => chalk.yellow(s),
+  fail: (s) => chalk.red.bold(s),
+};
+
+/** Word-wrap `text` (its own line breaks kept) to `width`, continuation lines indented by `indent`. */
+export function wrap(text: string, width: number, indent: string): string {
+  const out: string[] = [];
+  for (const para of text.split('\n')) {
+    let line = '';
+    for (const word of para.split(/ +/)) {
+      if (line && line.length + 1 + word.length > width) {
+        out.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    out.push(line);
+  }
+  return out.join(`\n${indent}`);
+}
+
+const ID_WIDTH = 16;
+
+/** One check for people: verdict, id, title; for a problem (or with `all`) why it matters and its fix. */
+export function formatCheck(c: Check, all: boolean, width: number): string[] {
+  const indent = ' '.repeat(6);
+  const head = `${VERDICT_COLOUR[c.verdict](c.verdict.padEnd(4))}  ${c.id.padEnd(ID_WIDTH)}  ${wrap(c.title, width - 6 - ID_WIDTH - 2, ' '.repeat(6 + ID_WIDTH + 2))}`;
+  const lines = [head];
+  if (c.verdict !== 'ok' || all) {
+    const label = (l: string) => chalk.dim(l.padEnd(ID_WIDTH));
+    lines.push(`${indent}${label('why')}  ${chalk.dim(wrap(c.why, width - 6 - ID_WIDTH - 2, ' '.repeat(6 + ID_WIDTH + 2)))}`);
+    if (c.fix) {
+      const how = automatic(c) ? 'fix' : 'fix by hand';
+      const text = automatic(c) ? `${c.fix.summary} [hostnic doctor --fix]` : c.fix.summary;
+      lines.push(`${indent}${label(how)}  ${wrap(text, width - 6 - ID_WIDTH - 2, ' '.repeat(6 + ID_WIDTH + 2))}`);
+    }
+  }
+  return lines;
+}
+
+function textWidth(): number {
+  const cols = process.stdout.isTTY ? process.stdout.columns : undefined;
+  return Math.max(60, Math.min(cols ?? 100, 120));
+}
+
+function printChecks(ctx: Ctx, checks: readonly Check[]): void {
+  const width = textWidth();
+  for (const c of checks) for (const l of formatCheck(c, ctx.verbose, width)) ctx.say(l);
+}
+
+function summaryLine(checks: readonly Check[]): string {
+  const n = counts(checks);
+  const parts = [
+    chalk.green(`${n.ok} ok`),
+    n.warn ? chalk.yellow(`${n.warn} warn`) : `${n.warn} warn`,
+    n.fail ? chalk.red(`${n.fail} fail`) : `${n.fail} fail`,
+  ];
+  return `${checks.length} checks: ${parts.join(', ')}`;
+}
+
+/** What to do next, for people. */
+function advice(checks: readonly Check[]): string[] {
+  const problems = problemsOf(checks);
+  if (problems.length === 0) return ['Every check passes.'];
+  const auto = problems.filter(automatic);
+  const manual = problems.filter((c) => !automatic(c));
+  const out: string[] = [];
+  if (auto.length) out.push(`\`hostnic doctor --fix\` fixes ${auto.map((c) => c.id).join(', ')} (add --dry-run to see the commands first; \`hostnic doctor --undo\` reverts it).`);
+  if (manual.length) out.push(`By hand: ${manual.map((c) => c.id).join(', ')} (see "fix" above).`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The command
+
+function doctorOptions(ctx: Ctx, nics: string[]): DoctorOptions {
+  return { ...(nics.length ? { nics } : {}), paths: { stateDir: ctx.state.root } };
+}
+
+/** The checks, after making sure every named NIC is here. */
+async function check(ctx: Ctx, names: string[]): Promise<Check[]> {
+  const opts = doctorOptions(ctx, names);
+  const view = await inspectHost(opts);
+  for (const name of names) {
+    if (view.nics.some((n) => n.name === name)) continue;
+    const rec = loadRecords(ctx.state).records.find((r) => r.input.host.name === name);
+    if (rec) {
+      throw new UsageError(`${name} is attached to ${rec.input.target.display}: it is not in this namespace`, 'the checks are about NICs of the host; `hostnic status` checks attachments');
+    }
+    throw new UsageError(`no NIC named ${name} here`, `NICs here: ${view.nics.map((n) => n.name).join(', ') || '(none)'}`);
+  }
+  return runChecks(opts, view);
+}
+
+export async function doctorCommand(args: DoctorArgs, ctx: Ctx): Promise<number> {
+  const names = [...new Set(args.nics ?? [])];
+  if (args.fix && args.undo) throw new UsageError('--fix and --undo exclude each other');
+  if (args.undo) {
+    if (names.length) throw new UsageError('--undo reverts every recorded fix: it takes no NIC names');
+    return undo(ctx);
+  }
+  if (args.fix) return fix(ctx, names);
+
+  const checks = await check(ctx, names);
+  const ok = problemsOf(checks).length === 0;
+  if (ctx.json) {
+    ctx.emit({ ok, counts: counts(checks), checks: checks.map(checkJson) });
+  } else {
+    printChecks(ctx, checks);
+    ctx.say('');
+    ctx.say(summaryLine(checks));
+    for (const l of advice(checks)) ctx.say(l);
+  }
+  return ok ? EXIT.ok : EXIT.rolledBack;
+}
+
+async function fix(ctx: Ctx, names: string[]): Promise<number> {
+  if (!ctx.dryRun) await ctx.state.lock();
+  refuseIfUnfinished(ctx.state, [FIX_TOKEN]);
+  const before = await check(ctx, names);
+  const problems = problemsOf(before);
+  const fixable = problems.filter(automatic);
+  if (!ctx.json) printChecks(ctx, before);
+
+  if (fixable.length === 0) {
+    const ok = problems.length === 0;
+    if (ctx.json) ctx.emit({ ok, counts: counts(before), checks: before.map(checkJson), fixed: null, before: before.map(checkJson) });
+    else {
+      ctx.say('');
+      ctx.say(summaryLine(before));
+      ctx.say(ok
+        ? 'Nothing to fix: every check passes.'
+        : `Nothing hostnic can fix by itself; by hand: ${problems.map((c) => c.id).join(', ')} (see "fix" above).`);
+    }
+    return ok ? EXIT.ok : EXIT.rolledBack;
+  }
+
+  const id = randomBytes(4).toString('hex');
+  const steps = fixable.flatMap((c) => c.fix!.steps);
+  const nics = [...new Set(fixable.flatMap((c) => c.nics ?? []))];
+  const record = fixRecordPath(id);
+  const plan: Plan = {
+    id,
+    command: 'doctor --fix',
+    title: `Fix ${fixable.map((c) => c.id).join(', ')}`,
+    steps,
+    touches: [FIX_TOKEN, ...nics],
+    finalize: {
+      write: [{
+        path: record,
+        value: { schema: SCHEMA, kind: 'doctor-fix', id, createdAt: new Date().toISOString(), checks: fixable.map((c) => c.id), nics, steps },
+        saved: true,
+      }],
+    },
+  };
+  if (!ctx.dryRun) {
+    ctx.state.ensure();
+    mkdirSync(join(ctx.state.root, FIX_DIR), { recursive: true, mode: 0o700 });
+  }
+  if (!ctx.json) ctx.say('');
+  const outcome = await executePlan(plan, ctx);
+  if (ctx.dryRun) {
+    if (ctx.json) ctx.emit({ dryRun: true, plan: outcome.dryRun, counts: counts(before), checks: before.map(checkJson) });
+    return EXIT.ok;
+  }
+  if (outcome.exitCode !== EXIT.ok) {
+    if (ctx.json) {
+      ctx.emit({
+        ok: false, exitCode: outcome.exitCode, error: outcome.error?.message ?? null, leftovers: outcome.leftovers,
+        counts: counts(before), checks: before.map(checkJson), fixed: null, before: before.map(checkJson),
+      });
+    }
+    return outcome.exitCode;
+  }
+
+  const after = await check(ctx, names);
+  const left = problemsOf(after);
+  const fixed = { id, record: join(ctx.state.root, record), checks: fixable.map((c) => c.id), steps: steps.map((s) => s.title) };
+  if (ctx.json) {
+    ctx.emit({ ok: left.length === 0, counts: counts(after), checks: after.map(checkJson), fixed, before: before.map(checkJson) });
+  } else {
+    ctx.say(`Fixed ${fixed.checks.join(', ')}; recorded in ${fixed.record} (\`hostnic doctor --undo\` reverts it).`);
+    ctx.say('');
+    ctx.say(`Checked again: ${summaryLine(after)}`);
+    for (const c of left) for (const l of formatCheck(c, false, textWidth())) ctx.say(l);
+    if (left.length) for (const l of advice(after)) ctx.say(l);
+  }
+  return left.length === 0 ? EXIT.ok : EXIT.rolledBack;
+}
+
+async function undo(ctx: Ctx): Promise<number> {
+  if (!ctx.dryRun) await ctx.state.lock();
+  refuseIfUnfinished(ctx.state, [FIX_TOKEN]);
+  const { records, bad } = loadFixRecords(ctx.state);
+  for (const b of bad) process.stderr.write(`hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
+  if (records.length === 0) {
+    if (ctx.json) ctx.emit({ ok: bad.length === 0, undone: [] });
+    else ctx.say(`Nothing to undo: no fix recorded in ${join(ctx.state.root, FIX_DIR)}.`);
+    return bad.length ? EXIT.rolledBack : EXIT.ok;
+  }
+  const id = randomBytes(4).toString('hex');
+  const plan: Plan = {
+    id,
+    command: 'doctor --undo',
+    title: `Undo ${records.length === 1 ? 'the doctor fix' : `${records.length} doctor fixes`} (${records.flatMap((r) => r.checks).join(', ')})`,
+    steps: undoSteps(records),
+    touches: [FIX_TOKEN, ...new Set(records.flatMap((r) => r.nics))],
+    finalize: { remove: records.map((r) => fixRecordPath(r.id)) },
+  };
+  const outcome = await executePlan(plan, ctx);
+  const undone = records.map((r) => ({ id: r.id, createdAt: r.createdAt, checks: r.checks, steps: r.steps.map((s) => s.title) }));
+  if (ctx.dryRun) {
+    if (ctx.json) ctx.emit({ dryRun: true, plan: outcome.dryRun });
+    return EXIT.ok;
+  }
+  if (outcome.exitCode !== EXIT.ok) {
+    if (ctx.json) ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message ?? null, leftovers: outcome.leftovers, undone: [] });
+    return outcome.exitCode;
+  }
+  if (ctx.json) ctx.emit({ ok: bad.length === 0, undone });
+  else for (const u of undone) ctx.say(`Undone: the fix of ${u.checks.join(', ')} made at ${u.createdAt}.`);
+  return bad.length ? EXIT.rolledBack : EXIT.ok;
+}
