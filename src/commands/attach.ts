@@ -43,7 +43,23 @@ const gwText = (routes: Route[]): string | undefined => {
   return r && r.gateway && r.dev ? `${r.gateway}@${r.dev}` : undefined;
 };
 
+/**
+ * yargs turns a repeated option into an array and a bare repeatable one into
+ * []: `--name eth5 --name eth6` became the interface name "eth5,eth6", and a
+ * bare `--route` (an empty shell variable) vanished. Report, do not guess.
+ */
+function checkOptionCounts(args: AttachArgs): void {
+  for (const key of ['name', 'mac', 'mtu'] as const) {
+    const v: unknown = args[key];
+    if (Array.isArray(v)) throw new UsageError(`--${key} is given ${v.length} times (${v.map(String).join(', ')}): give it once`);
+  }
+  if (args.route !== undefined && args.route.length === 0) {
+    throw new UsageError('--route needs a value', 'write --route CIDR[@VIA], e.g. --route 10.2.0.0/16@192.168.1.1');
+  }
+}
+
 export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number> {
+  checkOptionCounts(args);
   const req = parseAttachRequest({
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
     mtu: args.mtu, routes: args.route ?? [], force: args.force,

@@ -106,7 +106,8 @@ function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
 
 export async function detachCommand(args: { container: string; nic?: string }, ctx: Ctx): Promise<number> {
   const spec = parseTarget(args.container);
-  const sel: NicSelector | undefined = args.nic ? parseNicSelector(args.nic) : undefined;
+  // An empty NIC (an unset shell variable) is an error, not "every NIC".
+  const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
   if (!ctx.dryRun) await ctx.state.lock();
   let target: Target | undefined;
   try {
