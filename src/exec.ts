@@ -112,3 +112,75 @@ export async function readJson<T>(cmd: Cmd): Promise<T> {
   const out = (await read(cmd)).trim();
   return (out === '' ? [] : JSON.parse(out)) as T;
 }
+
+/**
+ * The key under which commands can share one `ip -batch -` process: same
+ * namespace, `ip` with the same global options, nothing a batch line cannot
+ * carry (no stdin, no whitespace or quotes in arguments, no `ip netns`, which
+ * switches the process's own namespace). undefined: not batchable.
+ */
+export function batchKey(cmd: Cmd): string | undefined {
+  const [prog, ...rest] = cmd.argv;
+  if (prog !== 'ip' || cmd.input !== undefined) return undefined;
+  const globals: string[] = [];
+  let i = 0;
+  while (rest[i]?.startsWith('-')) globals.push(rest[i++]!);
+  if (rest[i] === undefined || rest[i] === 'netns') return undefined;
+  if (rest.some((a) => a === '' || /[\s"'\\#]/.test(a))) return undefined;
+  return `${cmd.netns ?? ''}\u0000${globals.join(' ')}`;
+}
+
+/**
+ * Run commands that share a batchKey in as few `ip -batch -` processes as
+ * possible. The batch stops at the first failing line ("Command failed -:N");
+ * if that command tolerates the error, the rest runs in a new batch.
+ * A failure throws a BatchError saying which command failed (an index into
+ * `cmds`); the commands before it completed, those after it did not run.
+ */
+export async function runBatch(cmds: readonly Cmd[]): Promise<void> {
+  if (execConfig.dryRun) throw new Error('internal: dry-run tried to run a batch');
+  let from = 0;
+  while (from < cmds.length) {
+    const part = cmds.slice(from);
+    const first = part[0]!;
+    const globals = first.argv.slice(1).filter((a, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('-')));
+    const lines = part.map((c) => `${c.argv.slice(1 + globals.length).join(' ')}\n`).join('');
+    const batch: Cmd = { argv: ['ip', ...globals, '-batch', '-'], netns: first.netns, input: lines, timeoutMs: first.timeoutMs };
+    try {
+      await exec(batch);
+      return;
+    } catch (e) {
+      if (!(e instanceof CommandError)) throw e;
+      const m = /Command failed -:(\d+)/.exec(e.stderr);
+      if (!m) throw new BatchError(from, e);
+      const failed = from + Number(m[1]) - 1;
+      const cmd = cmds[failed]!;
+      const message = e.stderr.slice(0, m.index);
+      if (cmd.tolerate && cmd.tolerate.test(message)) {
+        from = failed + 1;
+        continue;
+      }
+      throw new BatchError(failed, new CommandError(fullArgv(cmd), e.exitCode, message));
+    }
+  }
+}
+
+/** A batch failed at command `index` (of the commands given to runBatch). */
+export class BatchError extends Error {
+  constructor(readonly index: number, override readonly cause: CommandError) {
+    super(cause.message);
+    this.name = 'BatchError';
+  }
+}
+
+/**
+ * Several `ip -json` reads in one process (`ip -json -batch -`): one JSON
+ * document per line of output, in the order of `lines` (each line is what
+ * follows `ip <globals>`).
+ */
+export async function readBatch<T extends unknown[]>(globals: readonly string[], lines: readonly string[][], netns?: string): Promise<T> {
+  const out = await read({ argv: ['ip', ...globals, '-json', '-batch', '-'], netns, input: lines.map((l) => `${l.join(' ')}\n`).join('') });
+  const docs = out.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+  if (docs.length !== lines.length) throw new Error(`ip -batch gave ${docs.length} answers to ${lines.length} questions`);
+  return docs as T;
+}

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Listr, type ListrRendererValue } from 'listr2';
-import { forRollback, render, run, execConfig } from './exec.js';
+import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
 import { EXIT, HostnicError } from './errors.js';
-import { capture, doCommands, preflight, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, kindOf, preflight, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
 
@@ -125,8 +125,36 @@ export class Runner {
 
   constructor(private readonly opts: RunOptions) {}
 
+  private saved = false;
+
   private save(): void {
-    this.opts.state.writeJson(this.journalPath, this.journal);
+    this.opts.state.writeJson(this.journalPath, this.journal, { syncDir: !this.saved });
+    this.saved = true;
+  }
+
+  /**
+   * Runs of consecutive steps that can share one `ip -batch` process: no
+   * capture to read in between, and every command `ip` in the same namespace
+   * with the same global options. Off while test hooks are on (they pause and
+   * fail at single steps). Returns, for each step, the index of the last step
+   * of its run.
+   */
+  private batches(steps: StepSpec[]): number[] {
+    const key = (s: StepSpec): string | undefined => {
+      if (!s.inverse && kindOf(s).capture) return undefined;
+      const keys = doCommands(s).map(batchKey);
+      return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
+    };
+    const end = steps.map((_, i) => i);
+    if (hooks.on) return end;
+    for (let i = 0; i < steps.length;) {
+      const k = key(steps[i]!);
+      let j = i + 1;
+      while (k !== undefined && j < steps.length && key(steps[j]!) === k) j++;
+      for (let x = i; x < j; x++) end[x] = j - 1;
+      i = j;
+    }
+    return end;
   }
 
   private onSignal = (sig: NodeJS.Signals): void => {
@@ -156,9 +184,13 @@ export class Runner {
       this.save();
       let failure: Error | undefined;
       try {
+        const end = this.batches(plan.steps);
         await this.listr(plan.title, this.journal.steps.map((entry, i) => ({
           title: entry.spec.title,
-          task: () => this.applyStep(i),
+          // The first step of a batch runs the whole batch; the others are done by then.
+          task: () => (i === 0 || end[i - 1] !== end[i]
+            ? (end[i] === i ? this.applyStep(i) : this.applyBatch(i, end[i]!))
+            : Promise.resolve()),
         })), true);
         this.checkAbort();
         await hooks.pause(state, `before:${plan.steps.length}`);
@@ -207,8 +239,46 @@ export class Runner {
     }
     await hooks.fault('FAIL', i);
     await hooks.pause(this.opts.state, `after:${i}`);
-    entry.state = 'done';
+    this.markDone(i, i);
+  }
+
+  /**
+   * Mark steps done. The journal is written again only after the last step:
+   * the next step's write records it, and a crash before that leaves the
+   * step "applying", which a rollback undoes (undos tolerate "already so").
+   */
+  private markDone(from: number, to: number): void {
+    for (let k = from; k <= to; k++) this.journal.steps[k]!.state = 'done';
+    if (to === this.journal.steps.length - 1) this.save();
+  }
+
+  /** Steps from..to in one `ip -batch` process (see batches()). */
+  private async applyBatch(from: number, to: number): Promise<void> {
+    const entries = this.journal.steps.slice(from, to + 1);
+    this.checkAbort();
+    for (const e of entries) await preflight(e.spec, true);
+    const cmds = entries.flatMap((e, k) => doCommands(e.spec).map((cmd, n) => ({ cmd, step: from + k, n })));
+    for (const e of entries) e.state = 'applying';
     this.save();
+    try {
+      await runBatch(cmds.map((c) => c.cmd));
+    } catch (e) {
+      if (!(e instanceof BatchError)) throw e;
+      // The batch stopped at one command: what came before it is done, what
+      // came after never ran, and its own step is undone unless that command
+      // was its first and cannot have half-applied.
+      const failed = cmds[e.index]!;
+      for (let k = from; k <= to; k++) {
+        const entry = this.journal.steps[k]!;
+        if (k < failed.step) entry.state = 'done';
+        else if (k > failed.step) entry.state = 'pending';
+        else entry.state = failed.n === 0 && !failed.cmd.partial ? 'pending' : 'applying';
+      }
+      this.save();
+      throw e.cause;
+    }
+    this.markDone(from, to);
+    this.checkAbort();
   }
 
   /**

@@ -38,8 +38,13 @@ export class StateDir {
     }
   }
 
-  /** Write JSON atomically: a crash leaves the old file or the new one, never half of one. */
-  writeJson(path: string, value: unknown): void {
+  /**
+   * Write JSON atomically: a crash leaves the old file or the new one, never
+   * half of one. `syncDir: false` skips the directory fsync when replacing a
+   * file whose first version was already made durable (the journal between
+   * steps): a power cut then leaves an older, still consistent journal.
+   */
+  writeJson(path: string, value: unknown, { syncDir = true }: { syncDir?: boolean } = {}): void {
     const tmp = `${path}.${process.pid}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
@@ -49,6 +54,7 @@ export class StateDir {
       closeSync(fd);
     }
     renameSync(tmp, path);
+    if (!syncDir) return;
     const dfd = openSync(join(path, '..'), 'r');
     try { fsyncSync(dfd); } finally { closeSync(dfd); }
   }
