@@ -1,7 +1,7 @@
 /** Read-only observation of the system, turned into planner inputs. */
 import { UsageError } from './errors.js';
 import {
-  addrArgs, addrs, defaultRoutes, familyOf, isUp, links, ownSysctl, routeArgs, routes, type Link,
+  addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, type Link, type LinkAddrs, type NsState,
 } from './kernel/ip.js';
 import type { HostNicState } from './plan/attach.js';
 import type { NicSelector } from './spec/types.js';
@@ -38,14 +38,14 @@ function sysctlDiffs(dev: string): HostNicState['sysctls'] {
   return out;
 }
 
-/** Everything about a host NIC that attach takes away and detach must give back. */
-export async function hostNicState(link: Link): Promise<HostNicState> {
-  const [withAddrs] = await addrs(undefined, link.ifname);
-  const kept = (withAddrs?.addr_info ?? [])
+/** Everything about a host NIC that attach takes away and detach must give back (from one read of the host). */
+export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
+  const kept = link.addr_info
     // The kernel makes IPv6 link-local addresses itself when the link comes up.
     .filter((a) => !(a.family === 'inet6' && a.scope === 'link'))
     .map((a) => addrArgs(a, link.ifname).slice(0, -2));
-  const own = [...(await routes(undefined, 4, link.ifname)), ...(await routes(undefined, 6, link.ifname))]
+  const own = [...host.routes4, ...host.routes6]
+    .filter((r) => r.dev === link.ifname)
     .filter((r) => r.protocol !== 'kernel' && !(r.dst.startsWith('fe80::') || r.dst.startsWith('ff00::')));
   return {
     name: link.ifname,
@@ -63,13 +63,9 @@ export async function hostNicState(link: Link): Promise<HostNicState> {
   };
 }
 
-/** Names of the host links that carry a default route (the VM's own way out). */
-export async function defaultRouteDevices(ns?: string): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const family of [4, 6] as const) {
-    for (const r of await defaultRoutes(ns, family)) if (r.dev) out.add(r.dev);
-  }
-  return out;
+/** Names of the links that carry a default route (the VM's own way out). */
+export function defaultRouteDevices(state: NsState): Set<string> {
+  return new Set([...mainDefaults(state.routes4), ...mainDefaults(state.routes6)].flatMap((r) => (r.dev ? [r.dev] : [])));
 }
 
 /** The first ethN (N >= 1) not used in the container. */
@@ -78,8 +74,8 @@ export function freeEthName(ctrLinks: Link[]): string {
   for (let n = 1; ; n++) if (!used.has(`eth${n}`)) return `eth${n}`;
 }
 
-export async function hostLinks(): Promise<Link[]> {
-  return (await links()).filter((l) => l.ifname !== 'lo');
+export function hostLinks(state: NsState): LinkAddrs[] {
+  return state.links.filter((l) => l.ifname !== 'lo');
 }
 
 export function nicNotFound(sel: NicSelector, available: Link[]): UsageError {

@@ -3,7 +3,11 @@
  * container: enough of its host identity to send it home even when the state
  * directory is gone (the kernel keeps ifalias across namespace moves).
  *
- *   hostnic:1 id=3f9c2a1b n=nic1 m=52:54:00:12:34:56 t=1500 u=1 a=<base64url alias> g4=172.17.0.1@eth0
+ *   hostnic:1/id=3f9c2a1b/n=nic1/m=52:54:00:12:34:56/t=1500/u=1/g4=172.17.0.1@eth0/a=<base64url alias>
+ *
+ * Fields are separated by '/', which the kernel forbids in interface names
+ * and which MACs, addresses and base64url never contain; no whitespace, so
+ * the command that sets it can share an `ip -batch` with others.
  */
 export interface Tag {
   id: string;
@@ -29,20 +33,20 @@ export function encodeTag(t: Tag): string {
     t.gw6 ? `g6=${t.gw6}` : '',
     t.alias ? `a=${Buffer.from(t.alias).toString('base64url')}` : '',
   ].filter(Boolean);
-  let out = parts.join(' ');
+  let out = parts.join('/');
   // Optional fields in order of importance; the state file has them all anyway.
-  for (const field of optional) if (out.length + 1 + field.length <= MAX) out += ` ${field}`;
+  for (const field of optional) if (out.length + 1 + field.length <= MAX) out += `/${field}`;
   return out;
 }
 
 export function isTag(alias: string | undefined): boolean {
-  return !!alias && alias.startsWith(`${PREFIX} `);
+  return !!alias && alias.startsWith(`${PREFIX}/`);
 }
 
 export function decodeTag(alias: string | undefined): Tag | undefined {
   if (!isTag(alias)) return undefined;
   const kv = new Map<string, string>();
-  for (const part of alias!.split(' ').slice(1)) {
+  for (const part of alias!.split('/').slice(1)) {
     const eq = part.indexOf('=');
     if (eq > 0) kv.set(part.slice(0, eq), part.slice(eq + 1));
   }

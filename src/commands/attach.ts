@@ -1,7 +1,7 @@
 /** hostnic attach <container> <nic> [<ip/cidr[@gw]>...] */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { defaultRoutes, links, type Route } from '../kernel/ip.js';
+import { mainDefaults, readNs, type Route } from '../kernel/ip.js';
 import {
   defaultRouteDevices, describeSelector, freeEthName, hostLinks, hostNicState, matchesSelector, nicNotFound,
 } from '../observe.js';
@@ -68,7 +68,9 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   // Before looking for the NIC: an unfinished plan may have left it in a private namespace.
   refuseIfUnfinished(ctx.state, [req.nic.kind === 'name' ? req.nic.name : req.nic.kind === 'mac' ? req.nic.mac : req.nic.address]);
   const target = await resolveTarget(req.target);
-  const hostNics = await hostLinks();
+  // Each namespace is read once (links, addresses, routes) and everything is derived from that.
+  const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
+  const hostNics = hostLinks(hostState);
   const link = hostNics.find((l) => matchesSelector(l, req.nic));
   const sel = describeSelector(req.nic);
 
@@ -89,7 +91,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   }
 
   refuseIfUnfinished(ctx.state, [link.ifname, (link.address ?? '').toLowerCase()]);
-  if (!req.force && (await defaultRouteDevices()).has(link.ifname)) {
+  if (!req.force && defaultRouteDevices(hostState).has(link.ifname)) {
     throw new UsageError(
       `${link.ifname} carries this host's default route: moving it would cut the machine off`,
       'attach a secondary NIC instead, or pass --force if you are on a console',
@@ -100,18 +102,18 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     const max = link.max_mtu ?? 65535;
     if (req.mtu < min || req.mtu > max) throw new UsageError(`MTU ${req.mtu} is outside ${link.ifname}'s range ${min}..${max}`);
   }
-  const ctrLinks = await links(target.nsPath);
+  const ctrLinks = ctrState.links;
   if (req.name && ctrLinks.some((l) => l.ifname === req.name || (l.altnames ?? []).includes(req.name!))) {
     throw new UsageError(`${target.display} already has an interface named ${req.name}`, 'pick another with --name');
   }
   const ctrName = req.name ?? freeEthName(ctrLinks);
-  const host = await hostNicState(link);
+  const host = hostNicState(link, hostState);
   const id = randomBytes(4).toString('hex');
   const families = new Set(req.addresses.filter((a) => a.gateway).map((a) => a.family));
   const tag = encodeTag({
     id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias,
-    gw4: families.has(4) ? gwText(await defaultRoutes(target.nsPath, 4)) : undefined,
-    gw6: families.has(6) ? gwText(await defaultRoutes(target.nsPath, 6)) : undefined,
+    gw4: families.has(4) ? gwText(mainDefaults(ctrState.routes4)) : undefined,
+    gw6: families.has(6) ? gwText(mainDefaults(ctrState.routes6)) : undefined,
   });
   const input: AttachInput = { id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag };
   const plan: Plan = {

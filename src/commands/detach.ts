@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { HostnicError, UsageError } from '../errors.js';
 import { addrs, defaultRoutes, links, type Route } from '../kernel/ip.js';
 import { describeSelector } from '../observe.js';
-import { planAttach, type AttachInput } from '../plan/attach.js';
+import { planAttach, tmpNsPath, type AttachInput } from '../plan/attach.js';
+import type { SetParams } from '../steps/link.js';
 import { planDetach } from '../plan/detach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
 import { refuseIfUnfinished, type DryRunPlan, type Plan } from '../runner.js';
@@ -98,10 +99,13 @@ async function recordFromTag(link: { ifname: string; address?: string }, tag: Ta
  */
 function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
   const steps = planAttach({ ...rec.input, ctrName: liveName }).map((s, i) => ({ ...s, saved: rec.saved[i] ?? undefined }));
-  const firstTmp = steps.findIndex((s) => s.kind === 'netns.add');
-  const rename = steps[firstTmp + 2]!;
-  const inHost: StepSpec = { ...rename, params: { ...(rename.params as object), ns: null } };
-  return [invert(inHost), ...steps.slice(0, firstTmp).reverse().map(invert)];
+  const tmp = tmpNsPath(rec.input.tmpNs);
+  // The rename happened in the private namespace; the NIC is in the host now.
+  const rename = steps.find((s) => s.kind === 'link.set' && (s.params as SetParams).ns === tmp)!;
+  const inHost: StepSpec = { ...rename, params: { ...(rename.params as SetParams), ns: null } };
+  // The host-side steps: everything before the NIC left the host, but the private namespace.
+  const hostSide = steps.slice(0, steps.findIndex((s) => s.kind === 'link.move')).filter((s) => s.kind !== 'netns.add');
+  return [invert(inHost), ...hostSide.reverse().map(invert)];
 }
 
 export async function detachCommand(args: { container: string; nic?: string }, ctx: Ctx): Promise<number> {

@@ -4,7 +4,7 @@
  * by steps, as Cmd arrays.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { read, readJson, type Cmd } from '../exec.js';
+import { read, readBatch, readJson, type Cmd } from '../exec.js';
 
 export interface Link {
   ifindex: number;
@@ -159,4 +159,37 @@ export async function nsSysctl(ns: string | undefined, key: string): Promise<str
   } catch {
     return undefined;
   }
+}
+
+/** Links, addresses and routes of one namespace, read once (two processes). */
+export interface NsState {
+  links: LinkAddrs[];
+  routes4: Route[];
+  routes6: Route[];
+}
+
+const notLocal = (r: Route): boolean =>
+  r.table !== 'local' && r.type !== 'local' && r.type !== 'broadcast' && r.type !== 'multicast';
+
+/**
+ * One process per family: `ip route show table all` without a family lists
+ * both, and a default route with no gateway would not say which it is.
+ */
+export async function readNs(ns?: string): Promise<NsState> {
+  const [[links, addrs4, routes4], [addrs6, routes6]] = await Promise.all([
+    readBatch<[Link[], LinkAddrs[], Route[]]>(['-4', '-d'], [['link', 'show'], ['addr', 'show'], ['route', 'show', 'table', 'all']], ns),
+    readBatch<[LinkAddrs[], Route[]]>(['-6'], [['addr', 'show'], ['route', 'show', 'table', 'all']], ns),
+  ]);
+  const byIndex = new Map<number, AddrInfo[]>();
+  for (const a of [...addrs4, ...addrs6]) byIndex.set(a.ifindex, [...(byIndex.get(a.ifindex) ?? []), ...(a.addr_info ?? [])]);
+  return {
+    links: links.map((l) => ({ ...l, addr_info: byIndex.get(l.ifindex) ?? [] })),
+    routes4: routes4.filter(notLocal),
+    routes6: routes6.filter(notLocal),
+  };
+}
+
+/** Default routes of the main table. */
+export function mainDefaults(routes: Route[]): Route[] {
+  return routes.filter((r) => r.dst === 'default' && (r.table === undefined || r.table === 'main'));
 }

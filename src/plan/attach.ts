@@ -44,12 +44,6 @@ export interface AttachInput {
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
 
-/** The announcements the kernel makes for free when the link comes up or its address changes. */
-export const ANNOUNCE_SYSCTLS = (dev: string): { key: string; value: string }[] => [
-  { key: `net/ipv4/conf/${dev}/arp_notify`, value: '1' },
-  { key: `net/ipv6/conf/${dev}/ndisc_notify`, value: '1' },
-];
-
 export function planAttach(input: AttachInput): StepSpec[] {
   const { request: req, host, target, ctrName } = input;
   const HOST: NsRef = null;
@@ -59,6 +53,10 @@ export function planAttach(input: AttachInput): StepSpec[] {
   const step = (kind: string, title: string, undoTitle: string, params: unknown, inverse = false): void => {
     steps.push({ kind, title, undoTitle, params, ...(inverse ? { inverse } : {}) });
   };
+
+  // The private namespace comes first, so that the host-side changes and the
+  // move out of the host run back to back (one `ip -batch` process).
+  step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
 
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
   for (const family of [4, 6] as const) {
@@ -84,7 +82,6 @@ export function planAttach(input: AttachInput): StepSpec[] {
   }
 
   // 2. Through a private namespace: rename and tag where no udev or network manager can see it.
-  step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
   step('link.move', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
     { name: host.name, mac: host.mac, from: HOST, to: TMP });
   const extra = `${req.mac ? `, MAC ${req.mac}` : ''}${req.mtu ? `, MTU ${req.mtu}` : ''}`;
@@ -101,10 +98,8 @@ export function planAttach(input: AttachInput): StepSpec[] {
   step('netns.add', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
 
   // 3. Container side.
-  for (const s of ANNOUNCE_SYSCTLS(ctrName)) {
-    const key = s.key.replaceAll('/', '.');
-    step('sysctl.set', `Set ${key}=${s.value} (gratuitous announcements, no arping)`, `Restore ${key}`, { ns: CTR, ...s });
-  }
+  step('sysctl.announce', `Set arp_notify and ndisc_notify on ${ctrName} (the kernel announces its addresses; no arping)`,
+    `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev: ctrName });
   if (req.addresses.length) {
     const list = req.addresses.map((a) => a.cidr).join(', ');
     step('addr.add', `Add ${list} to ${ctrName}`, `Remove ${list} from ${ctrName}`,

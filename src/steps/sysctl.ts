@@ -21,3 +21,27 @@ export const sysctlSet: StepKind<SysctlParams, SysctlSaved> = {
       ? []
       : [{ argv: ['sysctl', '-q', '-w', `${p.key}=${saved}`], netns: nsArg(p.ns), tolerate: /cannot stat|No such file/ }],
 };
+
+export interface AnnounceParams {
+  ns: NsRef;
+  /** The link whose per-interface sysctls are set. */
+  dev: string;
+}
+
+/**
+ * arp_notify and ndisc_notify on a link that just arrived in a namespace:
+ * the kernel then announces its addresses when it comes up (gratuitous ARP,
+ * unsolicited neighbour advertisement), so there is no arping and no wait.
+ * One `sysctl` process for both. Nothing to undo: per-interface sysctls live
+ * and die with the link's stay in the namespace (a move resets them to the
+ * new namespace's defaults), and the link leaves right after in any undo.
+ * IPv6 may be off in the container: its key is then absent, which is fine.
+ */
+export const sysctlAnnounce: StepKind<AnnounceParams> = {
+  apply: (p) => [{
+    argv: ['sysctl', '-q', '-w', `net/ipv4/conf/${p.dev}/arp_notify=1`, `net/ipv6/conf/${p.dev}/ndisc_notify=1`],
+    netns: nsArg(p.ns),
+    tolerate: /^(sysctl: cannot stat \/proc\/sys\/net\/ipv6\/[^\n]*\n?)+$/,
+  }],
+  undo: () => [],
+};

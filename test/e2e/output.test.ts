@@ -58,8 +58,9 @@ describe.skipIf(!root)('output modes', () => {
   it('--verbose traces every command with its duration on stderr', async () => {
     const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.4/24', '--verbose']);
     expect(r.exitCode).toBe(0);
-    expect(r.stderr).toMatch(new RegExp(`\\$ nsenter --net=/proc/${ctr.pid}/ns/net -- ip addr add 192\\.168\\.1\\.4/24 dev eth1 \\(\\d+\\.\\d ms\\)`));
-    expect(r.stderr).toMatch(/\$ ip -d -json link show \(\d+\.\d ms\)/);
+    // Commands for one namespace share an `ip -batch` process, shown with its input.
+    expect(r.stderr).toMatch(new RegExp(`\\$ nsenter --net=/proc/${ctr.pid}/ns/net -- ip -batch - <<'EOF'\\naddr add 192\\.168\\.1\\.4/24 dev eth1\\nlink set dev eth1 up\\nEOF \\(\\d+\\.\\d ms\\)`));
+    expect(r.stderr).toMatch(/\$ ip netns add hostnic-\w+ \(\d+\.\d ms\)/);
   });
 
   it('colour: none when piped or with NO_COLOR / --no-color, forced by FORCE_COLOR', async () => {

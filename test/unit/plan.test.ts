@@ -22,18 +22,25 @@ const input: AttachInput = {
   target: { display: 'pid:4242', kind: 'pid', nsPath: '/proc/4242/ns/net', nsId: '4:1234', pid: 4242 },
   ctrName: 'eth1',
   tmpNs: 'hostnic-abcd1234',
-  tag: 'hostnic:1 id=abcd1234 n=nic1 m=52:54:00:12:34:56 t=1500 u=1',
+  tag: 'hostnic:1/id=abcd1234/n=nic1/m=52:54:00:12:34:56/t=1500/u=1',
 };
 
 describe('planAttach', () => {
   const steps = planAttach(input);
 
-  it('orders host cleanup, the private-namespace hop, then container setup', () => {
+  it('orders the private namespace, host cleanup, the hop through it, then container setup', () => {
     expect(steps.map((s) => `${s.inverse ? '-' : '+'}${s.kind}`)).toEqual([
-      '-route.add', '-addr.add', '+sysctl.set', '+link.set',
-      '+netns.add', '+link.move', '+link.set', '+link.move', '-netns.add',
-      '+sysctl.set', '+sysctl.set', '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
+      '+netns.add', '-route.add', '-addr.add', '+sysctl.set', '+link.set',
+      '+link.move', '+link.set', '+link.move', '-netns.add',
+      '+sysctl.announce', '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
     ]);
+  });
+
+  it('sets both announcement sysctls in one process, tolerating a container without IPv6', () => {
+    const [cmd] = doCommands(steps.find((s) => s.kind === 'sysctl.announce')!);
+    expect(cmd!.argv).toEqual(['sysctl', '-q', '-w', 'net/ipv4/conf/eth1/arp_notify=1', 'net/ipv6/conf/eth1/ndisc_notify=1']);
+    expect(cmd!.tolerate!.test('sysctl: cannot stat /proc/sys/net/ipv6/conf/eth1/ndisc_notify: No such file or directory\n')).toBe(true);
+    expect(cmd!.tolerate!.test('sysctl: cannot stat /proc/sys/net/ipv4/conf/eth1/arp_notify: No such file or directory\n')).toBe(false);
   });
 
   it('renames in the private namespace, never in the host', () => {
@@ -54,7 +61,7 @@ describe('planAttach', () => {
     const lines = steps.flatMap((s) => doCommands(s).map(render));
     expect(lines).toContain("nsenter --net=/proc/4242/ns/net -- ip addr add 192.168.1.4/24 dev eth1");
     expect(lines).toContain('ip addr del 10.50.0.2/24 dev nic1');
-    expect(lines.join('\n')).toContain("alias 'hostnic:1 id=abcd1234");
+    expect(lines.join('\n')).toContain('alias hostnic:1/id=abcd1234/');
   });
 });
 
@@ -111,6 +118,6 @@ describe('tag', () => {
   });
   it('ignores aliases that are not hostnic tags', () => {
     expect(decodeTag('uplink')).toBeUndefined();
-    expect(decodeTag('hostnic:1 id=x')).toBeUndefined();
+    expect(decodeTag('hostnic:1/id=x')).toBeUndefined();
   });
 });
