@@ -4,7 +4,7 @@
  * fsync, rename, fsync of the directory), 0600 in a 0700 directory.
  */
 import {
-  closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync,
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -103,6 +103,23 @@ export class StateDir {
       throw new RefusedError(`another hostnic has held ${join(this.root, 'lock')} for ${timeoutSeconds}s`, 'is a hostnic process stuck? (fuser -v LOCKFILE)');
     }
     // Keep fd open until exit: that is the lock.
+    this.sweepTemporaries();
+  }
+
+  /**
+   * Remove the temp files of writes cut short (a hostnic killed between the
+   * temp file and the rename leaves `<name>.<pid>.tmp`). Only under the lock,
+   * which every writer holds, and only those whose writer is gone.
+   */
+  private sweepTemporaries(): void {
+    for (const dir of [this.root, this.journalDir, this.attachDir]) {
+      let names: string[] = [];
+      try { names = readdirSync(dir); } catch { continue; }
+      for (const name of names) {
+        const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];
+        if (pid && Number(pid) !== process.pid && !existsSync(`/proc/${pid}`)) rmSync(join(dir, name), { force: true });
+      }
+    }
   }
 }
 
