@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Listr, type ListrRendererValue } from 'listr2';
 import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
 import { EXIT, HostnicError } from './errors.js';
-import { capture, doCommands, kindOf, preflight, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
 
@@ -141,7 +141,7 @@ export class Runner {
    */
   private batches(steps: StepSpec[]): number[] {
     const key = (s: StepSpec): string | undefined => {
-      if (!s.inverse && kindOf(s).capture) return undefined;
+      if (mustCapture(s)) return undefined;
       const keys = doCommands(s).map(batchKey);
       return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
     };
@@ -256,7 +256,10 @@ export class Runner {
   private async applyBatch(from: number, to: number): Promise<void> {
     const entries = this.journal.steps.slice(from, to + 1);
     this.checkAbort();
-    for (const e of entries) await preflight(e.spec, true);
+    for (const e of entries) {
+      e.spec.saved = await capture(e.spec); // no system read: see mustCapture()
+      await preflight(e.spec, true);
+    }
     const cmds = entries.flatMap((e, k) => doCommands(e.spec).map((cmd, n) => ({ cmd, step: from + k, n })));
     for (const e of entries) e.state = 'applying';
     this.save();

@@ -115,7 +115,8 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     gw4: families.has(4) ? gwText(mainDefaults(ctrState.routes4)) : undefined,
     gw6: families.has(6) ? gwText(mainDefaults(ctrState.routes6)) : undefined,
   });
-  const input: AttachInput = { id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag };
+  const ctrDefaults = { 4: mainDefaults(ctrState.routes4), 6: mainDefaults(ctrState.routes6) };
+  const input: AttachInput = { id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag, ctrDefaults };
   const plan: Plan = {
     id,
     command: 'attach',

@@ -84,7 +84,9 @@ async function recordFromTag(link: { ifname: string; address?: string }, tag: Ta
   const gw = (g?: string): Route[] => {
     if (!g) return [];
     const at = g.lastIndexOf('@');
-    return [{ dst: 'default', gateway: g.slice(0, at), dev: g.slice(at + 1) }];
+    const gateway = g.slice(0, at);
+    // `pref` marks an IPv6 route, as in `ip -json route` (kernel/ip.ts readNs).
+    return [{ dst: 'default', gateway, dev: g.slice(at + 1), ...(gateway.includes(':') ? { pref: 'medium' } : {}) }];
   };
   const saved = steps.map((s) => {
     if (s.kind !== 'route.default') return null;

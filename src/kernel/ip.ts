@@ -95,7 +95,8 @@ export async function defaultRoutes(ns: string | undefined, family: Family): Pro
 export function routeArgs(r: Route, dev: string): string[] {
   const args: string[] = [];
   if (r.type && r.type !== 'unicast') args.push(r.type);
-  args.push(r.dst);
+  // "default" would be read as IPv4 by a plain `ip route`: name the family's prefix.
+  args.push(r.dst === 'default' ? (r.pref !== undefined ? '::/0' : '0.0.0.0/0') : r.dst);
   const gw = r.gateway ?? r.via?.host;
   if (gw) args.push('via', gw);
   args.push('dev', dev);
@@ -172,20 +173,20 @@ const notLocal = (r: Route): boolean =>
   r.table !== 'local' && r.type !== 'local' && r.type !== 'broadcast' && r.type !== 'multicast';
 
 /**
- * One process per family: `ip route show table all` without a family lists
- * both, and a default route with no gateway would not say which it is.
+ * One process: `ip route show table all` without a family lists both
+ * families. A route's family is told by the kernel's RTA_PREF, which only
+ * IPv6 routes carry (`pref` in the JSON): a gateway-less default route
+ * gives no other clue.
  */
 export async function readNs(ns?: string): Promise<NsState> {
-  const [[links, addrs4, routes4], [addrs6, routes6]] = await Promise.all([
-    readBatch<[Link[], LinkAddrs[], Route[]]>(['-4', '-d'], [['link', 'show'], ['addr', 'show'], ['route', 'show', 'table', 'all']], ns),
-    readBatch<[LinkAddrs[], Route[]]>(['-6'], [['addr', 'show'], ['route', 'show', 'table', 'all']], ns),
-  ]);
-  const byIndex = new Map<number, AddrInfo[]>();
-  for (const a of [...addrs4, ...addrs6]) byIndex.set(a.ifindex, [...(byIndex.get(a.ifindex) ?? []), ...(a.addr_info ?? [])]);
+  const [links, addrList, routes] = await readBatch<[Link[], LinkAddrs[], Route[]]>(
+    ['-d'], [['link', 'show'], ['addr', 'show'], ['route', 'show', 'table', 'all']], ns);
+  const byIndex = new Map(addrList.map((a) => [a.ifindex, a.addr_info ?? []]));
+  const own = routes.filter(notLocal);
   return {
     links: links.map((l) => ({ ...l, addr_info: byIndex.get(l.ifindex) ?? [] })),
-    routes4: routes4.filter(notLocal),
-    routes6: routes6.filter(notLocal),
+    routes4: own.filter((r) => r.pref === undefined),
+    routes6: own.filter((r) => r.pref !== undefined),
   };
 }
 

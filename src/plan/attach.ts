@@ -8,6 +8,7 @@ import type { AttachRequest, Family } from '../spec/types.js';
 import type { Target } from '../target/types.js';
 import type { StepSpec } from '../steps/types.js';
 import type { NsRef } from '../steps/link.js';
+import type { Route } from '../kernel/ip.js';
 
 /** The NIC as it is in the host before attach: everything detach restores. */
 export interface HostNicState {
@@ -40,6 +41,8 @@ export interface AttachInput {
   tmpNs: string;
   /** ifalias written while attached (tag.ts). */
   tag: string;
+  /** The container's default routes (main table) when the plan was made, by family. */
+  ctrDefaults?: { 4: Route[]; 6: Route[] };
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
@@ -111,7 +114,7 @@ export function planAttach(input: AttachInput): StepSpec[] {
     if (!a.gateway) continue;
     step('route.default', `Replace the IPv${a.family} default route with via ${a.gateway} dev ${ctrName}`,
       `Restore the container's previous IPv${a.family} default route`,
-      { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName });
+      { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[a.family] } : {}) });
   }
   for (const family of [4, 6] as const) {
     const routes = req.routes.filter((r) => r.family === family)

@@ -50,6 +50,12 @@ export async function preflight(step: StepSpec, forward: boolean): Promise<void 
   return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
 }
 
+/** Whether running the step forwards must first read the system (so it cannot share a batch). */
+export function mustCapture(step: StepSpec): boolean {
+  const k = kindOf(step);
+  return !step.inverse && !!k.capture && (k.needsCapture?.(step.params) ?? true);
+}
+
 /** Read what undo will need, unless an inverse step already carries it. */
 export async function capture(step: StepSpec): Promise<unknown> {
   const k = kindOf(step);

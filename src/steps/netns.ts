@@ -13,9 +13,11 @@ export const netnsAdd: StepKind<NetnsParams> = {
   undo: (p) => [{ argv: ['ip', 'netns', 'delete', p.name], tolerate: /No such file or directory/ }],
   // Deleting a namespace that still holds a NIC destroys it (virtual) or
   // strands it in the initial namespace (physical): refuse instead.
-  async preflight(p, action) {
+  // Forwards, the delete comes right after the NIC moved out (else the plan
+  // stopped there), so only a rollback or recovery has to look.
+  async preflight(p, action, { rollback }) {
     const path = `/run/netns/${p.name}`;
-    if (action !== 'undo' || !existsSync(path)) return;
+    if (action !== 'undo' || !rollback || !existsSync(path)) return;
     const held = (await links(path)).filter((l) => l.ifname !== 'lo').map((l) => l.ifname);
     if (held.length) throw new Error(`${p.name} still holds ${held.join(', ')}: not deleting it (that would destroy or strand the NIC)`);
   },

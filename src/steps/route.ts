@@ -14,9 +14,13 @@ export interface RoutesParams {
 const GONE = /No such process|Cannot find device/;
 const THERE = /File exists/;
 
-/** Adding: "exists" is accepted only in a rollback. Deleting: "gone" is always fine. */
-const routeCmd = (ns: NsRef, family: Family, verb: 'add' | 'del', args: string[]): Cmd => ({
-  argv: ['ip', `-${family}`, 'route', verb, ...args],
+/**
+ * Adding: "exists" is accepted only in a rollback. Deleting: "gone" is always
+ * fine. No -4/-6: every destination is a prefix of its family (0.0.0.0/0,
+ * ::/0 for default), so route commands share an `ip -batch` with the others.
+ */
+const routeCmd = (ns: NsRef, _family: Family, verb: 'add' | 'del', args: string[]): Cmd => ({
+  argv: ['ip', 'route', verb, ...args],
   netns: nsArg(ns),
   ...(verb === 'add' ? { idempotent: THERE } : { tolerate: GONE }),
 });
@@ -31,23 +35,35 @@ export interface DefaultParams {
   family: Family;
   gateway: string;
   dev: string;
+  /**
+   * The default routes found when the plan was made. With it there is no
+   * capture (the step can share an `ip -batch`); the planner reads the
+   * container under the lock just before, and nothing of hostnic's touches
+   * its default routes in between.
+   */
+  previous?: Route[];
 }
 
 /** The default routes of that family found when the step ran. */
 export type DefaultSaved = Route[];
 
-const ours = (p: DefaultParams): string[] => ['default', 'via', p.gateway, 'dev', p.dev];
+const ours = (p: DefaultParams): string[] => [p.family === 6 ? '::/0' : '0.0.0.0/0', 'via', p.gateway, 'dev', p.dev];
 /** A default route as found, on its own device. */
 const theirs = (r: Route): string[] => routeArgs(r, r.dev ?? '');
 
+/** What the step replaced: captured (old records), or planned. */
+const before = (p: DefaultParams, saved: DefaultSaved | undefined): Route[] => saved ?? p.previous ?? [];
+
 export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
-  capture: (p) => defaultRoutes(p.ns ?? undefined, p.family),
+  // Only for a plan made without `previous` (a record rebuilt from a tag).
+  capture: async (p) => p.previous ?? defaultRoutes(p.ns ?? undefined, p.family),
+  needsCapture: (p) => p.previous === undefined,
   apply: (p, saved) => [
-    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r))),
+    ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r))),
     routeCmd(p.ns, p.family, 'add', ours(p)),
   ],
   undo: (p, saved) => [
     routeCmd(p.ns, p.family, 'del', ours(p)),
-    ...(saved ?? []).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
+    ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
   ],
 };

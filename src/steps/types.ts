@@ -23,6 +23,8 @@ export interface StepSpec<P = unknown, S = unknown> {
 export interface StepKind<P = any, S = any> {
   /** Read, just before applying, what undo will need. Read-only. */
   capture?(params: P): Promise<S>;
+  /** Whether this step's capture must read the system (default: yes, when there is one); one that need not can share an `ip -batch`. */
+  needsCapture?(params: P): boolean;
   /** The commands that make the change. Pure: no I/O. */
   apply(params: P, saved: S | undefined): Cmd[];
   /** The commands that revert it. Pure; each should tolerate "already reverted". */

@@ -59,7 +59,7 @@ describe.skipIf(!root)('output modes', () => {
     const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.4/24', '--verbose']);
     expect(r.exitCode).toBe(0);
     // Commands for one namespace share an `ip -batch` process, shown with its input.
-    expect(r.stderr).toMatch(new RegExp(`\\$ nsenter --net=/proc/${ctr.pid}/ns/net -- ip -batch - <<'EOF'\\naddr add 192\\.168\\.1\\.4/24 dev eth1\\nlink set dev eth1 up\\nEOF \\(\\d+\\.\\d ms\\)`));
+    expect(r.stderr).toMatch(new RegExp(`\\$ nsenter --net=/proc/${ctr.pid}/ns/net -- ip -batch - <<'EOF'\\naddr add 192\\.168\\.1\\.4/24 dev eth1\\nlink set dev eth1 up\\n(.*\\n)*EOF \\(\\d+\\.\\d ms\\)`));
     expect(r.stderr).toMatch(/\$ ip netns add hostnic-\w+ \(\d+\.\d ms\)/);
   });
 

@@ -96,13 +96,28 @@ describe('planDetach', () => {
     const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x' });
     const restore = detach.find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 4)!;
     expect(doCommands(restore).map((c) => c.argv.join(' '))).toEqual([
-      'ip -4 route del default via 192.168.1.1 dev eth1',
-      'ip -4 route add default via 172.17.0.1 dev eth0',
+      'ip route del 0.0.0.0/0 via 192.168.1.1 dev eth1',
+      'ip route add 0.0.0.0/0 via 172.17.0.1 dev eth0',
     ]);
   });
 
   it('refuses a record that does not match its plan', () => {
     expect(() => planDetach(input, [null], { ctrName: 'eth1', tmpNs: 't' })).toThrow(/does not match/);
+  });
+});
+
+describe('default route swap', () => {
+  it('takes the routes it replaces from the plan, so it needs no read and can share a batch', async () => {
+    const { mustCapture } = await import('../../src/steps/index.js');
+    const previous = [{ dst: 'default', gateway: 'fd00:9::1', dev: 'eth0', pref: 'medium' }];
+    const withPrevious = planAttach({ ...input, ctrDefaults: { 4: [], 6: previous } }).find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 6)!;
+    expect(mustCapture(withPrevious)).toBe(false);
+    expect(doCommands(withPrevious).map((c) => c.argv.join(' '))).toEqual([
+      'ip route del ::/0 via fd00:9::1 dev eth0 pref medium',
+      'ip route add ::/0 via fd00:1::1 dev eth1',
+    ]);
+    const without = planAttach(input).find((s) => s.kind === 'route.default')!;
+    expect(mustCapture(without)).toBe(true);
   });
 });
 
