@@ -116,8 +116,9 @@ export async function readJson<T>(cmd: Cmd): Promise<T> {
 /**
  * The key under which commands can share one `ip -batch -` process: same
  * namespace, `ip` with the same global options, nothing a batch line cannot
- * carry (no stdin, no whitespace or quotes in arguments, no `ip netns`, which
- * switches the process's own namespace). undefined: not batchable.
+ * carry (no stdin; no `"`, `\`, `#` or newline in an argument, while spaces
+ * and empty arguments are quoted; no `ip netns`, which switches the
+ * process's own namespace). undefined: not batchable.
  */
 export function batchKey(cmd: Cmd): string | undefined {
   const [prog, ...rest] = cmd.argv;
@@ -126,7 +127,7 @@ export function batchKey(cmd: Cmd): string | undefined {
   let i = 0;
   while (rest[i]?.startsWith('-')) globals.push(rest[i++]!);
   if (rest[i] === undefined || rest[i] === 'netns') return undefined;
-  if (rest.some((a) => a === '' || /[\s"'\\#]/.test(a))) return undefined;
+  if (rest.some((a) => /["\\#\n\r]/.test(a))) return undefined;
   return `${cmd.netns ?? ''}\u0000${globals.join(' ')}`;
 }
 
@@ -144,7 +145,7 @@ export async function runBatch(cmds: readonly Cmd[]): Promise<void> {
     const part = cmds.slice(from);
     const first = part[0]!;
     const globals = first.argv.slice(1).filter((a, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('-')));
-    const lines = part.map((c) => `${c.argv.slice(1 + globals.length).join(' ')}\n`).join('');
+    const lines = part.map((c) => `${c.argv.slice(1 + globals.length).map(batchArg).join(' ')}\n`).join('');
     const batch: Cmd = { argv: ['ip', ...globals, '-batch', '-'], netns: first.netns, input: lines, timeoutMs: first.timeoutMs };
     try {
       await exec(batch);
@@ -163,6 +164,11 @@ export async function runBatch(cmds: readonly Cmd[]): Promise<void> {
       throw new BatchError(failed, new CommandError(fullArgv(cmd), e.exitCode, message));
     }
   }
+}
+
+/** One argument in an `ip -batch` line: quoted when empty or holding spaces (batchKey rules out the rest). */
+function batchArg(a: string): string {
+  return a === '' || /\s/.test(a) ? `"${a}"` : a;
 }
 
 /** A batch failed at command `index` (of the commands given to runBatch). */

@@ -100,9 +100,10 @@ const hooks = {
   on: process.env.HOSTNIC_TEST_HOOKS === '1',
   /**
    * Pause points: "before:N" / "after:N" (N = step index; "before:<number of
-   * steps>" is after the last step, before the records are written) and
-   * "undo:N" (in a rollback, before undoing step N): wait until the marker
-   * file is removed.
+   * steps>" is after the last step, before the records are written),
+   * "applying:N" (the journal says step N is applying, none of its commands
+   * ran yet) and "undo:N" (in a rollback, before undoing step N): wait until
+   * the marker file is removed.
    */
   async pause(state: StateDir, where: string): Promise<void> {
     if (!this.on || !(process.env.HOSTNIC_TEST_PAUSE ?? '').split(',').includes(where)) return;
@@ -145,12 +146,14 @@ export class Runner {
       const keys = doCommands(s).map(batchKey);
       return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
     };
+    // A step with nothing to run (e.g. an undo that is a no-op) does not break a batch.
+    const idle = (s: StepSpec): boolean => !mustCapture(s) && doCommands(s).length === 0;
     const end = steps.map((_, i) => i);
     if (hooks.on) return end;
     for (let i = 0; i < steps.length;) {
       const k = key(steps[i]!);
       let j = i + 1;
-      while (k !== undefined && j < steps.length && key(steps[j]!) === k) j++;
+      while (k !== undefined && j < steps.length && (key(steps[j]!) === k || idle(steps[j]!))) j++;
       for (let x = i; x < j; x++) end[x] = j - 1;
       i = j;
     }
@@ -221,6 +224,7 @@ export class Runner {
     await preflight(entry.spec, true);
     entry.state = 'applying';
     this.save();
+    await hooks.pause(this.opts.state, `applying:${i}`);
     const cmds = doCommands(entry.spec);
     for (const [k, cmd] of cmds.entries()) {
       try {

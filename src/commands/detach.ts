@@ -1,7 +1,7 @@
 /** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
 import { randomBytes } from 'node:crypto';
 import { HostnicError, UsageError } from '../errors.js';
-import { addrs, defaultRoutes, links, type Route } from '../kernel/ip.js';
+import { addrs, defaultRoutes, type Route } from '../kernel/ip.js';
 import { describeSelector } from '../observe.js';
 import { planAttach, tmpNsPath, type AttachInput } from '../plan/attach.js';
 import type { SetParams } from '../steps/link.js';
@@ -19,7 +19,7 @@ import type { Target } from '../target/types.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { recordMatches } from './attach.js';
-import { findTagged, liveCheck } from './status.js';
+import { findTagged, liveCheck, NsReads } from './status.js';
 
 /**
  * Does a record belong to the container the user named? With the container
@@ -115,6 +115,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
   if (!ctx.dryRun) await ctx.state.lock();
+  const reads = new NsReads(); // one read per namespace until something changes
   let target: Target | undefined;
   try {
     target = await resolveTarget(spec);
@@ -125,7 +126,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
   if (target) {
-    for (const l of await links(target.nsPath)) {
+    for (const l of (await reads.get(target.nsPath)).links) {
       const tag = decodeTag(l.ifalias);
       if (tag && !mine.some((r) => r.id === tag.id)) mine.push(await recordFromTag(l, tag, target));
     }
@@ -133,7 +134,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   const chosen: AttachmentRecord[] = [];
   for (const r of mine) {
     // A name may also be the one the NIC has now, if it was renamed inside the container.
-    if (!sel || recordMatches(r, sel) || (sel.kind === 'name' && (await liveCheck(r)).liveName === sel.name)) chosen.push(r);
+    if (!sel || recordMatches(r, sel) || (sel.kind === 'name' && (await liveCheck(r, reads)).liveName === sel.name)) chosen.push(r);
   }
   const who = target?.display ?? describeTarget(spec);
   if (chosen.length === 0) {
@@ -143,7 +144,8 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx);
+    const result = await detachOne(rec, ctx, reads);
+    reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
     if (result.exitCode !== 0) break;
@@ -167,10 +169,10 @@ interface DetachResult {
   plan?: DryRunPlan;
 }
 
-async function detachOne(rec: AttachmentRecord, ctx: Ctx): Promise<DetachResult> {
+async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promise<DetachResult> {
   const i = rec.input;
   refuseIfUnfinished(ctx.state, [i.host.name, i.host.mac]);
-  const live = await liveCheck(rec);
+  const live = await liveCheck(rec, reads);
   const id = randomBytes(4).toString('hex');
   let steps: StepSpec[];
   let title: string;

@@ -1,7 +1,7 @@
 /** hostnic status: every recorded attachment, verified against the kernel. */
 import chalk from 'chalk';
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from '../holders.js';
-import { addrs, isUp, links, type Link } from '../kernel/ip.js';
+import { isUp, links, type Link, readNs, type NsState, type LinkAddrs } from '../kernel/ip.js';
 import { existsSync } from 'node:fs';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { unfinishedPlans } from '../runner.js';
@@ -71,7 +71,23 @@ async function heldNamespace(rec: AttachmentRecord): Promise<Live | undefined> {
     : { status: 'target gone', where: 'gone', reason: 'namespace-held', holders, detail: `${who}; the NIC is not in it` };
 }
 
-export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
+/**
+ * Reads of namespaces shared by the live checks of one command (one process
+ * per namespace). Clear it once the command changed something.
+ */
+export class NsReads {
+  private cache = new Map<string, Promise<NsState>>();
+  get(ns: string): Promise<NsState> {
+    let p = this.cache.get(ns);
+    if (!p) this.cache.set(ns, (p = readNs(ns)));
+    return p;
+  }
+  clear(): void {
+    this.cache.clear();
+  }
+}
+
+export async function liveCheck(rec: AttachmentRecord, reads: NsReads = new NsReads()): Promise<Live> {
   const { input } = rec;
   if (!targetAlive(input.target)) {
     const held = await heldNamespace(rec);
@@ -92,8 +108,8 @@ export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
       detail: virtual ? `the namespace is gone and the ${input.host.kind} NIC was destroyed with it` : 'the namespace is gone and the NIC is not in this namespace (look in the initial namespace)',
     };
   }
-  const ctrLinks = await links(input.target.nsPath);
-  const link = findTagged(ctrLinks, rec.id);
+  const ctrLinks = (await reads.get(input.target.nsPath)).links;
+  const link = findTagged(ctrLinks, rec.id) as LinkAddrs | undefined;
   if (!link) return { status: 'drifted', where: 'gone', detail: `${input.ctrName} is no longer in ${input.target.display}` };
   const problems: string[] = [];
   if (link.ifname !== input.ctrName) problems.push(`renamed to ${link.ifname}`);
@@ -102,8 +118,7 @@ export async function liveCheck(rec: AttachmentRecord): Promise<Live> {
   const mtu = input.request.mtu ?? input.host.mtu;
   if (link.mtu !== mtu) problems.push(`MTU ${link.mtu} (expected ${mtu})`);
   if (!isUp(link)) problems.push('down');
-  const [withAddrs] = await addrs(input.target.nsPath, link.ifname);
-  const have = new Set((withAddrs?.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`));
+  const have = new Set(link.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
   for (const a of input.request.addresses) if (!have.has(a.cidr)) problems.push(`missing ${a.cidr}`);
   return problems.length
     ? { status: 'drifted', where: 'container', liveName: link.ifname, detail: problems.join(', ') }

@@ -36,5 +36,9 @@ export function planDetach(input: AttachInput, saved: unknown[], live: DetachLiv
   if (down >= 0 && next?.kind === 'addr.add' && (next.params as AddrParams).ns === input.target.nsPath) {
     [out[down], out[down + 1]] = [next, out[down]!];
   }
+  // Like attach, create the private namespace first: the container-side
+  // steps and the move out of the container then share one `ip -batch`.
+  const create = out.findIndex((s) => s.kind === 'netns.add' && !s.inverse);
+  if (create > 0) out.unshift(...out.splice(create, 1));
   return out;
 }

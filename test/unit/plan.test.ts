@@ -70,10 +70,13 @@ describe('planDetach', () => {
     const attach = planAttach(input);
     const saved = attach.map(() => null);
     const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000' });
-    // Backwards, except that the container-side addresses go before the link goes down (next test).
+    // Backwards, with two exceptions: the container-side addresses go before
+    // the link goes down (next test), and the private namespace is made first.
     const backwards = attach.map((s, i) => ({ s, i })).reverse();
     const up = backwards.findIndex(({ s }) => s.kind === 'link.set' && (s.params as { to: { up?: boolean } }).to.up === true);
     [backwards[up], backwards[up + 1]] = [backwards[up + 1]!, backwards[up]!];
+    const create = backwards.findIndex(({ s }) => s.kind === 'netns.add' && s.inverse);
+    backwards.unshift(...backwards.splice(create, 1));
     expect(detach.map((s) => s.kind)).toEqual(backwards.map(({ s }) => s.kind));
     expect(detach.every((s, k) => !!s.inverse === !attach[backwards[k]!.i]!.inverse)).toBe(true);
     const moveOut = detach.find((s) => s.kind === 'link.move' && (s.params as { from: string }).from === '/run/netns/hostnic-ffff0000')!;
