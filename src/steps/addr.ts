@@ -15,8 +15,10 @@ export interface AddrParams {
  * kernel drop its IPv6 addresses (unless keep_addr_on_down), so detach often
  * finds them gone already.
  */
-const GONE = /Cannot assign requested address|address not found|Cannot find device/;
-const THERE = /File exists|Address already assigned/;
+// Case-insensitive: the kernel says "ipv4: Address not found" but "ipv6: address not found",
+// "ipv4: Address already assigned" but "ipv6: address already assigned".
+const GONE = /Cannot assign requested address|address not found|Cannot find device/i;
+const THERE = /File exists|address already assigned/i;
 
 const add = (p: AddrParams, args: string[]): Cmd => ({
   argv: ['ip', 'addr', 'add', ...args, 'dev', p.dev], netns: nsArg(p.ns), idempotent: THERE,
