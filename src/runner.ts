@@ -146,12 +146,14 @@ export class Runner {
       const keys = doCommands(s).map(batchKey);
       return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
     };
+    // A step with nothing to run (e.g. an undo that is a no-op) does not break a batch.
+    const idle = (s: StepSpec): boolean => !mustCapture(s) && doCommands(s).length === 0;
     const end = steps.map((_, i) => i);
     if (hooks.on) return end;
     for (let i = 0; i < steps.length;) {
       const k = key(steps[i]!);
       let j = i + 1;
-      while (k !== undefined && j < steps.length && key(steps[j]!) === k) j++;
+      while (k !== undefined && j < steps.length && (key(steps[j]!) === k || idle(steps[j]!))) j++;
       for (let x = i; x < j; x++) end[x] = j - 1;
       i = j;
     }
