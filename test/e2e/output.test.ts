@@ -79,6 +79,9 @@ describe.skipIf(!root)('output modes', () => {
     })).stdout;
     expect(await onTty({ NO_COLOR: '' })).toMatch(/\x1b\[32min place/);
     expect(await onTty({ NO_COLOR: '1' })).not.toMatch(ESC);
+    // An explicit --color beats NO_COLOR.
+    const on = await lab.hostnic(['status', '--color'], { env: { NO_COLOR: '1' } });
+    expect(on.stdout).toMatch(ESC);
   });
 
   it('on a terminal: the animated task list (run under a pseudo-terminal)', async () => {
