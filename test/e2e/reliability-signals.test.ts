@@ -1,0 +1,120 @@
+/**
+ * Signals: SIGINT, SIGTERM and SIGHUP in the middle of a step roll the plan
+ * back and exit 130 / 143 / 129; a second Ctrl+C during the rollback does not
+ * abort it. The signal goes to hostnic's whole process group, as a terminal's
+ * Ctrl+C does (the commands hostnic runs are in groups of their own).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLab, requireRoot, signalGroup, waitForExit, waitForOutput, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { comparable, pausedAt, resume } from '../helpers/hostnic.js';
+import {
+  attachmentFiles, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, HOOKS,
+} from './reliability-helpers.js';
+
+const root = requireRoot();
+
+describe.skipIf(!root)('signals during a plan', () => {
+  let lab: Lab;
+  let nic: string;
+  let ctr: Proc;
+  let hostBefore: Snapshot;
+  let ctrBefore: Snapshot;
+  let steps: { title: string }[];
+  const attach = (): string[] => ['attach', `pid:${ctr.pid}`, nic, '192.168.1.30/24@192.168.1.1', 'fd00:1::30/64',
+    '--route', '198.51.100.0/24@192.168.1.1', '--mac', '02:00:00:00:00:30'];
+
+  beforeAll(async () => {
+    lab = await createLab();
+    nic = await lab.addNic({ addrs: ['10.50.0.3/24'], mtu: 1460, alias: 'signals' });
+    await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.arp_ignore=1`]);
+    ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    hostBefore = await lab.snapshot(lab.host);
+    ctrBefore = await lab.snapshot(ctr.nsPath);
+    steps = (JSON.parse((await lab.hostnic([...attach(), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } }).plan.steps;
+  });
+  afterAll(async () => { await lab?.destroy(); });
+
+  async function expectUnchanged(label: string, tmpNs: string): Promise<void> {
+    expect.soft(comparable(await lab.snapshot(lab.host)), `${label}: host`).toEqual(comparable(hostBefore));
+    expect.soft(comparable(await lab.snapshot(ctr.nsPath)), `${label}: container`).toEqual(comparable(ctrBefore));
+    expect.soft(netnsExists(tmpNs), `${label}: ${tmpNs}`).toBe(false);
+    expect.soft(journalFiles(lab), label).toEqual([]);
+    expect.soft(attachmentFiles(lab), label).toEqual([]);
+  }
+
+  const cases: [NodeJS.Signals, number][] = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
+  for (const [signal, code] of cases) {
+    it(`${signal} in the middle of a step (host side, private namespace, container side): rolled back, exit ${code}`, async () => {
+      // One point on each side of the hop: the host-side cleanup, the NIC in the private namespace, the container.
+      const at = [1, steps.findIndex((s) => /^Rename /.test(s.title)), steps.length - 2];
+      for (const n of at) {
+        const label = `${signal} at after:${n} (${steps[n]!.title})`;
+        const child = await startPaused(lab, attach(), `after:${n}`);
+        const tmp = `hostnic-${theJournal(lab).id}`;
+        signalGroup(child, signal);
+        resume(lab.stateDir);
+        const r = await waitForExit(child);
+        expect.soft(r.exitCode, `${label}\n${r.stderr}`).toBe(code);
+        expect.soft(r.stderr, label).toMatch(new RegExp(`^hostnic: interrupted by ${signal}; every change was rolled back$`, 'm'));
+        expect.soft(r.stderr, label).not.toMatch(/please wait/);
+        await expectUnchanged(label, tmp);
+      }
+    });
+  }
+
+  it('a second and a third signal during the rollback do not abort it: "rolling back, please wait", then exit 130', async () => {
+    const stop = steps.length - 3;
+    const undoAt = steps.findIndex((s) => /^Move .* into pid:/.test(s.title));
+    const child = lab.spawnHostnic(attach(), { env: { ...HOOKS, HOSTNIC_TEST_PAUSE: `after:${stop},undo:${undoAt}` } });
+    await pausedAt(lab.stateDir, `after:${stop}`);
+    const tmp = `hostnic-${theJournal(lab).id}`;
+    signalGroup(child, 'SIGINT');
+    resume(lab.stateDir);
+    await pausedAt(lab.stateDir, `undo:${undoAt}`);
+    expect(theJournal(lab).phase).toBe('rollback');
+    signalGroup(child, 'SIGINT');
+    await waitForOutput(child, /rolling back, please wait/);
+    signalGroup(child, 'SIGTERM');
+    await waitForOutput(child, /rolling back, please wait\n(.|\n)*rolling back, please wait/);
+    resume(lab.stateDir);
+    const r = await waitForExit(child);
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toMatch(/^hostnic: interrupted by SIGINT; every change was rolled back$/m);
+    await expectUnchanged('second signal', tmp);
+  });
+
+  it('a signal after the last step, before the record is written, still rolls everything back', async () => {
+    const child = await startPaused(lab, attach(), `before:${steps.length}`);
+    const tmp = `hostnic-${theJournal(lab).id}`;
+    expect(theJournal(lab).steps.every((s) => s.state === 'done')).toBe(true);
+    signalGroup(child, 'SIGINT');
+    resume(lab.stateDir);
+    const r = await waitForExit(child);
+    expect(r.exitCode).toBe(130);
+    await expectUnchanged('after the last step', tmp);
+  });
+
+  it('Ctrl+C during a detach: the detach is rolled back, the NIC stays attached, exit 130', async () => {
+    expect((await lab.hostnic(attach())).exitCode).toBe(0);
+    const hostAttached = await lab.snapshot(lab.host);
+    const ctrAttached = await lab.snapshot(ctr.nsPath);
+    const record = attachmentFiles(lab);
+    const at = steps.findIndex((s) => /^Move .* into pid:/.test(s.title));
+    const n = steps.length - 1 - at; // the same move, backwards
+    const child = await startPaused(lab, ['detach', `pid:${ctr.pid}`], `after:${n}`);
+    const tmp = `hostnic-${theJournal(lab).id}`;
+    signalGroup(child, 'SIGINT');
+    resume(lab.stateDir);
+    const r = await waitForExit(child);
+    expect(r.exitCode).toBe(130);
+    expect(r.stderr).toMatch(/^hostnic: interrupted by SIGINT; every change was rolled back$/m);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostAttached));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrAttached));
+    expect(netnsExists(tmp)).toBe(false);
+    expect(journalFiles(lab)).toEqual([]);
+    expect(attachmentFiles(lab)).toEqual(record);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    await expectUnchanged('detached', tmp);
+  });
+});
