@@ -37,7 +37,9 @@ export function makeContext(o: GlobalOptions): Ctx {
   // lets the environment win); otherwise chalk honours FORCE_COLOR, NO_COLOR
   // and whether stdout is a terminal.
   if (o.color === false) chalk.level = 0;
-  else if (o.color === true) chalk.level = Math.max(chalk.level, 1);
+  else if (o.color === true) {
+    if (chalk.level === 0) chalk.level = 1;
+  }
   else if (process.env.NO_COLOR && process.env.FORCE_COLOR === undefined) chalk.level = 0; // no-color.org
   if (verbose) {
     execConfig.trace = ({ cmd, ms, ok }) => {
