@@ -10,7 +10,7 @@
  *  - in dry-run prints each step and its exact commands instead.
  */
 import { join } from 'node:path';
-import { existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Listr, type ListrRendererValue } from 'listr2';
 import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
@@ -111,6 +111,14 @@ const hooks = {
     writeFileSync(marker, `${where} ${process.pid}\n`, { mode: 0o600 });
     while (existsSync(marker)) await delay(10);
   },
+  /**
+   * Acknowledge a signal (<state>/test-signal, a line per signal), so a test
+   * that signals a paused hostnic resumes it only once the signal is seen:
+   * else the step can finish first and the signal land elsewhere.
+   */
+  signalled(state: StateDir, sig: NodeJS.Signals): void {
+    if (this.on) appendFileSync(join(state.root, 'test-signal'), `${sig}\n`, { mode: 0o600 });
+  },
   /** Make step N fail for real after its commands ran: a command the kernel refuses. */
   async fault(kind: 'FAIL' | 'UNDO_FAIL', index: number): Promise<void> {
     if (!this.on || process.env[`HOSTNIC_TEST_${kind}`] !== String(index)) return;
@@ -161,6 +169,7 @@ export class Runner {
   }
 
   private onSignal = (sig: NodeJS.Signals): void => {
+    hooks.signalled(this.opts.state, sig);
     if (this.rollingBack || this.signal) {
       process.stderr.write('hostnic: rolling back, please wait\n');
       return;

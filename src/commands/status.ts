@@ -65,10 +65,13 @@ async function heldNamespace(rec: AttachmentRecord): Promise<Live | undefined> {
   if (!holders || !hasHolders(holders)) return undefined;
   const nsPath = holderPath(holders)!;
   const link = findTagged(await links(nsPath).catch(() => []), rec.id);
+  // Namespace inode numbers are recycled: a namespace found by the old inode
+  // without our NIC in it is most likely a new one (a restarted container's).
+  // A namespace that really outlived the container still holds the NIC: a
+  // live namespace does not lose it.
+  if (!link) return undefined;
   const who = `the container's process is gone, but its namespace lives on, held by ${describeHolders(holders)}`;
-  return link
-    ? { status: 'target gone', where: 'held', reason: 'namespace-held', liveName: link.ifname, nsPath, holders, detail: `${who}; the NIC is still inside as ${link.ifname}` }
-    : { status: 'target gone', where: 'gone', reason: 'namespace-held', holders, detail: `${who}; the NIC is not in it` };
+  return { status: 'target gone', where: 'held', reason: 'namespace-held', liveName: link.ifname, nsPath, holders, detail: `${who}; the NIC is still inside as ${link.ifname}` };
 }
 
 /**

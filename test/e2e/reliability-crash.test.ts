@@ -17,7 +17,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable } from '../helpers/hostnic.js';
+import { comparable, signalThenResume } from '../helpers/hostnic.js';
 import {
   attachmentFiles, crash, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, untagged, HOOKS, type JournalDoc,
 } from './reliability-helpers.js';
@@ -206,8 +206,7 @@ describe.skipIf(!root)('SIGKILL at every step boundary, then recover', () => {
       const label = `interrupted at after:${stopAt}, killed at undo:${undoAt}`;
       const child = lab.spawnHostnic(attach(), { env: { ...HOOKS, HOSTNIC_TEST_PAUSE: `after:${stopAt},undo:${undoAt}` } });
       await pausedAt(lab.stateDir, `after:${stopAt}`);
-      signalGroup(child, 'SIGINT');
-      resume(lab.stateDir);
+      await signalThenResume(child, 'SIGINT', lab.stateDir);
       await pausedAt(lab.stateDir, `undo:${undoAt}`);
       expect.soft(theJournal(lab).phase, label).toBe('rollback');
       await crash(child);

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, signalGroup, waitForExit, waitForOutput, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable, pausedAt, resume } from '../helpers/hostnic.js';
+import { comparable, pausedAt, resume, signalThenResume } from '../helpers/hostnic.js';
 import {
   attachmentFiles, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, HOOKS,
 } from './reliability-helpers.js';
@@ -52,8 +52,7 @@ describe.skipIf(!root)('signals during a plan', () => {
         const label = `${signal} at after:${n} (${steps[n]!.title})`;
         const child = await startPaused(lab, attach(), `after:${n}`);
         const tmp = `hostnic-${theJournal(lab).id}`;
-        signalGroup(child, signal);
-        resume(lab.stateDir);
+        await signalThenResume(child, signal, lab.stateDir);
         const r = await waitForExit(child);
         expect.soft(r.exitCode, `${label}\n${r.stderr}`).toBe(code);
         expect.soft(r.stderr, label).toMatch(new RegExp(`^hostnic: interrupted by ${signal}; every change was rolled back$`, 'm'));
@@ -69,8 +68,7 @@ describe.skipIf(!root)('signals during a plan', () => {
     const child = lab.spawnHostnic(attach(), { env: { ...HOOKS, HOSTNIC_TEST_PAUSE: `after:${stop},undo:${undoAt}` } });
     await pausedAt(lab.stateDir, `after:${stop}`);
     const tmp = `hostnic-${theJournal(lab).id}`;
-    signalGroup(child, 'SIGINT');
-    resume(lab.stateDir);
+    await signalThenResume(child, 'SIGINT', lab.stateDir);
     await pausedAt(lab.stateDir, `undo:${undoAt}`);
     expect(theJournal(lab).phase).toBe('rollback');
     signalGroup(child, 'SIGINT');
@@ -88,8 +86,7 @@ describe.skipIf(!root)('signals during a plan', () => {
     const child = await startPaused(lab, attach(), `before:${steps.length}`);
     const tmp = `hostnic-${theJournal(lab).id}`;
     expect(theJournal(lab).steps.every((s) => s.state === 'done')).toBe(true);
-    signalGroup(child, 'SIGINT');
-    resume(lab.stateDir);
+    await signalThenResume(child, 'SIGINT', lab.stateDir);
     const r = await waitForExit(child);
     expect(r.exitCode).toBe(130);
     await expectUnchanged('after the last step', tmp);
@@ -104,8 +101,7 @@ describe.skipIf(!root)('signals during a plan', () => {
     const n = steps.length - 1 - at; // the same move, backwards
     const child = await startPaused(lab, ['detach', `pid:${ctr.pid}`], `after:${n}`);
     const tmp = `hostnic-${theJournal(lab).id}`;
-    signalGroup(child, 'SIGINT');
-    resume(lab.stateDir);
+    await signalThenResume(child, 'SIGINT', lab.stateDir);
     const r = await waitForExit(child);
     expect(r.exitCode).toBe(130);
     expect(r.stderr).toMatch(/^hostnic: interrupted by SIGINT; every change was rolled back$/m);

@@ -1,7 +1,8 @@
 /** Helpers for suites that drive hostnic itself (pause points, snapshots lookups). */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { listNetns, type Snapshot, type SnapshotLink, type SnapshotRoute } from './lab.js';
+import { listNetns, signalGroup, type Snapshot, type SnapshotLink, type SnapshotRoute } from './lab.js';
 
 /**
  * Wait until a hostnic started with HOSTNIC_TEST_HOOKS=1 and
@@ -16,6 +17,24 @@ export async function pausedAt(stateDir: string, where: string, timeoutMs = 20_0
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`hostnic did not reach pause point ${where} within ${timeoutMs} ms`);
+}
+
+/**
+ * Signal a paused hostnic (its process group, as a terminal does), wait until
+ * it has seen the signal (it writes <stateDir>/test-signal), then resume it.
+ * Resuming first would race: the step could finish before the signal lands.
+ */
+export async function signalThenResume(child: ChildProcess, signal: NodeJS.Signals, stateDir: string, timeoutMs = 10_000): Promise<void> {
+  const ack = join(stateDir, 'test-signal');
+  const seen = (): number => (existsSync(ack) ? readFileSync(ack, 'utf8').split('\n').filter((l) => l === signal).length : 0);
+  const before = seen();
+  signalGroup(child, signal);
+  const deadline = Date.now() + timeoutMs;
+  while (seen() === before) {
+    if (Date.now() > deadline) throw new Error(`hostnic did not acknowledge ${signal} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  resume(stateDir);
 }
 
 /** Let a paused hostnic go on. */
