@@ -7,23 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, listNetns, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
+import { comparable, giveDefaultRoute, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
 
 const root = requireRoot();
 
-/** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
-async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
-  for (const argv of [
-    ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0'],
-    ['ip', 'addr', 'add', '172.31.0.2/24', 'dev', 'eth0'],
-    ['ip', 'link', 'set', 'peer0', 'up'],
-    ['ip', 'link', 'set', 'eth0', 'up'],
-    ['ip', 'route', 'add', 'default', 'via', '172.31.0.1', 'dev', 'eth0'],
-  ]) {
-    const r = await lab.inNs(ctr.nsPath, argv);
-    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-  }
-}
 
 describe.skipIf(!root)('attach and detach (real kernel)', () => {
   let lab: Lab;

@@ -4,6 +4,7 @@
  * left in the state directory. Not a test file itself.
  */
 import type { ChildProcess } from 'node:child_process';
+import { giveDefaultRoute } from '../helpers/hostnic.js';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -12,19 +13,6 @@ import { comparable, pausedAt } from '../helpers/hostnic.js';
 
 export const HOOKS = { HOSTNIC_TEST_HOOKS: '1' };
 
-/** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
-export async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
-  for (const argv of [
-    ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0'],
-    ['ip', 'addr', 'add', '172.31.0.2/24', 'dev', 'eth0'],
-    ['ip', 'link', 'set', 'peer0', 'up'],
-    ['ip', 'link', 'set', 'eth0', 'up'],
-    ['ip', 'route', 'add', 'default', 'via', '172.31.0.1', 'dev', 'eth0'],
-  ]) {
-    const r = await lab.inNs(ctr.nsPath, argv);
-    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
-  }
-}
 
 export interface JournalDoc {
   id: string;
@@ -121,3 +109,5 @@ export function expectOneError(r: RunResult, label: string, pattern?: RegExp): v
   expect.soft(lines.length, `${label}: ${r.stderr}`).toBeLessThanOrEqual(2);
   if (lines.length === 2) expect.soft(lines[1], label).toMatch(/^hint: /);
 }
+
+export { giveDefaultRoute };

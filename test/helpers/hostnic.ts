@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { listNetns, signalGroup, type Snapshot, type SnapshotLink, type SnapshotRoute } from './lab.js';
+import { listNetns, signalGroup, type Lab, type Proc, type Snapshot, type SnapshotLink, type SnapshotRoute } from './lab.js';
 
 /**
  * Wait until a hostnic started with HOSTNIC_TEST_HOOKS=1 and
@@ -71,4 +71,18 @@ export function comparable(snap: Snapshot): Snapshot {
     ...snap,
     links: snap.links.map(({ ifindex: _i, link_index: _l, ...rest }) => rest as SnapshotLink),
   };
+}
+
+/** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
+export async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
+  for (const argv of [
+    ['ip', 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'peer0'],
+    ['ip', 'addr', 'add', '172.31.0.2/24', 'dev', 'eth0'],
+    ['ip', 'link', 'set', 'peer0', 'up'],
+    ['ip', 'link', 'set', 'eth0', 'up'],
+    ['ip', 'route', 'add', 'default', 'via', '172.31.0.1', 'dev', 'eth0'],
+  ]) {
+    const r = await lab.inNs(ctr.nsPath, argv);
+    if (r.exitCode !== 0) throw new Error(`${argv.join(' ')}: ${r.stderr}`);
+  }
 }
