@@ -79,8 +79,12 @@ export async function main(argv: string[]): Promise<void> {
     .command(
       'status',
       'what is attached where, verified against the kernel',
-      (y) => y.example('$0 status --json', 'for scripts').epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx)),
+      (y) => y
+        .option('scan', { type: 'boolean', describe: 'also look in every namespace on the host for NICs hostnic tagged that have no record (done anyway when a state file is unreadable)' })
+        .example('$0 status --json', 'for scripts')
+        .example('$0 status --scan', 'after the state directory was lost: find the NICs by their tags')
+        .epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx, { scan: !!(a as { scan?: boolean }).scan })),
     )
     .command(
       'completion [shell]',

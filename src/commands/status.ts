@@ -2,15 +2,16 @@
 import chalk from 'chalk';
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from '../holders.js';
 import { isUp, links, type Link, readNs, type NsState, type LinkAddrs } from '../kernel/ip.js';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { unfinishedPlans } from '../runner.js';
-import { decodeTag } from '../tag.js';
+import { decodeTag, type Tag } from '../tag.js';
 import { targetAlive } from '../target/resolve.js';
 import type { Target } from '../target/types.js';
 import type { Ctx } from '../cli/context.js';
 
-export type LiveStatus = 'in place' | 'drifted' | 'target gone';
+/** 'untracked': a tagged NIC found without a record (status --scan, or a state file was unreadable). */
+export type LiveStatus = 'in place' | 'drifted' | 'target gone' | 'untracked';
 
 export interface Live {
   status: LiveStatus;
@@ -128,7 +129,36 @@ export async function liveCheck(rec: AttachmentRecord, reads: NsReads = new NsRe
     : { status: 'in place', where: 'container', liveName: link.ifname, detail: 'as attached' };
 }
 
-export async function statusCommand(ctx: Ctx): Promise<number> {
+/**
+ * NICs that carry a hostnic tag in some namespace of this host but have no
+ * record (the state directory was lost or a file is unreadable): every
+ * namespace that a process is in is looked at once, by its inode.
+ */
+export async function scanTagged(known: Set<string>): Promise<{ pid: number; link: LinkAddrs; tag: Tag }[]> {
+  const own = readlinkSync('/proc/self/ns/net');
+  const byNs = new Map<string, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const ns = readlinkSync(`/proc/${name}/ns/net`);
+      if (ns !== own && !byNs.has(ns)) byNs.set(ns, Number(name));
+    } catch { /* gone, or a kernel thread */ }
+  }
+  const found: { pid: number; link: LinkAddrs; tag: Tag }[] = [];
+  const pids = [...byNs.values()];
+  for (let i = 0; i < pids.length; i += 8) {
+    await Promise.all(pids.slice(i, i + 8).map(async (pid) => {
+      const state = await readNs(`/proc/${pid}/ns/net`).catch(() => undefined);
+      for (const link of state?.links ?? []) {
+        const tag = decodeTag(link.ifalias);
+        if (tag && !known.has(tag.id)) found.push({ pid, link, tag });
+      }
+    }));
+  }
+  return found;
+}
+
+export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Promise<number> {
   const { records, bad: badRecords } = loadRecords(ctx.state);
   // Plans in flight or left by a dead hostnic, and state files that cannot be read.
   const plans = unfinishedPlans(ctx.state);
@@ -155,6 +185,24 @@ export async function statusCommand(ctx: Ctx): Promise<number> {
       ...(live.holders ? { holders: live.holders } : {}),
       attachedAt: rec.createdAt,
     });
+  }
+  // Without a complete state directory, the tags on the NICs still tell.
+  if (opts.scan || bad.length > 0) {
+    for (const { pid, link, tag } of await scanTagged(new Set(records.map((r) => r.id)))) {
+      rows.push({
+        id: tag.id,
+        target: `pid:${pid}`,
+        nic: tag.name,
+        name: link.ifname,
+        mac: (link.address ?? '').toLowerCase(),
+        addresses: link.addr_info.filter((a) => a.scope !== 'link').map((a) => `${a.local}/${a.prefixlen}`),
+        status: 'untracked' as LiveStatus,
+        detail: `no record; found by its tag in the namespace of pid ${pid} (hostnic detach pid:${pid} brings it home)`,
+        where: 'container',
+        liveName: link.ifname,
+        attachedAt: '',
+      });
+    }
   }
   if (ctx.json) {
     ctx.emit({ attachments: rows, unfinished, unreadable: bad });

@@ -4,7 +4,7 @@
  * NICs, and containers as processes in namespaces of their own.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, listNetns, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
 import { comparable, giveDefaultRoute, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
@@ -111,14 +111,25 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
 
-  it('detach works when the state directory was wiped (from the tag on the NIC)', async () => {
+  it('status and detach work when the record is corrupted or the state directory wiped (from the tag on the NIC)', async () => {
     const nic = await lab.addNic({ mtu: 1480 });
     const ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr);
     const hostBefore = await lab.snapshot(lab.host);
     const ctrBefore = await lab.snapshot(ctr.nsPath);
     expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.8/24@192.168.1.1', '--mac', '02:00:00:00:00:08'])).exitCode).toBe(0);
+    // A corrupted record: status names the file and finds the NIC by its tag anyway.
+    const [recordFile] = readdirSync(join(lab.stateDir, 'attachments'));
+    writeFileSync(join(lab.stateDir, 'attachments', recordFile!), '{ not json');
+    type Row = { nic: string; name: string; target: string; status: string; addresses: string[] };
+    const corrupt = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: Row[]; unreadable: { file: string }[] };
+    expect(corrupt.unreadable.map((b) => b.file)).toEqual([join(lab.stateDir, 'attachments', recordFile!)]);
+    expect(corrupt.attachments).toEqual([expect.objectContaining({ nic, name: 'eth1', target: `pid:${ctr.pid}`, status: 'untracked', addresses: ['192.168.1.8/24'] })]);
     rmSync(lab.stateDir, { recursive: true, force: true });
+    // No state at all: plain status knows nothing, status --scan finds it.
+    expect(JSON.parse((await lab.hostnic(['status', '--json'])).stdout).attachments).toEqual([]);
+    const scanned = JSON.parse((await lab.hostnic(['status', '--json', '--scan'])).stdout) as { attachments: Row[] };
+    expect(scanned.attachments).toEqual([expect.objectContaining({ nic, target: `pid:${ctr.pid}`, status: 'untracked' })]);
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
     expect(d.stderr).toBe('');
     expect(d.exitCode).toBe(0);

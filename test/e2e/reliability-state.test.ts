@@ -103,7 +103,11 @@ describe.skipIf(!root)('the state directory', () => {
     const s = await lab.hostnic(['status', '--json']);
     expect(s.exitCode, s.stderr).toBe(0);
     const doc = JSON.parse(s.stdout) as { attachments: { nic: string; status: string }[]; unreadable: { file: string; error: string }[] };
-    expect(doc.attachments).toEqual([expect.objectContaining({ nic: nicB, status: 'in place' })]);
+    // B from its record; A, whose record is unreadable, found by the tag on its NIC.
+    expect(doc.attachments).toEqual([
+      expect.objectContaining({ nic: nicB, status: 'in place' }),
+      expect.objectContaining({ nic: nicA, status: 'untracked', target: `pid:${ctrA.pid}` }),
+    ]);
     expect(doc.unreadable).toEqual([
       { file: fileA, error: expect.stringMatching(/^unreadable: /) },
       { file: foreign, error: 'not a hostnic state file of a schema this version knows' },
