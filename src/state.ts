@@ -8,7 +8,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { HostnicError, RefusedError } from './errors.js';
+import { RefusedError } from './errors.js';
 
 export const SCHEMA = 1;
 
@@ -125,8 +125,4 @@ export class StateDir {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function stateError(message: string): HostnicError {
-  return new RefusedError(message);
 }

@@ -204,5 +204,3 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }
-
-export { findTagged };

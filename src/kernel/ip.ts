@@ -75,14 +75,6 @@ export function addrs(ns?: string, dev?: string): Promise<LinkAddrs[]> {
   return readJson<LinkAddrs[]>(ipCmd(ns, ['-json', 'addr', 'show', ...(dev ? ['dev', dev] : [])]));
 }
 
-/** Routes of one family in every table except `local` (the kernel makes those). */
-export async function routes(ns: string | undefined, family: Family, dev?: string): Promise<Route[]> {
-  const all = await readJson<Route[]>(
-    ipCmd(ns, [`-${family}`, '-json', 'route', 'show', 'table', 'all', ...(dev ? ['dev', dev] : [])]),
-  );
-  return all.filter((r) => r.table !== 'local' && r.type !== 'local' && r.type !== 'broadcast' && r.type !== 'multicast');
-}
-
 /** Default routes of one family in the main table. */
 export async function defaultRoutes(ns: string | undefined, family: Family): Promise<Route[]> {
   return readJson<Route[]>(ipCmd(ns, [`-${family}`, '-json', 'route', 'show', 'default']));

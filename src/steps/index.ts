@@ -71,7 +71,3 @@ export function invert(step: StepSpec): StepSpec {
 export function undoTitle(step: StepSpec): string {
   return step.undoTitle ?? `Undo: ${step.title}`;
 }
-
-export function registerKind(name: string, kind: StepKind): void {
-  KINDS[name] = kind;
-}
