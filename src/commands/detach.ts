@@ -19,7 +19,7 @@ import type { Target } from '../target/types.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { recordMatches } from './attach.js';
-import { findTagged, liveCheck, NsReads } from './status.js';
+import { liveCheck, NsReads } from './status.js';
 
 /**
  * Does a record belong to the container the user named? With the container
