@@ -109,9 +109,17 @@ export function addrArgs(a: AddrInfo, dev: string): string[] {
   if (a.scope && a.scope !== 'global') args.push('scope', a.scope);
   if (a.label && a.label !== dev) args.push('label', a.label);
   if (a.noprefixroute) args.push('noprefixroute');
+  // A finite lifetime (DHCP, SLAAC) comes back finite: what was left of it
+  // when the plan was made. Without this the address would return permanent.
+  if (a.valid_life_time !== undefined && a.valid_life_time < FOREVER) {
+    args.push('valid_lft', String(a.valid_life_time), 'preferred_lft', String(Math.min(a.preferred_life_time ?? a.valid_life_time, a.valid_life_time)));
+  }
   args.push('dev', dev);
   return args;
 }
+
+/** The kernel's "forever" lifetime (INFINITY_LIFE_TIME). */
+const FOREVER = 0xffffffff;
 
 export function familyOf(address: string): Family {
   return address.includes(':') ? 6 : 4;

@@ -20,6 +20,8 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
   it('moves the NIC in with name, MAC, MTU, IPv4+IPv6, routes; detach restores host and container exactly', async () => {
     const nic = await lab.addNic({ mtu: 1450, addrs: ['10.50.0.2/24'], alias: 'vpc secondary' });
     await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.50.0.1', 'dev', nic]);
+    // An address with a finite lifetime, as DHCP leaves one: it must come back finite, not permanent.
+    await lab.inNs(lab.host, ['ip', 'addr', 'add', '10.50.1.2/24', 'dev', nic, 'valid_lft', '3600', 'preferred_lft', '1800']);
     await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.arp_ignore=2`]);
     const ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr);

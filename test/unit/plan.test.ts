@@ -139,3 +139,13 @@ describe('tag', () => {
     expect(decodeTag('hostnic:1/id=x')).toBeUndefined();
   });
 });
+
+describe('addrArgs', () => {
+  it('re-creates an address with what was left of a finite lifetime, and a permanent one as permanent', async () => {
+    const { addrArgs } = await import('../../src/kernel/ip.js');
+    expect(addrArgs({ family: 'inet', local: '10.0.0.2', prefixlen: 24, broadcast: '10.0.0.255', scope: 'global', valid_life_time: 3542, preferred_life_time: 1742 }, 'nic1'))
+      .toEqual(['10.0.0.2/24', 'broadcast', '10.0.0.255', 'valid_lft', '3542', 'preferred_lft', '1742', 'dev', 'nic1']);
+    expect(addrArgs({ family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global', valid_life_time: 4294967295, preferred_life_time: 4294967295 }, 'nic1'))
+      .toEqual(['fd00::2/64', 'dev', 'nic1']);
+  });
+});
