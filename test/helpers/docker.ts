@@ -169,12 +169,7 @@ export function ensureDocker(): Promise<{ image: string }> {
       await withLock(async () => {
         if (!(await ping(socketPath))) await startDockerd(socketPath);
         if (await hasImage()) return;
-        const tarball = await busyboxTarball();
-        try {
-          await execa('docker', ['import', '--change', 'CMD ["/bin/sh"]', tarball, TEST_IMAGE]);
-        } finally {
-          rmSync(join(tarball, '..'), { recursive: true, force: true });
-        }
+        await importTestImage('docker');
       });
     }
     return { image: TEST_IMAGE };
@@ -237,18 +232,21 @@ export function podmanUlimitArgs(): string[] {
 
 let podmanReady: Promise<{ image: string }> | undefined;
 
+/** Import the busybox tarball as the test image into docker's or podman's store. */
+async function importTestImage(cli: 'docker' | 'podman'): Promise<void> {
+  const tarball = await busyboxTarball();
+  try {
+    await execa(cli, ['import', '--change', 'CMD ["/bin/sh"]', tarball, TEST_IMAGE]);
+  } finally {
+    rmSync(join(tarball, '..'), { recursive: true, force: true });
+  }
+}
+
 /** The test image in podman's store (imported from the busybox tarball). */
 export function ensurePodman(): Promise<{ image: string }> {
   podmanReady ??= (async () => {
     const exists = await execa('podman', ['image', 'exists', TEST_IMAGE], { reject: false });
-    if (exists.exitCode !== 0) {
-      const tarball = await busyboxTarball();
-      try {
-        await execa('podman', ['import', '--change', 'CMD ["/bin/sh"]', tarball, TEST_IMAGE]);
-      } finally {
-        rmSync(join(tarball, '..'), { recursive: true, force: true });
-      }
-    }
+    if (exists.exitCode !== 0) await importTestImage('podman');
     return { image: TEST_IMAGE };
   })();
   podmanReady.catch(() => (podmanReady = undefined));
