@@ -29,6 +29,12 @@ export interface Cmd {
   idempotent?: RegExp;
   /** Its failure may leave part of it done (one netlink message setting several attributes). */
   partial?: boolean;
+  /**
+   * A read-only check that a rollback makes before running the command:
+   * false means that what the command names is no longer ours (a link that
+   * took the name meanwhile), so the rollback leaves it alone.
+   */
+  rollbackGuard?: () => Promise<boolean>;
   /** Kill it after this long (a stuck daemon must not hang hostnic). Default 30 s. */
   timeoutMs?: number;
 }

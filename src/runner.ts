@@ -322,7 +322,9 @@ export class Runner {
         try {
           await hooks.fault('UNDO_FAIL', i);
           if ((await preflight(entry.spec, false)) !== 'skip') {
-            for (const cmd of cmds) await run(forRollback(cmd));
+            for (const cmd of cmds) {
+              if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
+            }
           }
           entry.state = 'undone';
         } catch (e) {

@@ -5,7 +5,7 @@ import { mainDefaults, readNs, type Route } from '../kernel/ip.js';
 import {
   defaultRouteDevices, describeSelector, freeEthName, hostLinks, hostNicState, matchesSelector, nicNotFound,
 } from '../observe.js';
-import { planAttach, type AttachInput } from '../plan/attach.js';
+import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
 import { refuseIfUnfinished, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../spec/parse.js';
@@ -116,7 +116,9 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     gw6: families.has(6) ? gwText(mainDefaults(ctrState.routes6)) : undefined,
   });
   const ctrDefaults = { 4: mainDefaults(ctrState.routes4), 6: mainDefaults(ctrState.routes6) };
-  const input: AttachInput = { id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag, ctrDefaults };
+  const input: AttachInput = {
+    id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag, ctrDefaults, path: choosePath(host.name, ctrLinks),
+  };
   const plan: Plan = {
     id,
     command: 'attach',

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { HostnicError, UsageError } from '../errors.js';
 import { addrs, defaultRoutes, type Route } from '../kernel/ip.js';
 import { describeSelector } from '../observe.js';
-import { planAttach, tmpNsPath, type AttachInput } from '../plan/attach.js';
+import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
 import type { SetParams } from '../steps/link.js';
 import { planDetach } from '../plan/detach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
@@ -101,9 +101,8 @@ async function recordFromTag(link: { ifname: string; address?: string }, tag: Ta
  */
 function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
   const steps = planAttach({ ...rec.input, ctrName: liveName }).map((s, i) => ({ ...s, saved: rec.saved[i] ?? undefined }));
-  const tmp = tmpNsPath(rec.input.tmpNs);
-  // The rename happened in the private namespace; the NIC is in the host now.
-  const rename = steps.find((s) => s.kind === 'link.set' && (s.params as SetParams).ns === tmp)!;
+  // The rename happened in the container or the private namespace; the NIC is in the host now.
+  const rename = steps.find((s) => s.kind === 'link.set' && (s.params as SetParams).to.name !== undefined)!;
   const inHost: StepSpec = { ...rename, params: { ...(rename.params as SetParams), ns: null } };
   // The host-side steps: everything before the NIC left the host, but the private namespace.
   const hostSide = steps.slice(0, steps.findIndex((s) => s.kind === 'link.move')).filter((s) => s.kind !== 'netns.add');
@@ -179,7 +178,9 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   if (live.where === 'container' || live.where === 'held') {
     // Held: the container's process is gone but its namespace is not; reach it through a holder.
     const input = live.nsPath ? { ...i, target: { ...i.target, nsPath: live.nsPath } } : i;
-    steps = planDetach(input, rec.saved, { ctrName: live.liveName ?? i.ctrName, tmpNs: `hostnic-${id}` });
+    const ctrName = live.liveName ?? i.ctrName;
+    const path = choosePath(i.host.name, (await reads.get(input.target.nsPath)).links, ctrName);
+    steps = planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${id}`, path });
     title = `Detach ${live.liveName ?? i.ctrName} from ${i.target.display}, back to the host as ${i.host.name}`;
   } else if (live.where === 'host') {
     steps = planReturned(rec, live.liveName!);

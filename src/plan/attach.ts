@@ -30,6 +30,19 @@ export interface HostNicState {
   sysctls: { key: string; value: string; defaultValue: string }[];
 }
 
+/**
+ * How the NIC travels between the host and the container.
+ * - `direct`: one move. On attach the NIC keeps its host name while it moves,
+ *   and is renamed and tagged in the container; on detach it is renamed in
+ *   the container and moves out with its host name. The host never sees a
+ *   rename (that is what races udev and NetworkManager), and the kernel moves
+ *   it once. Usable when the host name is free in the container.
+ * - `private`: through a private namespace where it is renamed (the CNI
+ *   host-device plugin's way), for when the host name is taken in the
+ *   container. Two moves, and a namespace to create and delete.
+ */
+export type MovePath = 'direct' | 'private';
+
 export interface AttachInput {
   id: string;
   request: AttachRequest;
@@ -37,29 +50,55 @@ export interface AttachInput {
   target: Target;
   /** Container-side interface name. */
   ctrName: string;
-  /** Name of the private namespace (under /run/netns) where the NIC is renamed. */
+  /** Name of the private namespace (under /run/netns) where the NIC is renamed on the `private` path. */
   tmpNs: string;
   /** ifalias written while attached (tag.ts). */
   tag: string;
   /** The container's default routes (main table) when the plan was made, by family. */
   ctrDefaults?: { 4: Route[]; 6: Route[] };
+  /** How the NIC moved (absent in records written before the `direct` path existed: `private`). */
+  path?: MovePath;
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
 
+/** The `direct` path needs the NIC's host name free in the container (names and altnames), unless it is the NIC itself. */
+export function choosePath(hostName: string, ctrLinks: { ifname: string; altnames?: string[]; ifalias?: string }[], self?: string): MovePath {
+  const taken = ctrLinks.some((l) => l.ifname !== self && (l.ifname === hostName || (l.altnames ?? []).includes(hostName)));
+  return taken ? 'private' : 'direct';
+}
+
+/**
+ * The plan in three parts: the host side (what the move would destroy,
+ * taken off and kept for detach), the move itself (which depends on the
+ * path), and the container side. Detach swaps the move for the path it
+ * can take now (plan/detach.ts).
+ */
+export interface Sections {
+  host: StepSpec[];
+  move: StepSpec[];
+  ctr: StepSpec[];
+}
+
+/** The steps in the order they run. The private namespace is created first, so the host-side changes and the move out of the host share one `ip -batch`. */
+export function assemble(s: Sections): StepSpec[] {
+  const create = s.move[0]?.kind === 'netns.add' ? s.move.slice(0, 1) : [];
+  return [...create, ...s.host, ...s.move.slice(create.length), ...s.ctr];
+}
+
 export function planAttach(input: AttachInput): StepSpec[] {
+  return assemble(planSections(input));
+}
+
+export function planSections(input: AttachInput): Sections {
   const { request: req, host, target, ctrName } = input;
   const HOST: NsRef = null;
-  const TMP: NsRef = tmpNsPath(input.tmpNs);
   const CTR: NsRef = target.nsPath;
-  const steps: StepSpec[] = [];
+  const sections: Sections = { host: [], move: [], ctr: [] };
+  let into = sections.host;
   const step = (kind: string, title: string, undoTitle: string, params: unknown, inverse = false): void => {
-    steps.push({ kind, title, undoTitle, params, ...(inverse ? { inverse } : {}) });
+    into.push({ kind, title, undoTitle, params, ...(inverse ? { inverse } : {}) });
   };
-
-  // The private namespace comes first, so that the host-side changes and the
-  // move out of the host run back to back (one `ip -batch` process).
-  step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
 
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
   for (const family of [4, 6] as const) {
@@ -84,25 +123,40 @@ export function planAttach(input: AttachInput): StepSpec[] {
       { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
   }
 
-  // 2. Through a private namespace: rename and tag where no udev or network manager can see it.
-  step('link.move', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
-    { name: host.name, mac: host.mac, from: HOST, to: TMP });
+  // 2. The move, with the rename and the tag where no udev or network manager of the host sees them.
+  into = sections.move;
   const extra = `${req.mac ? `, MAC ${req.mac}` : ''}${req.mtu ? `, MTU ${req.mtu}` : ''}`;
-  step('link.set', `Rename ${host.name} to ${ctrName} and tag it with its host identity${extra}`,
-    `Rename ${ctrName} back to ${host.name}; restore its MAC, MTU and alias`,
-    {
-      ns: TMP,
-      from: { name: host.name, alias: host.alias ?? '', mac: host.mac, mtu: host.mtu },
-      // MAC and MTU always present, so going back restores them even if they drifted in the container.
-      to: { name: ctrName, alias: input.tag, mac: req.mac ?? host.mac, mtu: req.mtu ?? host.mtu },
-    });
-  step('link.move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
-    { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });
-  step('netns.add', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
+  const renameTitle = `Rename ${host.name} to ${ctrName} and tag it with its host identity${extra}`;
+  const renameBack = `Rename ${ctrName} back to ${host.name}; restore its MAC, MTU and alias`;
+  const rename = (ns: NsRef) => ({
+    ns,
+    from: { name: host.name, alias: host.alias ?? '', mac: host.mac, mtu: host.mtu },
+    // MAC and MTU always present, so going back restores them even if they drifted in the container.
+    to: { name: ctrName, alias: input.tag, mac: req.mac ?? host.mac, mtu: req.mtu ?? host.mtu },
+  });
+  // The kernel resets per-interface sysctls on a move: set them on arrival, before the link is up.
+  const announce = (dev: string): void => step('sysctl.announce',
+    `Set arp_notify and ndisc_notify on ${dev} (the kernel announces its addresses; no arping)`,
+    `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev });
+  if ((input.path ?? 'private') === 'direct') {
+    step('link.move', `Move ${host.name} into ${target.display}`, `Move ${host.name} back to the host`,
+      { name: host.name, mac: host.mac, from: HOST, to: CTR });
+    announce(host.name);
+    step('link.set', renameTitle, renameBack, rename(CTR));
+  } else {
+    const TMP: NsRef = tmpNsPath(input.tmpNs);
+    step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
+    step('link.move', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
+      { name: host.name, mac: host.mac, from: HOST, to: TMP });
+    step('link.set', renameTitle, renameBack, rename(TMP));
+    step('link.move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
+      { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });
+    step('netns.add', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
+    announce(ctrName);
+  }
 
   // 3. Container side.
-  step('sysctl.announce', `Set arp_notify and ndisc_notify on ${ctrName} (the kernel announces its addresses; no arping)`,
-    `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev: ctrName });
+  into = sections.ctr;
   if (req.addresses.length) {
     const list = req.addresses.map((a) => a.cidr).join(', ');
     step('addr.add', `Add ${list} to ${ctrName}`, `Remove ${list} from ${ctrName}`,
@@ -125,5 +179,5 @@ export function planAttach(input: AttachInput): StepSpec[] {
         { ns: CTR, family, routes });
     }
   }
-  return steps;
+  return sections;
 }

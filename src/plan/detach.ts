@@ -1,28 +1,37 @@
 /**
  * Detach is attach backwards: the same pure planner rebuilds the attach steps
- * from the record (with the NIC's current container-side name and a fresh
- * private namespace), each step gets back what it saved, and the list runs
- * reversed with every step inverted. One definition of each change, so attach
- * and detach cannot drift apart.
+ * from the record (with the NIC's current container-side name), each step
+ * gets back what it saved, and the list runs reversed with every step
+ * inverted. One definition of each change, so attach and detach cannot drift
+ * apart. Only the move itself may take another path than attach took (the
+ * host name may have become taken in the container, or free): it saves
+ * nothing, so it is planned afresh for the path detach can take now.
  */
 import { invert } from '../steps/index.js';
 import type { AddrParams } from '../steps/addr.js';
 import type { SetParams } from '../steps/link.js';
 import type { StepSpec } from '../steps/types.js';
-import { planAttach, type AttachInput } from './attach.js';
+import { assemble, planSections, type AttachInput, type MovePath } from './attach.js';
 
 export interface DetachLive {
   /** The NIC's name in the container now (it may have been renamed there). */
   ctrName: string;
+  /** A fresh private namespace name, for the `private` path. */
   tmpNs: string;
+  /** The path the NIC can take out now (plan/attach.ts choosePath). */
+  path: MovePath;
 }
 
 export function planDetach(input: AttachInput, saved: unknown[], live: DetachLive): StepSpec[] {
-  const steps = planAttach({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs });
-  if (steps.length !== saved.length) {
-    throw new Error(`record ${input.id} does not match its plan (${saved.length} saved, ${steps.length} steps)`);
+  const recorded = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs });
+  const order = assemble(recorded);
+  if (order.length !== saved.length) {
+    throw new Error(`record ${input.id} does not match its plan (${saved.length} saved, ${order.length} steps)`);
   }
-  const out = steps.map((s, i) => ({ ...s, saved: saved[i] ?? undefined })).reverse().map(invert);
+  const savedOf = new Map(order.map((s, i) => [s, saved[i] ?? undefined]));
+  const put = (list: StepSpec[]): StepSpec[] => list.map((s) => ({ ...s, saved: savedOf.get(s) }));
+  const { move } = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs, path: live.path });
+  const out = assemble({ host: put(recorded.host), move, ctr: put(recorded.ctr) }).reverse().map(invert);
   // The one exception to "exactly backwards". Attach adds the container-side
   // addresses, then brings the link up (arp_notify announces what is there
   // at up). Backwards, detach would take the link down first, and the kernel

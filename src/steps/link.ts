@@ -61,15 +61,36 @@ export interface SetParams {
   to: LinkAttrs;
 }
 
-function setCmd(ns: NsRef, current: string, attrs: LinkAttrs): Cmd {
-  const argv = ['ip', 'link', 'set', 'dev', current];
-  if (attrs.name !== undefined && attrs.name !== current) argv.push('name', attrs.name);
+/**
+ * A rename is a command of its own, first: the kernel applies a netlink
+ * message's attributes one by one (MAC and MTU before the name), so a rename
+ * refused because the name was taken meanwhile would leave the MAC and MTU
+ * changed. Alone, it fails whole, and the step changed nothing.
+ * With `macs` (the link's MAC before and after), a rollback touches the
+ * link only if the one under that name is still ours.
+ */
+function setCmds(ns: NsRef, current: string, attrs: LinkAttrs, macs: string[]): Cmd[] {
+  const guard = (dev: string): Pick<Cmd, 'rollbackGuard'> => (macs.length ? { rollbackGuard: () => ours(ns, dev, macs) } : {});
+  const cmds: Cmd[] = [];
+  let dev = current;
+  if (attrs.name !== undefined && attrs.name !== current) {
+    cmds.push({ argv: ['ip', 'link', 'set', 'dev', current, 'name', attrs.name], netns: nsArg(ns), idempotent: NOT_FOUND, ...guard(current) });
+    dev = attrs.name;
+  }
+  const argv = ['ip', 'link', 'set', 'dev', dev];
   if (attrs.mac !== undefined) argv.push('address', attrs.mac);
   if (attrs.mtu !== undefined) argv.push('mtu', String(attrs.mtu));
   if (attrs.alias !== undefined) argv.push('alias', attrs.alias);
   if (attrs.up !== undefined) argv.push(attrs.up ? 'up' : 'down');
   // One netlink message with several attributes can fail after applying some.
-  return { argv, netns: nsArg(ns), idempotent: NOT_FOUND, partial: argv.length > 7 };
+  if (argv.length > 5) cmds.push({ argv, netns: nsArg(ns), idempotent: NOT_FOUND, partial: argv.length > 7, ...guard(dev) });
+  return cmds;
+}
+
+/** Absent (the idempotent pattern covers that) or carrying one of our MACs. */
+async function ours(ns: NsRef, name: string, macs: string[]): Promise<boolean> {
+  const found = (await links(ns ?? undefined)).find((l) => l.ifname === name);
+  return !found || macs.includes((found.address ?? '').toLowerCase());
 }
 
 /** The old values of exactly the attributes that `to` changes. */
@@ -82,6 +103,12 @@ function previous(p: SetParams): LinkAttrs {
 }
 
 export const linkSet: StepKind<SetParams> = {
-  apply: (p) => [setCmd(p.ns, p.from.name, p.to)],
-  undo: (p) => [setCmd(p.ns, p.to.name ?? p.from.name, { ...previous(p), name: p.from.name })],
+  apply: (p) => setCmds(p.ns, p.from.name, p.to, macsOf(p)),
+  undo: (p) => setCmds(p.ns, p.to.name ?? p.from.name, { ...previous(p), name: p.from.name }, macsOf(p)),
 };
+
+/** A renamed link's MACs, before and after: how a rollback knows it is ours. */
+function macsOf(p: SetParams): string[] {
+  if (p.to.name === undefined || !p.from.mac) return [];
+  return [...new Set([p.from.mac, p.to.mac ?? p.from.mac].map((m) => m.toLowerCase()))];
+}

@@ -168,6 +168,53 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
   });
 
+  it('takes the private namespace when the host name is taken in the container, and detach restores both sides exactly', async () => {
+    const nic = await lab.addNic({ mtu: 1450, addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    // The container has a link of its own named like the host NIC.
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const args = ['attach', `pid:${ctr.pid}`, nic, '192.168.1.12/24@192.168.1.1', '--verbose'];
+    const r = await lab.hostnic(args);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\$ ip netns add hostnic-\w+/);
+    expect(r.stderr).toMatch(new RegExp(`nsenter --net=/run/netns/hostnic-\\w+ -- ip -batch - <<'EOF'\\nlink set dev ${nic} name eth1\\nlink set dev eth1 address `));
+    const link = linkIn(await lab.snapshot(ctr.nsPath), 'eth1');
+    expect(link.addrs.map((a) => a.local)).toContain('192.168.1.12');
+    expect(linkIn(await lab.snapshot(ctr.nsPath), nic).ifalias).toBeUndefined(); // the container's own link is untouched
+    expect(await lab.ping(ctr.nsPath, lab.gw4)).toBe(true);
+    expect(await hostnicTempNamespaces()).toEqual([]);
+
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--verbose']);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/\$ ip netns add hostnic-\w+/);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(await hostnicTempNamespaces()).toEqual([]);
+  });
+
+  it('attached directly, detach goes through the private namespace when the host name was taken in the container since', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.13/24', '--verbose']);
+    expect(a.exitCode, a.stderr).toBe(0);
+    expect(a.stderr).not.toMatch(/netns add/);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--verbose']);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/\$ ip netns add hostnic-\w+/);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    // The container kept its own link of that name; without it, it is as before.
+    expect(linkIn(await lab.snapshot(ctr.nsPath), nic).ifalias).toBeUndefined();
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'del', nic]);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+    expect(await hostnicTempNamespaces()).toEqual([]);
+  });
+
   it('--dry-run prints every step with its exact commands and changes nothing', async () => {
     const nic = await lab.addNic();
     const ctr = await lab.addContainer();
@@ -176,7 +223,9 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.11/24@192.168.1.1', '--dry-run']);
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain(`nsenter --net=/proc/${ctr.pid}/ns/net -- ip addr add 192.168.1.11/24 dev eth1`);
-    expect(r.stdout).toMatch(/ip link set dev nic1 netns \/run\/netns\/hostnic-\w+/);
+    // One move, straight into the container: the host name is free there.
+    expect(r.stdout).toContain(`ip link set dev nic1 netns /proc/${ctr.pid}/ns/net`);
+    expect(r.stdout).not.toMatch(/netns add|\/run\/netns\//);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
     expect(existsSync(join(lab.stateDir, 'journal')) ? readdirSync(join(lab.stateDir, 'journal')) : []).toEqual([]);
@@ -212,34 +261,67 @@ describe.skipIf(!root)('attach rolls back every step (real failures)', () => {
     expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
   }
 
-  it('fails each step of the plan in turn, after it ran; every time both namespaces end as they were, exit 1', async () => {
+  async function failEachStep(minSteps: number): Promise<void> {
     const plan = JSON.parse((await lab.hostnic([...request(), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } };
     const n = plan.plan.steps.length;
-    expect(n).toBeGreaterThanOrEqual(14);
+    expect(n).toBeGreaterThanOrEqual(minSteps);
     for (let i = 0; i < n; i++) {
       const r = await lab.hostnic(request(), { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(i) } });
       expect.soft(r.exitCode, `step ${i} (${plan.plan.steps[i]!.title})`).toBe(1);
       expect(r.stderr).toMatch(/hostnic-test-fault.*every change was rolled back/);
       await expectUnchanged();
     }
+  }
+
+  /** The container gets a link of its own named like the host NIC: attach then goes through the private namespace. */
+  async function takeHostNameInContainer(): Promise<void> {
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    ctrBefore = await lab.snapshot(ctr.nsPath);
+  }
+
+  it('fails each step of the plan in turn, after it ran; every time both namespaces end as they were, exit 1', async () => {
+    await failEachStep(11);
   });
 
-  it('the kernel refuses the move into the container (a name clash appeared meanwhile): rolled back, exit 1', async () => {
-    const child = lab.spawnHostnic([...request(), '--name', 'cloud0'], { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_PAUSE: "before:7" } });
-    await pausedAt(lab.stateDir, "before:7");
-    // Something else creates cloud0 in the container while hostnic is at work.
-    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', 'cloud0', 'type', 'veth', 'peer', 'name', 'cloud0p']);
+  it('the same on the private-namespace path (the host name is taken in the container)', async () => {
+    await takeHostNameInContainer();
+    const dry = await lab.hostnic([...request(), '--dry-run']);
+    expect(dry.stdout).toMatch(/ip link set dev nic1 netns \/run\/netns\/hostnic-\w+/);
+    await failEachStep(14);
+  });
+
+  /** Pause before step `at`, let something else create `name` in the container, resume: the kernel refuses, the rollback is exact. */
+  async function clashBefore(at: number, name: string, args: string[], refusal: RegExp): Promise<void> {
+    const child = lab.spawnHostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_PAUSE: `before:${at}` } });
+    await pausedAt(lab.stateDir, `before:${at}`);
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
     resume(lab.stateDir);
     const { waitForExit } = await import('../helpers/lab.js');
     const r = await waitForExit(child);
     expect(r.exitCode).toBe(1);
-    expect(r.stderr).toMatch(/^hostnic: .*An interface with the same name exists in the target netns.*every change was rolled back$/m);
-    await lab.inNs(ctr.nsPath, ['ip', 'link', 'del', 'cloud0']);
+    expect(r.stderr).toMatch(new RegExp(`^hostnic: .*(${refusal.source}).*every change was rolled back$`, 'm'));
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'del', name]);
     await expectUnchanged();
+  }
+
+  it('the kernel refuses the move into the container (its host name appeared there meanwhile): rolled back, exit 1', async () => {
+    // Step 4 is the move, after the host side (routes, addresses, sysctl, down).
+    await clashBefore(4, nic, request(), /File exists|same name/);
+  });
+
+  it('the kernel refuses the rename in the container (a name clash appeared meanwhile): rolled back, exit 1', async () => {
+    // Step 6: the rename, after the move and the announcement. Refused, it must leave MAC and MTU as they were.
+    await clashBefore(6, 'cloud0', [...request(), '--name', 'cloud0'], /File exists/);
+  });
+
+  it('the kernel refuses the move into the container on the private path (a name clash appeared meanwhile): rolled back, exit 1', async () => {
+    await takeHostNameInContainer();
+    // Step 7: private namespace, host side (4), move out of the host, rename, then the move into the container.
+    await clashBefore(7, 'cloud0', [...request(), '--name', 'cloud0'], /An interface with the same name exists in the target netns/);
   });
 
   it('an undo that fails leaves exit 3 with the commands to finish by hand; recover then restores everything', async () => {
-    const r = await lab.hostnic(request(), { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: '12', HOSTNIC_TEST_UNDO_FAIL: "6" } });
+    const r = await lab.hostnic(request(), { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: '10', HOSTNIC_TEST_UNDO_FAIL: '6' } });
     expect(r.exitCode).toBe(3);
     expect(r.stderr).toMatch(/ROLLBACK INCOMPLETE/);
     expect(r.stderr).toMatch(/ip link set dev eth1 name nic1/);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { planAttach, type AttachInput } from '../../src/plan/attach.js';
+import { choosePath, planAttach, type AttachInput } from '../../src/plan/attach.js';
 import { planDetach } from '../../src/plan/detach.js';
-import { doCommands, undoCommands } from '../../src/steps/index.js';
+import { doCommands, invert, undoCommands } from '../../src/steps/index.js';
+import { batchKey } from '../../src/exec.js';
 import { render } from '../../src/exec.js';
 import { decodeTag, encodeTag } from '../../src/tag.js';
 import { parseAttachRequest } from '../../src/spec/parse.js';
@@ -45,11 +46,19 @@ describe('planAttach', () => {
 
   it('renames in the private namespace, never in the host', () => {
     const rename = steps.find((s) => s.kind === 'link.set' && (s.params as { to: { name?: string } }).to.name === 'eth1')!;
-    const [cmd] = doCommands(rename);
-    expect(cmd!.netns).toBe('/run/netns/hostnic-abcd1234');
-    expect(cmd!.argv).toEqual(['ip', 'link', 'set', 'dev', 'nic1', 'name', 'eth1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', input.tag]);
+    const cmds = doCommands(rename);
+    expect(cmds.every((c) => c.netns === '/run/netns/hostnic-abcd1234')).toBe(true);
+    // The rename alone first (a refused rename then changes nothing), then the rest.
+    expect(cmds.map((c) => c.argv)).toEqual([
+      ['ip', 'link', 'set', 'dev', 'nic1', 'name', 'eth1'],
+      ['ip', 'link', 'set', 'dev', 'eth1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', input.tag],
+    ]);
+    expect(cmds.map((c) => !!c.partial)).toEqual([false, true]);
     // Undo restores name, MAC, MTU and the original alias.
-    expect(undoCommands(rename)[0]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'eth1', 'name', 'nic1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', 'uplink b']);
+    expect(undoCommands(rename).map((c) => c.argv)).toEqual([
+      ['ip', 'link', 'set', 'dev', 'eth1', 'name', 'nic1'],
+      ['ip', 'link', 'set', 'dev', 'nic1', 'address', '52:54:00:12:34:56', 'mtu', '1500', 'alias', 'uplink b'],
+    ]);
   });
 
   it('adds addresses before bringing the link up (arp_notify announces addresses present at up)', () => {
@@ -69,7 +78,7 @@ describe('planDetach', () => {
   it('is attach reversed and inverted, with the live container-side name', () => {
     const attach = planAttach(input);
     const saved = attach.map(() => null);
-    const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000' });
+    const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000', path: 'private' });
     // Backwards, with two exceptions: the container-side addresses go before
     // the link goes down (next test), and the private namespace is made first.
     const backwards = attach.map((s, i) => ({ s, i })).reverse();
@@ -84,7 +93,7 @@ describe('planDetach', () => {
   });
 
   it('removes the container-side addresses before taking the link down (down drops IPv6 addresses: a rollback from there would lose them)', () => {
-    const detach = planDetach(input, planAttach(input).map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x' });
+    const detach = planDetach(input, planAttach(input).map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
     const remove = detach.findIndex((s) => s.kind === 'addr.add' && (s.params as { ns: string }).ns === '/proc/4242/ns/net');
     const down = detach.findIndex((s) => s.kind === 'link.set' && doCommands(s)[0]!.argv.join(' ') === 'ip link set dev eth1 down');
     expect(remove).toBeGreaterThanOrEqual(0);
@@ -96,7 +105,7 @@ describe('planDetach', () => {
     const saved: unknown[] = attach.map((s) =>
       s.kind === 'route.default' && (s.params as { family: number }).family === 4
         ? [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] : null);
-    const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x' });
+    const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
     const restore = detach.find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 4)!;
     expect(doCommands(restore).map((c) => c.argv.join(' '))).toEqual([
       'ip route del 0.0.0.0/0 via 192.168.1.1 dev eth1',
@@ -105,7 +114,91 @@ describe('planDetach', () => {
   });
 
   it('refuses a record that does not match its plan', () => {
-    expect(() => planDetach(input, [null], { ctrName: 'eth1', tmpNs: 't' })).toThrow(/does not match/);
+    expect(() => planDetach(input, [null], { ctrName: 'eth1', tmpNs: 't', path: 'private' })).toThrow(/does not match/);
+  });
+});
+
+describe('the direct path (the host name is free in the container)', () => {
+  const direct: AttachInput = { ...input, path: 'direct' };
+  const steps = planAttach(direct);
+  const lines = (list: typeof steps) => list.flatMap((s) => doCommands(s).map(render));
+
+  it('moves the NIC once, under its host name, then renames and tags it in the container', () => {
+    expect(steps.map((s) => `${s.inverse ? '-' : '+'}${s.kind}`)).toEqual([
+      '-route.add', '-addr.add', '+sysctl.set', '+link.set',
+      '+link.move', '+sysctl.announce', '+link.set',
+      '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
+    ]);
+    const all = lines(steps);
+    expect(all).toContain('ip link set dev nic1 netns /proc/4242/ns/net');
+    expect(all).toContain(`nsenter --net=/proc/4242/ns/net -- sysctl -q -w net/ipv4/conf/nic1/arp_notify=1 net/ipv6/conf/nic1/ndisc_notify=1`);
+    expect(all).toContain('nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 name eth1');
+    expect(all).toContain(`nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 address 52:54:00:12:34:56 mtu 1500 alias ${input.tag}`);
+    expect(all.join('\n')).not.toMatch(/netns (add|del)|\/run\/netns/);
+  });
+
+  it('never renames in the host: every host-side link command keeps the host name', () => {
+    const hostCmds = steps.flatMap((s) => doCommands(s)).filter((c) => c.netns === undefined && c.argv[1] === 'link');
+    expect(hostCmds.every((c) => c.argv[4] === 'nic1' && !c.argv.includes('name'))).toBe(true);
+  });
+
+  it('runs the host side and the move in one process, and the container side after the announcement in another', () => {
+    const move = steps.findIndex((s) => s.kind === 'link.move');
+    const keys = steps.map((s) => doCommands(s).map(batchKey)[0]);
+    expect(new Set(keys.slice(0, move + 1).filter((k, i) => steps[i]!.kind !== 'sysctl.set'))).toEqual(new Set([keys[0]]));
+    expect(new Set(keys.slice(move + 2))).toEqual(new Set([keys[move + 2]]));
+  });
+
+  it('detach renames in the container and moves the NIC out under its host name, in one container-side batch', () => {
+    const detach = planDetach(direct, steps.map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+    const out = lines(detach);
+    const rename = out.indexOf('nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 name nic1');
+    expect(out[rename + 1]).toBe(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 address 52:54:00:12:34:56 mtu 1500 alias 'uplink b'`);
+    const move = out.indexOf(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 netns /proc/${process.pid}/ns/net`);
+    expect(rename).toBeGreaterThanOrEqual(0);
+    expect(move).toBeGreaterThan(rename);
+    expect(detach.map((s) => s.kind)).not.toContain('netns.add');
+    // Everything from the first container-side command to the move shares one batch key.
+    const ctr = detach.filter((s) => doCommands(s).some((c) => c.netns === '/proc/4242/ns/net'));
+    expect(new Set(ctr.flatMap((s) => doCommands(s).map(batchKey))).size).toBe(1);
+  });
+
+  it('detach takes the private namespace when the host name is taken in the container now, keeping what attach saved', () => {
+    const saved = steps.map((s) => (s.kind === 'route.default' ? [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] : null));
+    const detach = planDetach(direct, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
+    expect(detach[0]!.kind).toBe('netns.add');
+    expect(lines(detach)).toContain('nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 netns /run/netns/hostnic-x');
+    expect(lines(detach)).toContain('nsenter --net=/run/netns/hostnic-x -- ip link set dev eth1 name nic1');
+    const restores = detach.filter((s) => s.kind === 'route.default').map((s) => s.saved);
+    expect(restores).toEqual([[{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }]]);
+  });
+
+  it('a record of the private path (and one from before paths existed) can leave by the direct path', () => {
+    for (const rec of [input, { ...input, path: 'private' as const }]) {
+      const attach = planAttach(rec);
+      const saved = attach.map((s) => (s.kind === 'sysctl.set' ? '2' : null));
+      const detach = planDetach(rec, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+      expect(detach.map((s) => s.kind)).not.toContain('netns.add');
+      expect(detach.find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
+      expect(detach.length).toBe(attach.length - 3);
+    }
+  });
+
+  it('a rollback of the rename inverts it exactly', () => {
+    const rename = steps.find((s) => s.kind === 'link.set' && (s.params as { to: { name?: string } }).to.name === 'eth1')!;
+    expect(undoCommands(rename).map(render)).toEqual(doCommands(invert(rename)).map(render));
+  });
+});
+
+describe('choosePath', () => {
+  it('goes direct when the host name is free in the container, else through the private namespace', () => {
+    const ctr = [{ ifname: 'lo' }, { ifname: 'eth0', altnames: ['enp0s1'] }];
+    expect(choosePath('eth1', ctr)).toBe('direct');
+    expect(choosePath('eth0', ctr)).toBe('private');
+    expect(choosePath('enp0s1', ctr)).toBe('private');
+    // Detach: the NIC itself may carry the host name in the container.
+    expect(choosePath('eth1', [...ctr, { ifname: 'eth1' }], 'eth1')).toBe('direct');
+    expect(choosePath('eth1', [...ctr, { ifname: 'eth1' }], 'net0')).toBe('private');
   });
 });
 
