@@ -87,8 +87,10 @@ export class StateDir {
    * flock(2) on an open file description: `flock` locks the descriptor it
    * inherits and exits, the lock stays with our copy of the descriptor, and
    * the kernel drops it when this process dies. So there is no stale lock.
+   * Resolves to how long it took, in ms (long: another hostnic held it).
    */
-  async lock(timeoutSeconds = 60): Promise<void> {
+  async lock(timeoutSeconds = 60): Promise<number> {
+    const start = performance.now();
     this.ensure();
     const fd = openSync(join(this.root, 'lock'), 'a', 0o600);
     const code = await new Promise<number>((resolve, reject) => {
@@ -104,6 +106,7 @@ export class StateDir {
     }
     // Keep fd open until exit: that is the lock.
     this.sweepTemporaries();
+    return performance.now() - start;
   }
 
   /**

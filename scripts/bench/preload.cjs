@@ -3,7 +3,8 @@
 //  - when Node reached this file (the end of Node's own start-up),
 //  - every child process (argv, spawn and exit times): execa and flock both go
 //    through child_process.spawn,
-//  - every HTTP request over a unix socket (the Docker / Podman API),
+//  - every HTTP request over a unix socket (the Docker / Podman API, over
+//    node:http or a plain node:net connection),
 //  - fsyncSync calls (the journal writes),
 //  - timers of 20 ms or more that fired (a fixed sleep would show up here),
 // and writes it all as JSON to $HOSTNIC_BENCH_TRACE when the process exits.
@@ -49,6 +50,28 @@ http.request = function tracedRequest(...args) {
   });
   req.once('close', () => { if (!entry.end) entry.end = now(); });
   return req;
+};
+
+// hostnic talks to the Docker / Podman socket with one HTTP/1.0 GET on a
+// node:net connection (src/target/runtimes/common.ts): a unix-socket
+// connection counts as one API call, from connect to close.
+const net = require('node:net');
+const createConnection = net.createConnection;
+net.createConnection = function tracedConnection(...args) {
+  const sock = createConnection.apply(this, args);
+  const path = typeof args[0] === 'string' ? args[0] : args[0]?.path;
+  if (typeof path !== 'string') return sock;
+  const entry = { socketPath: path, path: null, start: now(), end: 0, status: null };
+  trace.http.push(entry);
+  const write = sock.write;
+  sock.write = function tracedWrite(chunk, ...rest) {
+    const line = /^GET (\S+) HTTP/.exec(String(chunk));
+    if (line && entry.path === null) entry.path = line[1];
+    return write.call(this, chunk, ...rest);
+  };
+  sock.on('data', (d) => { if (entry.status === null) entry.status = Number(/^HTTP\/1\.\d (\d{3})/.exec(String(d))?.[1] ?? 0); });
+  sock.once('close', () => { entry.end = now(); });
+  return sock;
 };
 
 const fsyncSync = fs.fsyncSync;

@@ -58,16 +58,23 @@ function checkOptionCounts(args: AttachArgs): void {
   }
 }
 
+/** A lookup older than this (the lock had to wait) is made again. */
+export const STALE_AFTER_MS = 250;
+
 export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number> {
   checkOptionCounts(args);
   const req = parseAttachRequest({
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
     mtu: args.mtu, routes: args.route ?? [], force: args.force,
   });
-  if (!ctx.dryRun) await ctx.state.lock();
+  // The container is looked up while the lock is taken (both only read).
+  const lookup = resolveTarget(req.target);
+  lookup.catch(() => undefined); // reported below, after the lock
+  const waited = ctx.dryRun ? 0 : await ctx.state.lock();
   // Before looking for the NIC: an unfinished plan may have left it in a private namespace.
   refuseIfUnfinished(ctx.state, [req.nic.kind === 'name' ? req.nic.name : req.nic.kind === 'mac' ? req.nic.mac : req.nic.address]);
-  const target = await resolveTarget(req.target);
+  // After waiting for another hostnic, the container may have changed: ask again.
+  const target = waited > STALE_AFTER_MS ? await resolveTarget(req.target) : await lookup;
   // Each namespace is read once (links, addresses, routes) and everything is derived from that.
   const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
   const hostNics = hostLinks(hostState);

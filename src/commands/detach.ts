@@ -18,7 +18,7 @@ import { describeTarget, resolveTarget, targetAlive } from '../target/resolve.js
 import type { Target } from '../target/types.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
-import { recordMatches } from './attach.js';
+import { recordMatches, STALE_AFTER_MS } from './attach.js';
 import { liveCheck, NsReads } from './status.js';
 
 /**
@@ -113,14 +113,17 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   const spec = parseTarget(args.container);
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
-  if (!ctx.dryRun) await ctx.state.lock();
+  // The container is looked up while the lock is taken (both only read); it may be gone.
+  const lookup = (): Promise<Target | undefined> => resolveTarget(spec).catch((e: unknown) => {
+    if (e instanceof HostnicError) return undefined;
+    throw e;
+  });
+  const early = lookup();
+  early.catch(() => undefined); // reported below, after the lock
+  const waited = ctx.dryRun ? 0 : await ctx.state.lock();
   const reads = new NsReads(); // one read per namespace until something changes
-  let target: Target | undefined;
-  try {
-    target = await resolveTarget(spec);
-  } catch (e) {
-    if (!(e instanceof HostnicError)) throw e;
-  }
+  // After waiting for another hostnic, the container may have changed: ask again.
+  const target = waited > STALE_AFTER_MS ? await lookup() : await early;
   const { records } = loadRecords(ctx.state);
   const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
