@@ -1,6 +1,9 @@
 /**
  * The hostnic command line. Command modules are imported only when their
  * command runs, so `hostnic status` does not load the attach planner.
+ *
+ * bin/hostnic runs the bundle of this module (scripts/bundle.mjs) and calls
+ * main().
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
@@ -26,9 +29,31 @@ function fail(message: string, hint?: string, code: number = EXIT.usage): never 
   process.exit(code);
 }
 
+/** The modules of the commands, each imported when its command runs. */
+const load = {
+  context: () => import('./cli/context.js'),
+  attach: () => import('./commands/attach.js'),
+  detach: () => import('./commands/detach.js'),
+  status: () => import('./commands/status.js'),
+  completion: () => import('./commands/completion.js'),
+  complete: () => import('./commands/complete.js'),
+  nics: () => import('./commands/nics.js'),
+  doctor: () => import('./commands/doctor.js'),
+  recover: () => import('./commands/recover.js'),
+};
+
+/**
+ * Import every command module and run nothing: the build calls it before it
+ * saves V8's code cache of the bundle, so the cache holds their compiled
+ * top-level code too (bin/hostnic, scripts/bundle.mjs).
+ */
+export async function loadCommandModules(): Promise<void> {
+  await Promise.all(Object.values(load).map((f) => f()));
+}
+
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
   if (process.getuid?.() !== 0) fail(ROOT_MESSAGE);
-  const { makeContext } = await import('./cli/context.js');
+  const { makeContext } = await load.context();
   const code = await fn(makeContext(argv));
   process.exitCode = code;
 }
@@ -43,7 +68,7 @@ function globals(y: Argv): Argv<GlobalOptions> {
     .option('color', { type: 'boolean', describe: 'colour (--no-color, NO_COLOR, FORCE_COLOR)', global: true }) as Argv<GlobalOptions>;
 }
 
-export async function main(argv: string[]): Promise<void> {
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
   const cli = globals(yargs(argv))
     .scriptName('hostnic')
     .usage('$0 <command> [options]\n\nHand a host NIC to a container (SDN passthrough), reversibly.')
@@ -63,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
         .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')
         .epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/attach.js')).attachCommand(a as never, ctx)),
+      (a) => withCtx(a, async (ctx) => (await load.attach()).attachCommand(a as never, ctx)),
     )
     .command(
       'detach <container> [nic]',
@@ -74,7 +99,7 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 detach nginx', 'every NIC hostnic gave to nginx goes back to the host')
         .example('$0 detach nginx eth1', 'only that one')
         .epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/detach.js')).detachCommand(a as never, ctx)),
+      (a) => withCtx(a, async (ctx) => (await load.detach()).detachCommand(a as never, ctx)),
     )
     .command(
       'status',
@@ -84,7 +109,7 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 status --json', 'for scripts')
         .example('$0 status --scan', 'after the state directory was lost: find the NICs by their tags')
         .epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/status.js')).statusCommand(ctx, { scan: !!(a as { scan?: boolean }).scan })),
+      (a) => withCtx(a, async (ctx) => (await load.status()).statusCommand(ctx, { scan: !!(a as { scan?: boolean }).scan })),
     )
     .command(
       'completion [shell]',
@@ -98,7 +123,7 @@ export async function main(argv: string[]): Promise<void> {
           + '_hostnic in a directory of $fpath (zsh) or ~/.config/fish/completions/hostnic.fish (fish). '
           + "The same files are in the package's completions/ directory."),
       // No root needed: it only prints a file.
-      async (a) => { process.exitCode = (await import('./commands/completion.js')).completionCommand(a.shell); },
+      async (a) => { process.exitCode = (await load.completion()).completionCommand(a.shell); },
     )
     .command({
       // Hidden: the dynamic values of the completion scripts. Any user's shell
@@ -109,7 +134,7 @@ export async function main(argv: string[]): Promise<void> {
         .positional('what', { type: 'string', describe: 'containers | nics | attached-containers | attached-nics [<container>]' })
         .positional('args', { type: 'string', array: true })
         .strict(false),
-      handler: async (a) => (await import('./commands/complete.js'))
+      handler: async (a) => (await load.complete())
         .completeCommand(String(a.what ?? ''), (a.args ?? []).map(String), a.stateDir),
     })
     .command(
@@ -119,7 +144,7 @@ export async function main(argv: string[]): Promise<void> {
         .example('$0 nics', 'eth0 primary; eth1, eth2 secondary: who manages them, arp_ignore/arp_announce; attached ones with their container')
         .example("$0 nics --json | jq -r '.[] | select(.role == \"secondary\") | .name'", 'the NICs free to attach')
         .epilog('--json prints an array of objects with stable fields (README.md, "nics").'),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/nics.js')).nicsCommand(ctx)),
+      (a) => withCtx(a, async (ctx) => (await load.nics()).nicsCommand(ctx)),
     )
     .command(
       'doctor [nics..]',
@@ -141,13 +166,13 @@ export async function main(argv: string[]): Promise<void> {
           '  2  invalid request (--fix with --undo, a NIC that is not here): nothing was changed',
           '  3  rollback incomplete: what is left and the commands to fix it are printed',
         ].join('\n')),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/doctor.js')).doctorCommand(a as never, ctx)),
+      (a) => withCtx(a, async (ctx) => (await load.doctor()).doctorCommand(a as never, ctx)),
     )
     .command(
       'recover',
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
       (y) => y.epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await import('./commands/recover.js')).recoverCommand(ctx)),
+      (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx)),
     )
     .demandCommand(1, 'name a command: attach, detach, status, recover, nics, doctor (see --help)')
     .strict()
@@ -155,6 +180,8 @@ export async function main(argv: string[]): Promise<void> {
     .epilog(EXIT_CODES)
     // Wrap to the terminal; piped help stays unwrapped so examples are whole lines.
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
+    // Never prints yargs' help: the bundle leaves out yargs' rendering of a
+    // command's help before every run for it (scripts/bundle.mjs).
     .fail((msg, err) => {
       if (err) throw err;
       fail(msg.split('\n')[0] ?? 'invalid command line', 'see hostnic --help');
@@ -170,4 +197,3 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-void main(hideBin(process.argv));
