@@ -401,6 +401,15 @@ export class Runner {
   }
 }
 
+/**
+ * Set up the task-list renderer now, while hostnic waits for a child process:
+ * its modules' set-up (a few ms of CPU) then runs beside the child instead of
+ * after it. Nothing to set up when the renderer is silent.
+ */
+export function warmRenderer(renderer: Renderer): void {
+  if (renderer !== 'silent') import('listr2').catch(() => undefined);
+}
+
 /** Write and remove the records a finished plan asks for, then drop its journal. */
 export function finalize(state: StateDir, journal: Journal): void {
   const saved = journal.steps.map((s) => s.spec.saved ?? null);

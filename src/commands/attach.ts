@@ -7,7 +7,7 @@ import {
 } from '../observe.js';
 import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
-import { refuseIfUnfinished, type Plan } from '../runner.js';
+import { refuseIfUnfinished, warmRenderer, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../spec/parse.js';
 import type { AttachRequest, NicSelector } from '../spec/types.js';
 import { SCHEMA } from '../state.js';
@@ -70,7 +70,9 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   // The container is looked up while the lock is taken (both only read).
   const lookup = resolveTarget(req.target);
   lookup.catch(() => undefined); // reported below, after the lock
-  const waited = ctx.dryRun ? 0 : await ctx.state.lock();
+  const locking = ctx.dryRun ? 0 : ctx.state.lock();
+  warmRenderer(ctx.renderer); // while flock runs
+  const waited = await locking;
   // Before looking for the NIC: an unfinished plan may have left it in a private namespace.
   refuseIfUnfinished(ctx.state, [req.nic.kind === 'name' ? req.nic.name : req.nic.kind === 'mac' ? req.nic.mac : req.nic.address]);
   // After waiting for another hostnic, the container may have changed: ask again.

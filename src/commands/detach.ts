@@ -7,7 +7,7 @@ import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
 import type { SetParams } from '../steps/link.js';
 import { planDetach } from '../plan/detach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
-import { refuseIfUnfinished, type DryRunPlan, type Plan } from '../runner.js';
+import { refuseIfUnfinished, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
 import { invert } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
 import { parseNicSelector, parseTarget } from '../spec/parse.js';
@@ -120,7 +120,9 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   });
   const early = lookup();
   early.catch(() => undefined); // reported below, after the lock
-  const waited = ctx.dryRun ? 0 : await ctx.state.lock();
+  const locking = ctx.dryRun ? 0 : ctx.state.lock();
+  warmRenderer(ctx.renderer); // while flock runs
+  const waited = await locking;
   const reads = new NsReads(); // one read per namespace until something changes
   // After waiting for another hostnic, the container may have changed: ask again.
   const target = waited > STALE_AFTER_MS ? await lookup() : await early;
