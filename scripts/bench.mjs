@@ -629,7 +629,8 @@ async function cpuProfile(lab, stateDir, args) {
   const parent = new Map();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const sections = new Map();
-  const inBundle = (cf) => cf.url.startsWith('file://');
+  // The bundle runs through vm.Script (bin/hostnic), which names it by its path; an ESM build names it by file:// URL.
+  const inBundle = (cf) => cf.url.startsWith('file://') || cf.url.startsWith('/');
   const bundleGroup = (cf) => {
     const path = cf.url.replace(/^file:\/\//, '');
     if (!sections.has(path)) sections.set(path, bundleSections(path));

@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -67,6 +67,7 @@ if (existsSync(`${root}/dist`)) renameSync(`${root}/dist`, old);
 renameSync(fresh, `${root}/dist`);
 rmSync(old, { recursive: true, force: true });
 rmSync(stage, { recursive: true, force: true });
+checkCodeCache();
 
 /**
  * Run the new build once as bin/hostnic does, with HOSTNIC_CODE_CACHE=build:
@@ -77,13 +78,21 @@ rmSync(stage, { recursive: true, force: true });
  */
 function makeCodeCache() {
   const env = { ...process.env };
-  for (const k of ['NODE_OPTIONS', 'HOSTNIC_CODE_CACHE', 'HOSTNIC_DEBUG']) delete env[k];
-  const run = (extra, args) => spawnSync(process.execPath, [`${stage}/bin/hostnic`, ...args], { env: { ...env, ...extra }, encoding: 'utf8' });
-  const made = run({ HOSTNIC_CODE_CACHE: 'build' }, []);
+  for (const k of ['NODE_OPTIONS', 'HOSTNIC_CODE_CACHE', 'HOSTNIC_DEBUG', 'HOSTNIC_SCRIPT_NAME']) delete env[k];
+  // Made for the path dist/ will have: V8 keeps the name a cache was made under (see bin/hostnic).
+  const made = spawnSync(process.execPath, [`${stage}/bin/hostnic`], {
+    env: { ...env, HOSTNIC_CODE_CACHE: 'build', HOSTNIC_SCRIPT_NAME: join(root, 'dist', 'hostnic.js') }, encoding: 'utf8',
+  });
   if (made.status !== 0 || !made.stdout.includes('hostnic attach <container> <nic>') || !existsSync(`${fresh}/hostnic.js.cache`)) {
     throw new Error(`bundle: making the code cache failed (exit ${made.status}): ${made.stderr}`);
   }
-  const check = run({ HOSTNIC_DEBUG: '1' }, ['--version']);
+}
+
+/** After the swap: a plain run of the real entry point uses the cache. */
+function checkCodeCache() {
+  const env = { ...process.env, HOSTNIC_DEBUG: '1' };
+  for (const k of ['NODE_OPTIONS', 'HOSTNIC_CODE_CACHE', 'HOSTNIC_SCRIPT_NAME']) delete env[k];
+  const check = spawnSync(process.execPath, [`${root}/bin/hostnic`, '--version'], { env, encoding: 'utf8' });
   if (check.status !== 0 || check.stderr !== '') throw new Error(`bundle: the code cache is not used: ${check.stderr}`);
 }
 

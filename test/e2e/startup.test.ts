@@ -22,11 +22,24 @@ const work = mkdtempSync(join(tmpdir(), 'hostnic-startup-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 let copies = 0;
-/** A copy of the built bin/ and dist/. */
-function install(): { bin: string; cache: string; bundle: string } {
+/** The cache's second line: the path of the bundle it was made for. */
+function madeFor(cache: string): string {
+  return readFileSync(cache, 'utf8').split('\n')[1]!;
+}
+
+/** A copy of the built bin/ and dist/, its cache made for the copy's path (as a build there would); `asBuilt`: left as the build made it. */
+function install({ asBuilt = false } = {}): { bin: string; cache: string; bundle: string } {
   const dir = join(work, String(++copies));
   for (const d of ['bin', 'dist']) cpSync(join(REPO, d), join(dir, d), { recursive: true });
-  return { bin: join(dir, 'bin', 'hostnic'), cache: join(dir, 'dist', 'hostnic.js.cache'), bundle: join(dir, 'dist', 'hostnic.js') };
+  const cache = join(dir, 'dist', 'hostnic.js.cache');
+  const bundle = join(dir, 'dist', 'hostnic.js');
+  if (!asBuilt) {
+    const data = readFileSync(cache);
+    const from = `\n${madeFor(cache)}\n`;
+    const at = data.indexOf(from);
+    writeFileSync(cache, Buffer.concat([data.subarray(0, at), Buffer.from(`\n${bundle}\n`), data.subarray(at + from.length)]));
+  }
+  return { bin: join(dir, 'bin', 'hostnic'), cache, bundle };
 }
 
 function run(bin: string, { nodeArgs = [] as string[], env = {} as NodeJS.ProcessEnv } = {}) {
@@ -39,7 +52,7 @@ function run(bin: string, { nodeArgs = [] as string[], env = {} as NodeJS.Proces
 /** A cache V8 rejects: the build's, with its V8 version hash (bytes 4-7 of V8's header) changed, as another Node would have made it. */
 function otherNode(cache: string): void {
   const data = readFileSync(cache);
-  const v8 = data.indexOf('\n') + 1;
+  const v8 = data.indexOf('\n', data.indexOf('\n') + 1) + 1;
   data[v8 + 4] = data[v8 + 4]! ^ 0xff;
   writeFileSync(cache, data);
 }
@@ -70,9 +83,21 @@ describe('V8 code cache of the bundle', () => {
     expect(other.length).toBe(source.length);
     expect(other).not.toBe(source);
     writeFileSync(bundle, other);
-    expect(run(bin).stderr).toMatch(/hostnic\.js\.cache missing or of another build/);
+    expect(run(bin).stderr).toMatch(/hostnic\.js\.cache missing, or made for another build or path/);
     // Refreshed for this build.
     expect(readFileSync(cache).subarray(0, other.indexOf('\n') + 1).toString()).toBe(other.slice(0, other.indexOf('\n') + 1));
+    expect(run(bin).stderr).toBe('');
+  });
+
+  it('the build made it for the path of dist/: V8 names the compiled code as it was named when the cache was made', () => {
+    expect(madeFor(join(REPO, 'dist', 'hostnic.js.cache'))).toBe(join(REPO, 'dist', 'hostnic.js'));
+  });
+
+  it('a cache made for another path (the package installed elsewhere) is remade for this one, so stack traces name this bundle', () => {
+    const { bin, cache, bundle } = install({ asBuilt: true });
+    expect(madeFor(cache)).not.toBe(bundle);
+    expect(run(bin).stderr).toMatch(/missing, or made for another build or path/);
+    expect(madeFor(cache)).toBe(bundle);
     expect(run(bin).stderr).toBe('');
   });
 
@@ -81,7 +106,7 @@ describe('V8 code cache of the bundle', () => {
     rmSync(cache);
     const first = run(bin);
     expect(first.stdout).toBe(`${VERSION}\n`);
-    expect(first.stderr).toMatch(/missing or of another build/);
+    expect(first.stderr).toMatch(/missing, or made for another build or path/);
     expect(statSync(cache).size).toBeGreaterThan(0);
     expect(run(bin).stderr).toBe('');
   });
