@@ -22,21 +22,22 @@
 //
 // --profile runs one attach + detach with --verbose and a tracing preload
 // (scripts/bench/preload.cjs) and shows where the time goes; it also times
-// the building blocks (a process, nsenter, ip, ip -batch, sysctl, podman).
+// the building blocks (a process, nsenter, ip, ip -batch, sysctl, hostnic --version,
+// the Docker API GET, podman).
 //
 // Every program is run from an argument array (no shell); the floor scripts
 // are the one bash artifact. Ctrl+C stops the run, lets a running hostnic
 // roll back, and removes the lab.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { createConnection } from 'node:net';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { ADDR, GW4, Lab, NIC } from './bench/lab.mjs';
 import { drain, inNs, live, must, run, signalAll } from './bench/proc.mjs';
-import { fmt, percentile, summarize, table, unionLength } from './bench/stats.mjs';
+import { fmt, summarize, table, unionLength } from './bench/stats.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** The CLI under test: a private copy of bin/ + dist/ (snapshotBuild), so a concurrent rebuild cannot change it mid-run. */
@@ -46,6 +47,8 @@ const NODE = process.execPath;
 const CNI_DIR = '/usr/lib/cni';
 const CTR_IF = 'eth1'; // hostnic picks the first free ethN: the container has eth0 from Docker
 const MIB = 1024 * 1024;
+/** The address argument of every attach: address/prefix@gateway. */
+const ADDR_GW = `${ADDR}@${GW4}`;
 
 const TARGETS = {
   attachOverNode: 40, // ms over node -e 0
@@ -113,19 +116,18 @@ async function checked(what, argv, opts) {
   checkAbort();
   if (r.code !== 0) {
     const text = r.stderr || r.stdout;
-    const why = /cannot open \/run\/netns\/hostnic-/.test(text)
-      ? '\n(hostnic\'s private namespace vanished under it: something else on this machine deletes hostnic-* namespaces,'
-        + ' e.g. a concurrent e2e test; rerun when no tests are running)'
-      : '';
-    throw new Error(`${what} failed (exit ${r.code ?? r.signal}):\n${text.trim().split('\n').slice(-15).join('\n')}${why}`);
+    throw new Error(`${what} failed (exit ${r.code ?? r.signal}):\n${text.trim().split('\n').slice(-15).join('\n')}`);
   }
   return r;
 }
 
 /**
  * Copy bin/hostnic and dist/ into the lab's temp dir and run that copy: the
- * bundle has no runtime dependency outside node's builtins, and `npm test`
- * elsewhere on the machine rebuilds dist/ (rm -rf first) at any moment.
+ * bundle has no runtime dependency outside node's builtins, and a build
+ * elsewhere on the machine (`npm test`) swaps in a new dist/ at any moment.
+ * The copied code cache was made for the bundle's old path, so bin/hostnic
+ * ignores it: one run remakes it for the copy, and a second one (HOSTNIC_DEBUG
+ * names a missing or rejected cache) checks that every measured run has it.
  */
 function snapshotBuild(lab) {
   const app = join(lab.tmp, 'app');
@@ -134,10 +136,25 @@ function snapshotBuild(lab) {
   const hash = createHash('sha256');
   for (const f of readdirSync(join(app, 'dist')).sort()) hash.update(f).update(readFileSync(join(app, 'dist', f)));
   CLI = join(app, 'bin', 'hostnic');
+  for (const pass of ['remake', 'check']) {
+    const r = spawnSync(NODE, [CLI, '--version'], { env: versionEnv(), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`hostnic --version failed (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+    if (pass === 'check' && cacheMissed(r.stderr)) throw new Error(`the copied bundle runs without its code cache: ${r.stderr.trim()}`);
+  }
   return hash.digest('hex').slice(0, 12);
 }
 
-/** PIDs of test runners (vitest) on this machine: they load both cores and create and delete hostnic-* namespaces. */
+/** The environment of a plain `hostnic --version`, with HOSTNIC_DEBUG: bin/hostnic then says when it had no usable code cache. */
+function versionEnv() {
+  const env = { ...process.env, HOSTNIC_DEBUG: '1' };
+  delete env.NODE_OPTIONS; // bin/hostnic saves a cache only from a plain node
+  return env;
+}
+
+/** bin/hostnic's HOSTNIC_DEBUG line for a run that compiled the bundle from source. */
+const cacheMissed = (stderr) => /^hostnic: \S+\.cache /m.test(stderr);
+
+/** PIDs of test runners (vitest) on this machine: they load the cores and make the timings noisy. */
 function otherTestRuns() {
   const pids = [];
   for (const e of readdirSync('/proc')) {
@@ -151,7 +168,7 @@ function otherTestRuns() {
 }
 
 /** Time spent waiting; rounds that ended with another test run going on (their numbers are noisier). */
-const quiet = { waitedMs: 0, busyRounds: 0, noisyRounds: [] };
+const quiet = { waitedMs: 0, noisyRounds: [] };
 /** Before a round: wait (10 min at most over the whole run) until no test run is going on. */
 async function waitQuiet(opts, label) {
   if (!opts.wait) return;
@@ -164,18 +181,21 @@ async function waitQuiet(opts, label) {
     checkAbort();
   }
   quiet.waitedMs += Date.now() - started;
-  if (otherTestRuns().length > 0) quiet.busyRounds++;
 }
 
 function hostnicArgv(lab, args, nodeFlags = []) {
   return inNs(lab.hostNs, [NODE, ...nodeFlags, CLI, ...args]);
 }
 
-/** One hostnic attach then detach in a state dir; the target spelled as given. */
+/** hostnic's arguments for the lab's attach and detach; the target spelled as given. */
+const attachArgs = (target) => ['attach', target, NIC, ADDR_GW];
+const detachArgs = (target) => ['detach', target, NIC];
+
+/** One hostnic attach then detach in a state dir. */
 async function hostnicCycle(lab, stateDir, target) {
   const env = hostnicEnv(stateDir);
-  const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, ['attach', target, NIC, `${ADDR}@${GW4}`]), { env });
-  const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, ['detach', target, NIC]), { env });
+  const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, attachArgs(target)), { env });
+  const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, detachArgs(target)), { env });
   return { attach: a.ms, detach: d.ms, cycle: a.ms + d.ms };
 }
 
@@ -216,82 +236,57 @@ async function cniCycle(lab) {
  * The floor: the same change (move, rename, address, up, default route; and
  * back, restoring the container's own default route) with the fewest
  * processes: host-side `ip` plus one `nsenter ip -batch` per direction.
- * `naive`: one process per command, the way a step-per-command tool runs.
+ * `naive`: the same commands, one process each, the way a step-per-command tool runs.
+ * `guarded`: the floor plus what a tool with hostnic's guarantees must add.
  */
 function writeFloorScripts(lab) {
   const ns = lab.ctrNs;
   const restore = lab.ctrDefault
     ? `route replace default via ${lab.ctrDefault.gateway} dev ${lab.ctrDefault.dev}`
     : 'route del default';
+  // The `ip` commands of the change, each list written once: in the host and in the container.
+  const hostIn = [`link set dev ${NIC} netns ${ns}`];
+  const ctrIn = [
+    `link set dev ${NIC} name ${CTR_IF}`,
+    `addr add ${ADDR} dev ${CTR_IF}`,
+    `link set dev ${CTR_IF} up`,
+    `route replace default via ${GW4} dev ${CTR_IF}`,
+  ];
+  const ctrGiveBack = [`link set dev ${CTR_IF} down`, `link set dev ${CTR_IF} name ${NIC}`, `link set dev ${NIC} netns ${lab.host}`];
+  const ctrOut = [restore, ...ctrGiveBack];
+  const hostOut = [`link set dev ${NIC} up`];
+  const HOST_IP = 'ip';
+  const CTR_IP = `nsenter --net=${ns} ip`;
+  /** One `ip -batch` process for the list, or one `ip` process per command. */
+  const batch = (ip, cmds) => `${ip} -batch - <<'EOF'\n${cmds.join('\n')}\nEOF\n`;
+  const each = (ip, cmds) => cmds.map((c) => `${ip} ${c}\n`).join('');
+
   const head = '#!/bin/bash\n# hostnic bench floor (generated by scripts/bench.mjs), run in the lab host namespace\nset -e\n';
   const READ = (ip) => `printf 'link show\\naddr show\\nroute show table all\\n' | ${ip} -d -json -batch - >/dev/null`;
   const lock = join(lab.tmp, 'guarded.lock');
+  const locked = `exec 9>>${lock}\nflock --exclusive 9\n`;
   const scripts = {
-    'floor-attach.sh': `${head}ip link set dev ${NIC} netns ${ns}
-nsenter --net=${ns} ip -batch - <<'EOF'
-link set dev ${NIC} name ${CTR_IF}
-addr add ${ADDR} dev ${CTR_IF}
-link set dev ${CTR_IF} up
-route replace default via ${GW4} dev ${CTR_IF}
-EOF
-`,
-    'floor-detach.sh': `${head}nsenter --net=${ns} ip -batch - <<'EOF'
-${restore}
-link set dev ${CTR_IF} down
-link set dev ${CTR_IF} name ${NIC}
-link set dev ${NIC} netns ${lab.host}
-EOF
-ip link set dev ${NIC} up
-`,
+    'floor-attach.sh': each(HOST_IP, hostIn) + batch(CTR_IP, ctrIn),
+    'floor-detach.sh': batch(CTR_IP, ctrOut) + each(HOST_IP, hostOut),
     // What any tool with hostnic's guarantees must add to the floor: the
     // lock, a read of both namespaces (to plan and to check), and the
-    // announcement sysctls (set in the container, after the move that resets them).
-    'guarded-attach.sh': `${head}exec 9>>${lock}
-flock --exclusive 9
-${READ('ip')} &
-${READ(`nsenter --net=${ns} ip`)} &
-wait
-ip -batch - <<'EOF'
-link set dev ${NIC} down
-link set dev ${NIC} netns ${ns}
-EOF
-nsenter --net=${ns} sysctl -q -w net/ipv4/conf/${NIC}/arp_notify=1 net/ipv6/conf/${NIC}/ndisc_notify=1
-nsenter --net=${ns} ip -batch - <<'EOF'
-link set dev ${NIC} name ${CTR_IF}
-addr add ${ADDR} dev ${CTR_IF}
-link set dev ${CTR_IF} up
-route replace default via ${GW4} dev ${CTR_IF}
-EOF
-`,
-    'guarded-detach.sh': `${head}exec 9>>${lock}
-flock --exclusive 9
-${READ(`nsenter --net=${ns} ip`)}
-nsenter --net=${ns} ip -batch - <<'EOF'
-${restore}
-addr del ${ADDR} dev ${CTR_IF}
-link set dev ${CTR_IF} down
-link set dev ${CTR_IF} name ${NIC}
-link set dev ${NIC} netns ${lab.host}
-EOF
-ip link set dev ${NIC} up
-`,
-    'naive-attach.sh': `${head}ip link set dev ${NIC} netns ${ns}
-nsenter --net=${ns} ip link set dev ${NIC} name ${CTR_IF}
-nsenter --net=${ns} ip addr add ${ADDR} dev ${CTR_IF}
-nsenter --net=${ns} ip link set dev ${CTR_IF} up
-nsenter --net=${ns} ip route replace default via ${GW4} dev ${CTR_IF}
-`,
-    'naive-detach.sh': `${head}nsenter --net=${ns} ip ${restore}
-nsenter --net=${ns} ip link set dev ${CTR_IF} down
-nsenter --net=${ns} ip link set dev ${CTR_IF} name ${NIC}
-nsenter --net=${ns} ip link set dev ${NIC} netns ${lab.host}
-ip link set dev ${NIC} up
-`,
+    // announcement sysctls (set in the container, after the move that resets
+    // them); like hostnic, it also takes the NIC down before the move and
+    // removes the address it added before giving the NIC back.
+    'guarded-attach.sh': `${locked}${READ(HOST_IP)} &\n${READ(CTR_IP)} &\nwait\n`
+      + batch(HOST_IP, [`link set dev ${NIC} down`, ...hostIn])
+      + `nsenter --net=${ns} sysctl -q -w net/ipv4/conf/${NIC}/arp_notify=1 net/ipv6/conf/${NIC}/ndisc_notify=1\n`
+      + batch(CTR_IP, ctrIn),
+    'guarded-detach.sh': `${locked}${READ(CTR_IP)}\n`
+      + batch(CTR_IP, [restore, `addr del ${ADDR} dev ${CTR_IF}`, ...ctrGiveBack])
+      + each(HOST_IP, hostOut),
+    'naive-attach.sh': each(HOST_IP, hostIn) + each(CTR_IP, ctrIn),
+    'naive-detach.sh': each(CTR_IP, ctrOut) + each(HOST_IP, hostOut),
   };
   const paths = {};
   for (const [name, text] of Object.entries(scripts)) {
     paths[name] = join(lab.tmp, name);
-    writeFileSync(paths[name], text, { mode: 0o755 });
+    writeFileSync(paths[name], head + text, { mode: 0o755 });
   }
   return paths;
 }
@@ -333,7 +328,7 @@ function writeFakeRecords(real, n, stateDir) {
 /** Peak RSS (bytes) of one attach: GNU time's %M when installed, else VmHWM polled from /proc. */
 async function peakRss(lab, stateDir) {
   const env = hostnicEnv(stateDir);
-  const args = ['attach', lab.container, NIC, `${ADDR}@${GW4}`];
+  const args = attachArgs(lab.container);
   let bytes;
   let how;
   if (existsSync('/usr/bin/time')) {
@@ -362,7 +357,7 @@ async function peakRss(lab, stateDir) {
     if ((await exited) !== 0) throw new Error('hostnic attach failed while measuring memory');
     bytes = hwm;
   }
-  await checked('hostnic detach', hostnicArgv(lab, ['detach', lab.container, NIC]), { env });
+  await checked('hostnic detach', hostnicArgv(lab, detachArgs(lab.container)), { env });
   return { bytes, how };
 }
 
@@ -412,11 +407,11 @@ async function benchmark(lab, opts) {
   // A real record to copy for the scale runs.
   process.stderr.write('bench: seeding a real attachment record\n');
   const env = hostnicEnv(dirs.seed);
-  await checked('hostnic attach (seed)', hostnicArgv(lab, ['attach', lab.container, NIC, `${ADDR}@${GW4}`]), { env });
+  await checked('hostnic attach (seed)', hostnicArgv(lab, attachArgs(lab.container)), { env });
   const recFiles = readdirSync(join(dirs.seed, 'attachments')).filter((f) => f.endsWith('.json'));
   if (recFiles.length !== 1) throw new Error(`expected one record after the seed attach, found ${recFiles.length}`);
   const real = JSON.parse(readFileSync(join(dirs.seed, 'attachments', recFiles[0]), 'utf8'));
-  await checked('hostnic detach (seed)', hostnicArgv(lab, ['detach', lab.container, NIC]), { env });
+  await checked('hostnic detach (seed)', hostnicArgv(lab, detachArgs(lab.container)), { env });
   await lab.assertReset('the seed attach + detach');
   writeFakeRecords(real, 16, dirs.s16);
   writeFakeRecords(real, 64, dirs.s64);
@@ -629,7 +624,8 @@ async function cpuProfile(lab, stateDir, args) {
   const parent = new Map();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const sections = new Map();
-  // The bundle runs through vm.Script (bin/hostnic), which names it by its path; an ESM build names it by file:// URL.
+  // Our code: bin/hostnic and the bundle it compiles with vm.Script under its path. The profile names
+  // both by file:// URL (Node 20); a bare absolute path is taken as well.
   const inBundle = (cf) => cf.url.startsWith('file://') || cf.url.startsWith('/');
   const bundleGroup = (cf) => {
     const path = cf.url.replace(/^file:\/\//, '');
@@ -672,14 +668,21 @@ async function cpuProfile(lab, stateDir, args) {
   return { wallMs: r.ms, profiledMs: total, busyMs: busy, self: sorted(self), byCaller: sorted(caller) };
 }
 
-/** Median time of each building block, alternated, from this (bench) process. */
+/** Median time of each building block, alternated, from this (bench) process; a block that fails stops the run. */
 async function microBench(lab, n = 15) {
   const { execa } = await import('execa');
   const showBatch = 'link show\naddress show\nroute show\nlink show\nroute show default\n';
   const blocks = [
     { name: 'spawn /bin/true (child_process)', run: () => run(['true']) },
-    { name: 'execa("true") (what exec.ts uses)', run: async () => { const t = performance.now(); await execa('true', [], { reject: false, env: { LC_ALL: 'C' }, detached: true, timeout: 30_000 }); return { code: 0, ms: performance.now() - t }; } },
+    { name: 'execa("true") (what exec.ts uses)', run: async () => {
+      const t = performance.now();
+      const r = await execa('true', [], { reject: false, env: { LC_ALL: 'C' }, detached: true, timeout: 30_000 });
+      return { code: r.exitCode, signal: r.signal, stderr: r.stderr, ms: performance.now() - t };
+    } },
     { name: 'node -e 0', run: () => run([NODE, '-e', '0']) },
+    // HOSTNIC_DEBUG makes bin/hostnic say when it compiled the bundle from source: such a run fails the block.
+    { name: 'node bin/hostnic --version (bundle from its code cache + yargs)', run: () => run([NODE, CLI, '--version'], { env: versionEnv() }),
+      ok: (r) => r.code === 0 && !cacheMissed(r.stderr) },
     { name: 'ip -n HOST -json -d link show (ip alone)', run: () => run(['ip', '-n', lab.host, '-json', '-d', 'link', 'show']) },
     { name: 'nsenter --net=HOST ip -json -d link show', run: () => run(inNs(lab.hostNs, ['ip', '-json', '-d', 'link', 'show'])) },
     { name: 'nsenter --net=CTR ip -json -d link show', run: () => run(inNs(lab.ctrNs, ['ip', '-json', '-d', 'link', 'show'])) },
@@ -687,7 +690,7 @@ async function microBench(lab, n = 15) {
     { name: 'nsenter --net=CTR ip -json -batch - (5 reads)', run: () => run(inNs(lab.ctrNs, ['ip', '-json', '-batch', '-']), { input: showBatch }) },
     { name: '5 x nsenter --net=CTR ip (the same 5 reads)', run: async () => {
       let ms = 0;
-      for (const line of showBatch.trim().split('\n')) ms += (await run(inNs(lab.ctrNs, ['ip', '-json', ...line.split(' ')]))).ms;
+      for (const line of showBatch.trim().split('\n')) ms += (await must(inNs(lab.ctrNs, ['ip', '-json', ...line.split(' ')]))).ms;
       return { code: 0, ms };
     } },
     { name: 'nsenter --net=CTR sysctl -n (one key)', run: () => run(inNs(lab.ctrNs, ['sysctl', '-n', 'net.ipv4.conf.all.arp_notify'])) },
@@ -699,25 +702,12 @@ async function microBench(lab, n = 15) {
       return { code: 0, ms: a.ms + d.ms };
     } },
     { name: 'flock (the state lock, as state.ts spawns it)', run: () => run(['flock', '--exclusive', '--wait', '60', join(lab.stateRoot, 'micro.lock'), 'true']) },
-    { name: 'GET /containers/NAME/json on the Docker socket', run: () => dockerGet(`/containers/${lab.container}/json`) },
+    { name: 'GET /containers/NAME/json, HTTP/1.0 on node:net (hostnic\'s Docker lookup)', run: () => dockerGet(`/containers/${lab.container}/json`) },
   ];
-  const dist = join(CLI, '..', '..', 'dist');
-  for (const cmd of ['attach', 'detach']) {
-    const chunk = readdirSync(dist).find((f) => f.startsWith(`${cmd}-`) && f.endsWith('.js'));
-    if (!chunk) continue;
-    blocks.push({
-      name: `node: import ${cmd} command module (+ its chunks)`,
-      run: () => run([NODE, '--input-type=module', '-e', 'await import(process.env.BENCH_MODULE)'], { env: { ...process.env, BENCH_MODULE: join(dist, chunk) } }),
-    });
-  }
-  blocks.push({
-    name: 'node: import the context + runtimes modules',
-    run: () => run([NODE, '--input-type=module', '-e', 'for (const f of process.env.BENCH_MODULES.split(":")) await import(f)'], {
-      env: { ...process.env, BENCH_MODULES: readdirSync(dist).filter((f) => /^(context|runtimes)-.*\.js$/.test(f)).map((f) => join(dist, f)).join(':') },
-    }),
-  });
   if (onPath('podman')) {
-    blocks.push({ name: 'podman container inspect NAME (no such container)', run: () => run(['podman', 'container', 'inspect', '--format', 'json', lab.container]) });
+    // What a bare-name lookup costs hostnic on a machine without Podman's API socket. The container is Docker's: podman exits non-zero.
+    blocks.push({ name: 'podman container inspect NAME (no such container)', run: () => run(['podman', 'container', 'inspect', '--format', 'json', lab.container]),
+      ok: (r) => r.code !== null });
   }
   const samples = Object.fromEntries(blocks.map((b) => [b.name, []]));
   for (let round = 0; round < n + 1; round++) {
@@ -725,24 +715,35 @@ async function microBench(lab, n = 15) {
       const b = blocks[(k + round) % blocks.length];
       const r = await b.run();
       checkAbort();
+      if (!(b.ok ?? ((x) => x.code === 0))(r)) {
+        throw new Error(`building block "${b.name}" failed (exit ${r.code ?? r.signal}): ${String(r.stderr ?? '').trim().split('\n').slice(-5).join('\n')}`);
+      }
       if (round > 0) samples[b.name].push(r.ms);
     }
   }
   return Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, summarize(v)]));
 }
 
-async function dockerGet(path) {
-  const { request } = await import('node:http');
+/**
+ * One GET on the Docker socket the way hostnic makes it (getJson in
+ * src/target/runtimes/common.ts): a node:net connection, an HTTP/1.0 request
+ * written (not ended), the answer read to the daemon's close. code 0 on a 200.
+ */
+function dockerGet(path, socketPath = '/var/run/docker.sock') {
   const t = performance.now();
-  await new Promise((resolve, reject) => {
-    const req = request({ socketPath: '/var/run/docker.sock', path, headers: { Host: 'localhost' }, agent: false }, (res) => {
-      res.resume();
-      res.on('end', resolve);
+  return new Promise((resolve) => {
+    const chunks = [];
+    const done = (code, stderr) => { sock.destroy(); resolve({ code, stderr, ms: performance.now() - t }); };
+    const sock = createConnection(socketPath);
+    sock.setTimeout(30_000, () => done(1, `no answer on ${socketPath} within 30 s`));
+    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n`));
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', () => {
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(Buffer.concat(chunks).toString('latin1'))?.[1];
+      done(status === '200' ? 0 : 1, `HTTP ${status ?? '(no status line)'}`);
     });
-    req.on('error', reject);
-    req.end();
+    sock.on('error', (e) => done(1, `cannot talk to ${socketPath}: ${e.code ?? e.message}`));
   });
-  return { code: 0, ms: performance.now() - t };
 }
 
 function profileText(p, node0) {
@@ -777,12 +778,12 @@ async function profile(lab, opts) {
   for (let i = 0; i < 5; i++) node0.push((await checked('node -e 0', inNs(lab.hostNs, [NODE, '-e', '0']))).ms);
   await waitQuiet(opts, 'the traced runs');
   process.stderr.write('bench: profile: traced attach + detach\n');
-  const attach = await traced(lab, dir, ['attach', lab.container, NIC, `${ADDR}@${GW4}`], join(lab.tmp, 'trace-attach.json'));
-  const detach = await traced(lab, dir, ['detach', lab.container, NIC], join(lab.tmp, 'trace-detach.json'));
+  const attach = await traced(lab, dir, attachArgs(lab.container), join(lab.tmp, 'trace-attach.json'));
+  const detach = await traced(lab, dir, detachArgs(lab.container), join(lab.tmp, 'trace-detach.json'));
   await lab.assertReset('the traced attach + detach');
   process.stderr.write('bench: profile: attach + detach under --cpu-prof\n');
-  const cpuA = await cpuProfile(lab, dir, ['attach', lab.container, NIC, `${ADDR}@${GW4}`]);
-  const cpuD = await cpuProfile(lab, dir, ['detach', lab.container, NIC]);
+  const cpuA = await cpuProfile(lab, dir, attachArgs(lab.container));
+  const cpuD = await cpuProfile(lab, dir, detachArgs(lab.container));
   await lab.assertReset('the --cpu-prof attach + detach');
   await waitQuiet(opts, 'the building blocks');
   process.stderr.write('bench: profile: building blocks (15 rounds)\n');
@@ -822,7 +823,7 @@ async function main() {
   // Last resort if the process is leaving without the async cleanup having run.
   process.on('exit', () => {
     if (lab.destroyed) return;
-    for (const child of live.values()) { try { process.kill(-child.pid, 'SIGKILL'); } catch { /* gone */ } }
+    signalAll('SIGKILL');
     spawnSync('docker', ['rm', '-f', lab.container], { stdio: 'ignore' });
     for (const ns of lab.made.netns) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     spawnSync('rm', ['-rf', lab.stateRoot, lab.tmp], { stdio: 'ignore' });
@@ -848,7 +849,7 @@ async function main() {
       const started = performance.now();
       const m0 = meta(lab);
       const result = await benchmark(lab, opts);
-      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: `${ADDR}@${GW4}`, nic: NIC, targets: TARGETS }, ...result };
+      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: ADDR_GW, nic: NIC, targets: TARGETS }, ...result };
       const rep = report(doc, lab);
       process.stdout.write(rep.text);
       const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, also: rep.info });
