@@ -3,16 +3,14 @@
 //  - when Node reached this file (the end of Node's own start-up),
 //  - every child process (argv, spawn and exit times): execa and flock both go
 //    through child_process.spawn,
-//  - every HTTP request over a unix socket (the Docker / Podman API, over
-//    node:http or a plain node:net connection),
+//  - every connection to a unix socket (the Docker / Podman API: hostnic sends
+//    one HTTP/1.0 GET on a node:net connection),
 //  - fsyncSync calls (the journal writes),
 //  - timers of 20 ms or more that fired (a fixed sleep would show up here),
 // and writes it all as JSON to $HOSTNIC_BENCH_TRACE when the process exits.
 'use strict';
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
-const http = require('node:http');
-const { syncBuiltinESMExports } = require('node:module');
 
 const out = process.env.HOSTNIC_BENCH_TRACE;
 const now = () => performance.timeOrigin + performance.now();
@@ -38,23 +36,9 @@ childProcess.spawn = function tracedSpawn(file, args, ...rest) {
   return child;
 };
 
-const request = http.request;
-http.request = function tracedRequest(...args) {
-  const opts = typeof args[0] === 'object' && args[0] !== null && !(args[0] instanceof URL) ? args[0] : {};
-  const entry = { socketPath: opts.socketPath ?? null, path: opts.path ?? String(args[0]), start: now(), end: 0, status: null };
-  trace.http.push(entry);
-  const req = request.apply(this, args);
-  req.once('response', (res) => {
-    entry.status = res.statusCode;
-    res.once('end', () => { entry.end = now(); });
-  });
-  req.once('close', () => { if (!entry.end) entry.end = now(); });
-  return req;
-};
-
 // hostnic talks to the Docker / Podman socket with one HTTP/1.0 GET on a
-// node:net connection (src/target/runtimes/common.ts): a unix-socket
-// connection counts as one API call, from connect to close.
+// node:net connection (getJson in src/target/runtimes/common.ts): a
+// unix-socket connection counts as one API call, from connect to close.
 const net = require('node:net');
 const createConnection = net.createConnection;
 net.createConnection = function tracedConnection(...args) {
@@ -101,8 +85,9 @@ timersPromises.setTimeout = function tracedDelay(ms, ...rest) {
   return p.then((v) => { trace.timers.push({ ms: Number(ms), setAt: at, firedAt: now(), promise: true }); return v; });
 };
 
-// ESM `import { spawn } from 'node:child_process'` sees the patched functions only after this.
-syncBuiltinESMExports();
+// No syncBuiltinESMExports(): hostnic is one CommonJS bundle (run by bin/hostnic
+// through vm.Script) that reads these functions off the module objects patched
+// above; no ES module imports them.
 
 process.once('exit', () => {
   trace.exitAt = now();
