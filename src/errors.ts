@@ -46,6 +46,8 @@ export class CommandError extends Error {
     readonly argv: readonly string[],
     readonly exitCode: number | undefined,
     readonly stderr: string,
+    /** Killed (a timeout, a signal) while it ran: it may have done some or all of its work. */
+    readonly cutShort = false,
   ) {
     const detail = stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${exitCode}`;
     super(`${argv.join(' ')}: ${detail}`);

@@ -42,7 +42,8 @@ export interface Cmd {
 /** The command as a rollback runs it: "already done" counts as done. */
 export function forRollback(cmd: Cmd): Cmd {
   if (!cmd.idempotent) return cmd;
-  const tolerate = cmd.tolerate ? new RegExp(`${cmd.tolerate.source}|${cmd.idempotent.source}`) : cmd.idempotent;
+  const flags = [...new Set(cmd.tolerate?.flags + cmd.idempotent.flags)].join('');
+  const tolerate = cmd.tolerate ? new RegExp(`(?:${cmd.tolerate.source})|(?:${cmd.idempotent.source})`, flags) : cmd.idempotent;
   return { ...cmd, tolerate };
 }
 
@@ -97,7 +98,7 @@ async function exec(cmd: Cmd): Promise<string> {
     const stderr = result.timedOut
       ? `timed out after ${cmd.timeoutMs ?? 30_000} ms`
       : result.failed && result.exitCode === undefined ? String(result.message) : String(result.stderr);
-    throw new CommandError(fullArgv(cmd), result.exitCode, stderr);
+    throw new CommandError(fullArgv(cmd), result.exitCode, stderr, !!(result.timedOut || result.isTerminated));
   }
   return String(result.stdout);
 }
@@ -159,7 +160,8 @@ export async function runBatch(cmds: readonly Cmd[]): Promise<void> {
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
       const m = /Command failed -:(\d+)/.exec(e.stderr);
-      if (!m) throw new BatchError(from, e);
+      // Killed or timed out before saying which line failed: any of the remaining lines may have run.
+      if (!m) throw new BatchError(from, e, e.cutShort);
       const failed = from + Number(m[1]) - 1;
       const cmd = cmds[failed]!;
       const message = e.stderr.slice(0, m.index);
@@ -179,7 +181,8 @@ function batchArg(a: string): string {
 
 /** A batch failed at command `index` (of the commands given to runBatch). */
 export class BatchError extends Error {
-  constructor(readonly index: number, override readonly cause: CommandError) {
+  /** `unknown`: the batch did not say which line failed, so any command from `index` on may have run. */
+  constructor(readonly index: number, override readonly cause: CommandError, readonly unknown = false) {
     super(cause.message);
     this.name = 'BatchError';
   }

@@ -10,11 +10,11 @@
  *  - in dry-run prints each step and its exact commands instead.
  */
 import { join } from 'node:path';
-import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ListrRendererValue } from 'listr2';
 import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
-import { EXIT, HostnicError } from './errors.js';
+import { CommandError, EXIT, HostnicError } from './errors.js';
 import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
@@ -73,8 +73,6 @@ export interface Leftover {
 
 export interface Outcome {
   exitCode: number;
-  /** The saved data of every step, in plan order (for the attachment record). */
-  saved: unknown[];
   error?: Error;
   leftovers: Leftover[];
   signal?: NodeJS.Signals;
@@ -212,13 +210,13 @@ export class Runner {
       }
       if (!failure) {
         finalize(state, this.journal);
-        return { exitCode: EXIT.ok, saved: this.journal.steps.map((s) => s.spec.saved), leftovers: [] };
+        return { exitCode: EXIT.ok, leftovers: [] };
       }
       const leftovers = await this.rollback();
       const signal = failure instanceof Aborted ? failure.signal : this.signal;
       let exitCode: number = signal ? SIGNAL_EXIT[signal]! : EXIT.rolledBack;
       if (leftovers.length) exitCode = EXIT.incomplete;
-      return { exitCode, saved: [], error: failure, leftovers, signal };
+      return { exitCode, error: failure, leftovers, signal };
     } finally {
       for (const s of signals) process.off(s, this.onSignal);
     }
@@ -242,7 +240,7 @@ export class Runner {
         // The first command failed and cannot have half-applied: the step
         // changed nothing, so the rollback must not "undo" it (that could
         // touch something that is not ours, e.g. a link that took its name).
-        if (k === 0 && !cmd.partial) {
+        if (k === 0 && !cmd.partial && !cutShort(e)) {
           entry.state = 'pending';
           this.save();
         }
@@ -287,8 +285,9 @@ export class Runner {
       for (let k = from; k <= to; k++) {
         const entry = this.journal.steps[k]!;
         if (k < failed.step) entry.state = 'done';
+        else if (e.unknown) entry.state = 'applying'; // any of them may have run: their undos accept "already so"
         else if (k > failed.step) entry.state = 'pending';
-        else entry.state = failed.n === 0 && !failed.cmd.partial ? 'pending' : 'applying';
+        else entry.state = failed.n === 0 && !failed.cmd.partial && !cutShort(e.cause) ? 'pending' : 'applying';
       }
       this.save();
       throw e.cause;
@@ -321,10 +320,9 @@ export class Runner {
         const cmds = undoCommands(entry.spec);
         try {
           await hooks.fault('UNDO_FAIL', i);
-          if ((await preflight(entry.spec, false)) !== 'skip') {
-            for (const cmd of cmds) {
-              if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
-            }
+          await preflight(entry.spec, false);
+          for (const cmd of cmds) {
+            if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
           }
           entry.state = 'undone';
         } catch (e) {
@@ -358,10 +356,10 @@ export class Runner {
     try {
       if (journal.phase === 'apply' && journal.steps.every((s) => s.state === 'done')) {
         finalize(this.opts.state, journal);
-        return { exitCode: EXIT.ok, saved: [], leftovers: [] };
+        return { exitCode: EXIT.ok, leftovers: [] };
       }
       const leftovers = await this.rollback();
-      return { exitCode: leftovers.length ? EXIT.incomplete : EXIT.ok, saved: [], leftovers };
+      return { exitCode: leftovers.length ? EXIT.incomplete : EXIT.ok, leftovers };
     } finally {
       for (const s of signals) process.off(s, this.onSignal);
     }
@@ -420,6 +418,21 @@ export function finalize(state: StateDir, journal: Journal): void {
   state.remove(join(state.journalDir, `${journal.id}.json`));
 }
 
+/** A command killed or timed out while it ran: it may have done its work. */
+function cutShort(e: unknown): boolean {
+  return e instanceof CommandError && e.cutShort;
+}
+
+/** Is `pid` a live hostnic process other than this one (the pid of a dead one may have been reused)? */
+export function hostnicAlive(pid: number, procRoot = '/proc'): boolean {
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
+  try {
+    return readFileSync(join(procRoot, String(pid), 'cmdline'), 'utf8').split('\0').some((a) => /hostnic/.test(a));
+  } catch {
+    return false;
+  }
+}
+
 /** Plans whose journal is still there: a hostnic died in the middle of them. */
 export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { file: string; error: string }[] } {
   const { items, bad } = state.readAll(state.journalDir, isJournal);
@@ -458,9 +471,7 @@ export function describeDryRun(plan: Plan): DryRunPlan {
 
 /** For dry-run: fill in what each capture would read now (read-only). */
 export async function previewCaptures(plan: Plan): Promise<void> {
-  const was = execConfig.dryRun;
   for (const step of plan.steps) {
     try { step.saved = await capture(step); } catch { /* a link not there yet: nothing to show */ }
   }
-  execConfig.dryRun = was;
 }

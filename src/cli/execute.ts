@@ -16,16 +16,16 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
         for (const c of s.commands) process.stdout.write(`${c.split('\n').map((l) => `       ${l}`).join('\n')}\n`);
       });
     }
-    return { exitCode: EXIT.ok, saved: [], leftovers: [], dryRun: desc };
+    return { exitCode: EXIT.ok, leftovers: [], dryRun: desc };
   }
   ctx.state.ensure();
   const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).run(plan);
-  reportFailure(outcome, ctx);
+  reportFailure(outcome);
   return outcome;
 }
 
 /** Print why a plan failed and, when the rollback was incomplete, what is left and how to fix it. */
-export function reportFailure(outcome: Outcome, _ctx: Ctx): void {
+export function reportFailure(outcome: Outcome): void {
   if (outcome.exitCode === EXIT.ok) return;
   const why = outcome.signal ? `interrupted by ${outcome.signal}` : (outcome.error?.message ?? 'failed');
   if (outcome.leftovers.length === 0) {

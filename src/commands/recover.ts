@@ -18,7 +18,7 @@ export async function recoverCommand(ctx: Ctx): Promise<number> {
   for (const j of journals) {
     const complete = j.phase === 'apply' && j.steps.every((s) => s.state === 'done');
     const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).recover(j);
-    reportFailure(outcome, ctx);
+    reportFailure(outcome);
     exit = Math.max(exit, outcome.exitCode);
     const action = complete ? 'completed' : 'rolled back';
     done.push({ id: j.id, title: j.title, pid: j.pid, action, ok: outcome.exitCode === EXIT.ok });

@@ -2,9 +2,9 @@
 import chalk from 'chalk';
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from '../holders.js';
 import { isUp, links, type Link, readNs, type NsState, type LinkAddrs } from '../kernel/ip.js';
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { loadRecords, type AttachmentRecord } from '../records.js';
-import { unfinishedPlans } from '../runner.js';
+import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import { decodeTag, type Tag } from '../tag.js';
 import { targetAlive } from '../target/resolve.js';
 import type { Target } from '../target/types.js';
@@ -164,7 +164,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   const plans = unfinishedPlans(ctx.state);
   const bad = [...badRecords, ...plans.bad];
   const unfinished = plans.journals.map((j) => ({
-    id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: existsSync(`/proc/${j.pid}`),
+    id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j.pid),
   }));
   const rows = [];
   for (const rec of records) {

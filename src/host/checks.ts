@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { read } from '../exec.js';
-import { unfinishedPlans as journalsOf } from '../runner.js';
+import { hostnicAlive, unfinishedPlans as journalsOf } from '../runner.js';
 import { StateDir } from '../state.js';
 import type { StepSpec } from '../steps/types.js';
 import type { FileWriteParams } from '../steps/file.js';
@@ -199,23 +199,12 @@ export interface UnfinishedPlan {
   running: boolean;
 }
 
-/** Is `pid` a live hostnic process (other than this one)? */
-function hostnicAlive(pid: number, procRoot: string): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    const argv = readFileSync(join(procRoot, String(pid), 'cmdline'), 'utf8').split('\0');
-    return argv.some((a) => /hostnic/.test(a));
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The journals in the state directory (the runner's own reader): plans a
  * hostnic started and did not finish, and journal files that do not parse.
  * A journal whose hostnic still runs is a plan in progress.
  */
-export function unfinishedPlans(stateDir: string, procRoot = '/proc'): { plans: UnfinishedPlan[]; unreadable: { file: string; error: string }[] } {
+export function planSummaries(stateDir: string, procRoot = '/proc'): { plans: UnfinishedPlan[]; unreadable: { file: string; error: string }[] } {
   const { journals, bad } = journalsOf(new StateDir(stateDir));
   return {
     plans: journals.map((j) => ({
@@ -226,7 +215,7 @@ export function unfinishedPlans(stateDir: string, procRoot = '/proc'): { plans: 
 }
 
 export function checkUnfinishedPlans(stateDir: string, procRoot = '/proc'): Check {
-  const { plans, unreadable } = unfinishedPlans(stateDir, procRoot);
+  const { plans, unreadable } = planSummaries(stateDir, procRoot);
   const dead = plans.filter((p) => !p.running);
   const running = plans.filter((p) => p.running);
   const why = 'A plan cut off half-way may have left a NIC in a temporary namespace or a sysctl changed; hostnic refuses to touch that NIC again until the plan is finished or undone.';

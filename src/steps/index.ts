@@ -44,7 +44,7 @@ export function undoCommands(step: StepSpec): Cmd[] {
 }
 
 /** The kind's read-only check before the step runs forwards (`forward`) or is undone. */
-export async function preflight(step: StepSpec, forward: boolean): Promise<void | 'skip'> {
+export async function preflight(step: StepSpec, forward: boolean): Promise<void> {
   const k = kindOf(step);
   const applying = forward !== !!step.inverse;
   return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });

@@ -27,23 +27,19 @@ export interface MoveParams {
   to: NsRef;
 }
 
-const moveCmd = (name: string, from: NsRef, to: NsRef): Cmd => ({
-  argv: ['ip', 'link', 'set', 'dev', name, 'netns', nsDest(to)],
+/** In a rollback the link may never have left where it was: not found is fine then. */
+const moveCmd = (p: MoveParams, from: NsRef, to: NsRef): Cmd => ({
+  argv: ['ip', 'link', 'set', 'dev', p.name, 'netns', nsDest(to)],
   netns: nsArg(from),
+  idempotent: NOT_FOUND,
+  // A rollback after a crash does not know whether the move happened: it
+  // moves only a link that is ours (our MAC under that name).
+  ...(p.mac ? { rollbackGuard: () => ours(from, p.name, [p.mac!]) } : {}),
 });
 
 export const linkMove: StepKind<MoveParams> = {
-  // In a rollback the link may never have left where it was: not found is fine then.
-  apply: (p) => [{ ...moveCmd(p.name, p.from, p.to), idempotent: NOT_FOUND }],
-  undo: (p) => [{ ...moveCmd(p.name, p.to, p.from), idempotent: NOT_FOUND }],
-  // A rollback after a crash does not know whether the move happened. Move
-  // only the link that is ours: right name and MAC where it should be.
-  async preflight(p, action, { rollback }) {
-    if (!rollback || !p.mac) return;
-    const where = action === 'apply' ? p.from : p.to;
-    const found = (await links(where ?? undefined)).find((l) => l.ifname === p.name);
-    if (!found || (found.address ?? '').toLowerCase() !== p.mac) return 'skip';
-  },
+  apply: (p) => [moveCmd(p, p.from, p.to)],
+  undo: (p) => [moveCmd(p, p.to, p.from)],
 };
 
 export interface LinkAttrs {

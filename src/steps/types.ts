@@ -33,5 +33,5 @@ export interface StepKind<P = any, S = any> {
    * A read-only check before the commands of one direction run; it throws to
    * refuse (for example: never delete a namespace that still holds a NIC).
    */
-  preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void | 'skip'>;
+  preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void>;
 }

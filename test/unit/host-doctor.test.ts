@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import chalk from 'chalk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkJson, formatCheck, isFixRecord, loadFixRecords, undoSteps, wrap, type FixRecord } from '../../src/commands/doctor.js';
-import { checkUnfinishedPlans, unfinishedPlans, type Check } from '../../src/host/checks.js';
+import { checkUnfinishedPlans, planSummaries, type Check } from '../../src/host/checks.js';
 import { attachedNic } from '../../src/host/inventory.js';
 import { SCHEMA, StateDir } from '../../src/state.js';
 import type { StepSpec } from '../../src/steps/types.js';
@@ -56,7 +56,7 @@ describe('unfinished-plans check (the runner journal)', () => {
     const proc = join(dir, 'proc');
     mkdirSync(join(proc, '4242'), { recursive: true });
     writeFileSync(join(proc, '4242', 'cmdline'), '/usr/bin/node\0/usr/local/bin/hostnic\0attach\0');
-    expect(unfinishedPlans(dir, proc).plans).toEqual([expect.objectContaining({ id: 'cccc0003', running: true })]);
+    expect(planSummaries(dir, proc).plans).toEqual([expect.objectContaining({ id: 'cccc0003', running: true })]);
     const c = checkUnfinishedPlans(dir, proc);
     expect(c).toMatchObject({ verdict: 'ok', title: `No unfinished plans in ${dir} ("Attach nic2" in progress, pid 4242)` });
   });
