@@ -1,7 +1,7 @@
 /** Read-only observation of the system, turned into planner inputs. */
 import { UsageError } from './errors.js';
 import {
-  addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, type Link, type LinkAddrs, type NsState,
+  addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, routeDevices, type Link, type LinkAddrs, type NsState,
 } from './kernel/ip.js';
 import type { HostNicState } from './plan/attach.js';
 import type { NicSelector } from './spec/types.js';
@@ -63,9 +63,9 @@ export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
   };
 }
 
-/** Names of the links that carry a default route (the VM's own way out). */
+/** Names of the links that carry a default route (the VM's own way out), a multipath one's hops included. */
 export function defaultRouteDevices(state: NsState): Set<string> {
-  return new Set([...mainDefaults(state.routes4), ...mainDefaults(state.routes6)].flatMap((r) => (r.dev ? [r.dev] : [])));
+  return routeDevices([...mainDefaults(state.routes4), ...mainDefaults(state.routes6)]);
 }
 
 /** The first ethN (N >= 1) not used in the container. */

@@ -59,7 +59,7 @@ function recordForSpec(r: AttachmentRecord, spec: TargetSpec, target?: Target): 
  * gone. It knows the host identity; host addresses and routes are not in the
  * tag, so they cannot come back (the state file has them).
  */
-async function recordFromTag(link: { ifname: string; address?: string }, tag: Tag, target: Target): Promise<AttachmentRecord> {
+async function recordFromTag(link: { ifname: string; address?: string; mtu?: number; ifalias?: string }, tag: Tag, target: Target): Promise<AttachmentRecord> {
   const [withAddrs] = await addrs(target.nsPath, link.ifname);
   const defaults: Record<4 | 6, Route[]> = { 4: await defaultRoutes(target.nsPath, 4), 6: await defaultRoutes(target.nsPath, 6) };
   const addresses: AttachRequest['addresses'] = (withAddrs?.addr_info ?? [])
@@ -75,9 +75,11 @@ async function recordFromTag(link: { ifname: string; address?: string }, tag: Ta
   const request: AttachRequest = {
     target: { kind: 'path', path: target.nsPath }, nic: { kind: 'name', name: tag.name }, addresses, routes: [], force: false,
     ...(mac !== tag.mac ? { mac } : {}),
+    ...(link.mtu !== undefined && link.mtu !== tag.mtu ? { mtu: link.mtu } : {}),
   };
   const input: AttachInput = {
-    id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: '',
+    // The tag as it is: a rollback of this detach puts it back.
+    id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: link.ifalias ?? '',
     host: { name: tag.name, ifindex: 0, mac: tag.mac, mtu: tag.mtu, up: tag.up, ...(tag.alias ? { alias: tag.alias } : {}), addrs: [], routes: [], sysctls: [] },
   };
   const steps = planAttach(input);
@@ -186,7 +188,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
     const ctrName = live.liveName ?? i.ctrName;
     const path = choosePath(i.host.name, (await reads.get(input.target.nsPath)).links, ctrName);
     steps = planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${id}`, path });
-    title = `Detach ${live.liveName ?? i.ctrName} from ${i.target.display}, back to the host as ${i.host.name}`;
+    title = `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`;
   } else if (live.where === 'host') {
     steps = planReturned(rec, live.liveName!);
     title = `Restore ${live.liveName} (back from ${i.target.display}) as ${i.host.name}`;

@@ -10,7 +10,7 @@
 import { readFileSync, readlinkSync, accessSync, constants } from 'node:fs';
 import { basename, join } from 'node:path';
 import { read } from '../exec.js';
-import { addrs, defaultRoutes, links, type Link, type LinkAddrs, type Route } from '../kernel/ip.js';
+import { addrs, defaultRoutes, links, routeDevices, type Link, type LinkAddrs, type Route } from '../kernel/ip.js';
 import { detectManagers, managerNames, type ManagerClaim, type ManagerOptions } from './managers.js';
 import { hostPaths } from './paths.js';
 import { maxConf, sysctlReader, type SysctlReader } from './sysctl.js';
@@ -97,17 +97,6 @@ function onPath(program: string): boolean {
   });
 }
 
-/** Default-route devices (main table), multipath included. */
-function defaultDevices(routes: Route[]): Set<string> {
-  const out = new Set<string>();
-  for (const r of routes) {
-    if (r.dev) out.add(r.dev);
-    const hops = (r as Route & { nexthops?: { dev?: string }[] }).nexthops;
-    for (const h of hops ?? []) if (h.dev) out.add(h.dev);
-  }
-  return out;
-}
-
 /** /sys/class/net/NAME, when it is the link we mean (same ifindex and MAC), else undefined. */
 function ourSysfs(sysClassNet: string, link: Link): string | undefined {
   const dir = join(sysClassNet, link.ifname);
@@ -153,7 +142,7 @@ export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]
     defaultRoutes(netns, 6).catch(() => [] as Route[]),
   ]);
   const nicLinks = all.filter((l) => l.ifname !== 'lo' && l.link_type !== 'loopback').sort((a, b) => a.ifindex - b.ifindex);
-  const defaults = defaultDevices([...def4, ...def6]);
+  const defaults = routeDevices([...def4, ...def6]);
   const reader = opts.sysctl ?? sysctlReader(netns);
   const keys = ['all', ...nicLinks.map((l) => l.ifname)].flatMap((i) => IFACE_KEYS.map((k) => confKey(i, k)));
   const values = await reader.get(keys);

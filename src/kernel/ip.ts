@@ -58,6 +58,8 @@ export interface Route {
   table?: string;
   flags?: string[];
   pref?: string;
+  /** A multipath route's hops (it then has no `dev` of its own). */
+  nexthops?: { gateway?: string; dev?: string }[];
 }
 
 export type Family = 4 | 6;
@@ -188,6 +190,11 @@ export async function readNs(ns?: string): Promise<NsState> {
     routes4: own.filter((r) => r.pref === undefined),
     routes6: own.filter((r) => r.pref !== undefined),
   };
+}
+
+/** The links the routes go out through, a multipath route's hops included. */
+export function routeDevices(routes: Route[]): Set<string> {
+  return new Set(routes.flatMap((r) => [r.dev, ...(r.nexthops ?? []).map((h) => h.dev)]).filter((d): d is string => !!d));
 }
 
 /** Default routes of the main table. */

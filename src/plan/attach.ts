@@ -63,7 +63,7 @@ export interface AttachInput {
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
 
 /** The `direct` path needs the NIC's host name free in the container (names and altnames), unless it is the NIC itself. */
-export function choosePath(hostName: string, ctrLinks: { ifname: string; altnames?: string[]; ifalias?: string }[], self?: string): MovePath {
+export function choosePath(hostName: string, ctrLinks: { ifname: string; altnames?: string[] }[], self?: string): MovePath {
   const taken = ctrLinks.some((l) => l.ifname !== self && (l.ifname === hostName || (l.altnames ?? []).includes(hostName)));
   return taken ? 'private' : 'direct';
 }
@@ -113,15 +113,25 @@ export function planSections(input: AttachInput): Sections {
     step('addr.add', `Remove host address(es) ${list} from ${host.name}`, `Restore host address(es) ${list} on ${host.name}`,
       { ns: HOST, dev: host.name, addrs: host.addrs }, true);
   }
-  for (const s of host.sysctls) {
-    const key = s.key.replaceAll('/', '.');
-    step('sysctl.set', `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
-      { ns: HOST, key: s.key, value: s.defaultValue });
-  }
+  const sysctls = (): void => {
+    for (const s of host.sysctls) {
+      const key = s.key.replaceAll('/', '.');
+      step('sysctl.set', `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
+        { ns: HOST, key: s.key, value: s.defaultValue });
+    }
+  };
+  // The link goes down before its sysctls change, so that backwards (detach,
+  // rollback) they are all back before it comes up: up with the namespace's
+  // defaults for a moment, it could take a router advertisement or an address
+  // (accept_ra, autoconf, disable_ipv6) that its own settings refuse.
+  // Records from before this order (no `path`) had the sysctls first.
+  const legacy = input.path === undefined;
+  if (legacy) sysctls();
   if (host.up) {
     step('link.set', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
       { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
   }
+  if (!legacy) sysctls();
 
   // 2. The move, with the rename and the tag where no udev or network manager of the host sees them.
   into = sections.move;

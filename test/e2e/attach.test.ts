@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, listNetns, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable, giveDefaultRoute, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
+import { comparable, giveDefaultRoute, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia, takeHostName } from '../helpers/hostnic.js';
 
 const root = requireRoot();
 
@@ -113,13 +113,29 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
 
+  it('also refuses a NIC that is one hop of a multipath default route', async () => {
+    const a = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const b = await lab.addNic({ addrs: ['10.51.0.2/24'] });
+    await lab.inNs(lab.host, ['ip', 'route', 'add', 'default', 'nexthop', 'via', '10.50.0.1', 'dev', a, 'nexthop', 'via', '10.51.0.1', 'dev', b]);
+    const ctr = await lab.addContainer();
+    const before = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    for (const nic of [a, b]) {
+      const refused = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.8/24']);
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr.split('\n')[0]).toBe(`hostnic: ${nic} carries this host's default route: moving it would cut the machine off`);
+    }
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
   it('status and detach work when the record is corrupted or the state directory wiped (from the tag on the NIC)', async () => {
     const nic = await lab.addNic({ mtu: 1480 });
     const ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr);
     const hostBefore = await lab.snapshot(lab.host);
     const ctrBefore = await lab.snapshot(ctr.nsPath);
-    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.8/24@192.168.1.1', '--mac', '02:00:00:00:00:08'])).exitCode).toBe(0);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.8/24@192.168.1.1', '--mac', '02:00:00:00:00:08', '--mtu', '1400'])).exitCode).toBe(0);
     // A corrupted record: status names the file and finds the NIC by its tag anyway.
     const [recordFile] = readdirSync(join(lab.stateDir, 'attachments'));
     writeFileSync(join(lab.stateDir, 'attachments', recordFile!), '{ not json');
@@ -132,6 +148,15 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(JSON.parse((await lab.hostnic(['status', '--json'])).stdout).attachments).toEqual([]);
     const scanned = JSON.parse((await lab.hostnic(['status', '--json', '--scan'])).stdout) as { attachments: Row[] };
     expect(scanned.attachments).toEqual([expect.objectContaining({ nic, target: `pid:${ctr.pid}`, status: 'untracked' })]);
+    // A detach from the tag that fails at its last step puts everything back: the tag (else nothing
+    // could find the NIC again), the MAC and the MTU included.
+    const ctrAttached = await lab.snapshot(ctr.nsPath);
+    const plan = JSON.parse((await lab.hostnic(['detach', `pid:${ctr.pid}`, '--dry-run', '--json'])).stdout) as { plans: { steps: unknown[] }[] };
+    const last = plan.plans[0]!.steps.length - 1;
+    const failed = await lab.hostnic(['detach', `pid:${ctr.pid}`], { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(last) } });
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrAttached));
+    expect(linkIn(await lab.snapshot(ctr.nsPath), 'eth1')).toMatchObject({ mtu: 1400, address: '02:00:00:00:00:08' });
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
     expect(d.stderr).toBe('');
     expect(d.exitCode).toBe(0);
@@ -173,7 +198,7 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     const ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr);
     // The container has a link of its own named like the host NIC.
-    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    await takeHostName(lab, ctr, nic);
     const hostBefore = await lab.snapshot(lab.host);
     const ctrBefore = await lab.snapshot(ctr.nsPath);
     const args = ['attach', `pid:${ctr.pid}`, nic, '192.168.1.12/24@192.168.1.1', '--verbose'];
@@ -203,7 +228,7 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.13/24', '--verbose']);
     expect(a.exitCode, a.stderr).toBe(0);
     expect(a.stderr).not.toMatch(/netns add/);
-    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    await takeHostName(lab, ctr, nic);
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--verbose']);
     expect(d.exitCode, d.stderr).toBe(0);
     expect(d.stderr).toMatch(/\$ ip netns add hostnic-\w+/);
@@ -275,7 +300,7 @@ describe.skipIf(!root)('attach rolls back every step (real failures)', () => {
 
   /** The container gets a link of its own named like the host NIC: attach then goes through the private namespace. */
   async function takeHostNameInContainer(): Promise<void> {
-    await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', nic, 'type', 'veth', 'peer', 'name', `${nic}p`]);
+    await takeHostName(lab, ctr, nic);
     ctrBefore = await lab.snapshot(ctr.nsPath);
   }
 

@@ -73,6 +73,14 @@ export function comparable(snap: Snapshot): Snapshot {
   };
 }
 
+/** Give the container a link of its own named like the host NIC: hostnic then takes the NIC through its private namespace. */
+export async function takeHostName(lab: Lab, ctr: Proc, name: string): Promise<void> {
+  await lab.inNs(ctr.nsPath, ['ip', 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+}
+
+/** Whether a dry-run plan goes through the private namespace. */
+export const viaPrivateNamespace = (steps: { title: string }[]): boolean => steps.some((s) => /^Create private namespace /.test(s.title));
+
 /** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
 export async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
   for (const argv of [

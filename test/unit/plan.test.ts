@@ -125,7 +125,8 @@ describe('the direct path (the host name is free in the container)', () => {
 
   it('moves the NIC once, under its host name, then renames and tags it in the container', () => {
     expect(steps.map((s) => `${s.inverse ? '-' : '+'}${s.kind}`)).toEqual([
-      '-route.add', '-addr.add', '+sysctl.set', '+link.set',
+      // The link goes down before its sysctls are reset: backwards, they are back before it comes up.
+      '-route.add', '-addr.add', '+link.set', '+sysctl.set',
       '+link.move', '+sysctl.announce', '+link.set',
       '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
     ]);
@@ -182,6 +183,19 @@ describe('the direct path (the host name is free in the container)', () => {
       expect(detach.find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
       expect(detach.length).toBe(attach.length - 3);
     }
+  });
+
+  it('detach restores the host sysctls before the link comes up; a record from before that order keeps its own', () => {
+    const up = (s: (typeof steps)[number]) => doCommands(s).some((c) => c.argv.at(-1) === 'up');
+    const kinds = (list: typeof steps) => list.map((s) => `${s.kind}${up(s) ? ':up' : ''}`);
+    const detach = planDetach(direct, steps.map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+    const k = kinds(detach.filter((s) => (s.params as { ns?: unknown }).ns === null));
+    expect(k.indexOf('sysctl.set')).toBeLessThan(k.indexOf('link.set:up'));
+    // Legacy (no path): the saved values stay with their steps.
+    const old = planAttach(input);
+    const saved = old.map((s) => (s.kind === 'sysctl.set' ? '2' : null));
+    expect(old.findIndex((s) => s.kind === 'sysctl.set')).toBeLessThan(old.findIndex((s) => s.kind === 'link.set'));
+    expect(planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' }).find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
   });
 
   it('a rollback of the rename inverts it exactly', () => {
