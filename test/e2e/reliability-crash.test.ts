@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
 import { comparable, signalThenResume } from '../helpers/hostnic.js';
 import {
-  attachmentFiles, crash, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, untagged, HOOKS, type JournalDoc,
+  attachmentFiles, takeHostName, viaPrivateNamespace, crash, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, untagged, HOOKS, type JournalDoc,
 } from './reliability-helpers.js';
 
 const root = requireRoot();
@@ -50,7 +50,9 @@ function tmpNsExpected(j: JournalDoc, p: Point): boolean {
   return ran(create) && !ran(remove);
 }
 
-describe.skipIf(!root)('SIGKILL at every step boundary, then recover', () => {
+// Both ways a NIC can travel: straight into the container (renamed there), and,
+// when the container has a link with the NIC's host name, through a private namespace.
+for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`SIGKILL at every step boundary, then recover (${path} path)`, () => {
   let lab: Lab;
   let nic: string;
   let ctr: Proc;
@@ -76,10 +78,12 @@ describe.skipIf(!root)('SIGKILL at every step boundary, then recover', () => {
     ctr = await lab.addContainer();
     await lab.inNs(ctr.nsPath, ['sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0']);
     await giveDefaultRoute(lab, ctr);
+    if (path === 'private') await takeHostName(lab, ctr, nic);
     hostBefore = await lab.snapshot(lab.host);
     ctrBefore = await lab.snapshot(ctr.nsPath);
-    const plan = JSON.parse((await lab.hostnic([...attach(), '--dry-run', '--json'])).stdout) as { plan: { steps: unknown[] } };
+    const plan = JSON.parse((await lab.hostnic([...attach(), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } };
     steps = plan.plan.steps.length;
+    if (viaPrivateNamespace(plan.plan.steps) !== (path === 'private')) throw new Error(`the plan does not take the ${path} path`);
     // The reference "attached" state, from a run nobody interrupts.
     const a = await lab.hostnic(attach());
     if (a.exitCode !== 0) throw new Error(a.stderr);

@@ -4,7 +4,7 @@
  * left in the state directory. Not a test file itself.
  */
 import type { ChildProcess } from 'node:child_process';
-import { giveDefaultRoute } from '../helpers/hostnic.js';
+import { giveDefaultRoute, takeHostName, viaPrivateNamespace } from '../helpers/hostnic.js';
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -110,4 +110,4 @@ export function expectOneError(r: RunResult, label: string, pattern?: RegExp): v
   if (lines.length === 2) expect.soft(lines[1], label).toMatch(/^hint: /);
 }
 
-export { giveDefaultRoute };
+export { giveDefaultRoute, takeHostName, viaPrivateNamespace };

@@ -8,12 +8,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, signalGroup, waitForExit, waitForOutput, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
 import { comparable, pausedAt, resume, signalThenResume } from '../helpers/hostnic.js';
 import {
-  attachmentFiles, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, HOOKS,
+  attachmentFiles, takeHostName, viaPrivateNamespace, giveDefaultRoute, journalFiles, netnsExists, startPaused, theJournal, HOOKS,
 } from './reliability-helpers.js';
 
 const root = requireRoot();
 
-describe.skipIf(!root)('signals during a plan', () => {
+// Both ways a NIC can travel: straight into the container (renamed there), and,
+// when the container has a link with the NIC's host name, through a private namespace.
+for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`signals during a plan (${path} path)`, () => {
   let lab: Lab;
   let nic: string;
   let ctr: Proc;
@@ -29,9 +31,11 @@ describe.skipIf(!root)('signals during a plan', () => {
     await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.arp_ignore=1`]);
     ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr);
+    if (path === 'private') await takeHostName(lab, ctr, nic);
     hostBefore = await lab.snapshot(lab.host);
     ctrBefore = await lab.snapshot(ctr.nsPath);
     steps = (JSON.parse((await lab.hostnic([...attach(), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } }).plan.steps;
+    if (viaPrivateNamespace(steps) !== (path === 'private')) throw new Error(`the plan does not take the ${path} path`);
   });
   afterAll(async () => { await lab?.destroy(); });
 
@@ -45,7 +49,7 @@ describe.skipIf(!root)('signals during a plan', () => {
 
   const cases: [NodeJS.Signals, number][] = [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]];
   for (const [signal, code] of cases) {
-    it(`${signal} in the middle of a step (host side, private namespace, container side): rolled back, exit ${code}`, async () => {
+    it(`${signal} in the middle of a step (host side, the move, container side): rolled back, exit ${code}`, async () => {
       // One point on each side of the hop: the host-side cleanup, the NIC in the private namespace, the container.
       const at = [1, steps.findIndex((s) => /^Rename /.test(s.title)), steps.length - 2];
       for (const n of at) {
