@@ -272,6 +272,8 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
       }],
     },
   };
+  // Like every command, no change to a NIC an unfinished plan touches (the checks above say which plan).
+  refuseIfUnfinished(ctx.state, plan.touches);
   if (!ctx.dryRun) {
     ctx.state.ensure();
     mkdirSync(join(ctx.state.root, FIX_DIR), { recursive: true, mode: 0o700 });
@@ -317,6 +319,18 @@ async function undo(ctx: Ctx): Promise<number> {
     else ctx.say(`Nothing to undo: no fix recorded in ${join(ctx.state.root, FIX_DIR)}.`);
     return bad.length ? EXIT.rolledBack : EXIT.ok;
   }
+  // A fix's per-NIC settings went into the container with an attached NIC:
+  // undone now, they would be skipped, and the detach would bring the fix's
+  // values back. Detach first.
+  const fixedNics = new Set(records.flatMap((r) => r.nics));
+  const attached = loadRecords(ctx.state).records.filter((a) => fixedNics.has(a.input.host.name));
+  if (attached.length) {
+    const a = attached[0]!.input;
+    throw new UsageError(
+      `${a.host.name} is attached to ${a.target.display}: the fix's settings on it went with it, so they cannot be undone now`,
+      `detach it first (hostnic detach ${a.target.display} ${a.host.name}), then hostnic doctor --undo`,
+    );
+  }
   const id = randomBytes(4).toString('hex');
   const plan: Plan = {
     id,
@@ -326,6 +340,7 @@ async function undo(ctx: Ctx): Promise<number> {
     touches: [FIX_TOKEN, ...new Set(records.flatMap((r) => r.nics))],
     finalize: { remove: records.map((r) => fixRecordPath(r.id)) },
   };
+  refuseIfUnfinished(ctx.state, plan.touches);
   const outcome = await executePlan(plan, ctx);
   const undone = records.map((r) => ({ id: r.id, createdAt: r.createdAt, checks: r.checks, steps: r.steps.map((s) => s.title) }));
   if (ctx.dryRun) {

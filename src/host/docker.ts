@@ -2,7 +2,7 @@
  * Docker's networks, from the Engine API over its unix socket (GET /networks):
  * read-only, and quiet when no daemon answers.
  */
-import { request } from 'node:http';
+import { getJson } from '../target/runtimes/common.js';
 
 export interface DockerNetwork {
   name: string;
@@ -21,37 +21,14 @@ interface ApiNetwork {
   Options?: Record<string, string> | null;
 }
 
-/** Docker's networks, or null when the socket is missing or nothing answers in time. */
-export function dockerNetworks(socketPath: string, timeoutMs = 3000): Promise<DockerNetwork[] | null> {
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (v: DockerNetwork[] | null) => {
-      if (!done) {
-        done = true;
-        resolve(v);
-      }
-    };
-    const req = request({ socketPath, path: '/networks', method: 'GET', headers: { Host: 'docker' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => {
-        if (res.statusCode !== 200) return finish(null);
-        try {
-          finish((JSON.parse(body) as ApiNetwork[]).map(toNetwork));
-        } catch {
-          finish(null);
-        }
-      });
-      res.on('error', () => finish(null));
-    });
-    req.setTimeout(timeoutMs, () => {
-      req.destroy();
-      finish(null);
-    });
-    req.on('error', () => finish(null));
-    req.end();
-  });
+/** Docker's networks, or null when the socket is missing or nothing answers in time (getJson's timeout). */
+export async function dockerNetworks(socketPath: string): Promise<DockerNetwork[] | null> {
+  try {
+    const res = await getJson('docker', socketPath, '/networks');
+    return res.status === 200 && Array.isArray(res.body) ? (res.body as ApiNetwork[]).map(toNetwork) : null;
+  } catch {
+    return null;
+  }
 }
 
 export function toNetwork(n: ApiNetwork): DockerNetwork {

@@ -8,6 +8,7 @@
  * passing `Partial<HostPaths>`.
  */
 import { join } from 'node:path';
+import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../target/runtimes/docker.js';
 
 export interface HostPaths {
   /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */
@@ -61,7 +62,8 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     ifupdownDir: r('/etc/network/interfaces.d'),
     ifupdownRunDir: r('/run/network'),
     netplanDirs: ['/etc/netplan', '/run/netplan', '/lib/netplan'].map(r),
-    dockerSocket: '/var/run/docker.sock',
+    // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
+    dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
     stateDir: env.HOSTNIC_STATE_DIR || '/run/hostnic',
   };
 }
