@@ -106,6 +106,7 @@ _hostnic() {
         case $cmd in
             attach) opts+=' --name --mac --mtu --route --force' ;;
             doctor) opts+=' --fix --undo' ;;
+            status) opts+=' --scan' ;;
         esac
         # shellcheck disable=SC2086 # a list of words
         _hostnic_add "$cur" $opts

@@ -108,6 +108,8 @@ complete -c hostnic -n '__hostnic_command_is attach' -l force -d "Allow moving t
 complete -c hostnic -n '__hostnic_at detach 0' -a '(__hostnic_values attached-containers)' -d 'Container with an attached NIC'
 complete -c hostnic -n '__hostnic_at detach 1' -a '(__hostnic_detach_nics)' -d 'Attached NIC'
 
+# status [--scan]
+complete -c hostnic -n '__hostnic_command_is status' -l scan -d 'Also look for tagged NICs in every namespace'
 # doctor [--fix | --undo]
 complete -c hostnic -n '__hostnic_command_is doctor' -l fix -d 'Apply the fixes'
 complete -c hostnic -n '__hostnic_command_is doctor' -l undo -d 'Undo the fixes hostnic made'

@@ -8,12 +8,9 @@
  * no runtime, unreadable state) prints nothing and exits 0. Values that a
  * shell could not take as one word (blanks, control characters) are left out.
  */
-import { readJson } from '../exec.js';
+import { links } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { StateDir, defaultStateDir } from '../state.js';
-
-export type CompleteWhat = 'containers' | 'nics' | 'attached-containers' | 'attached-nics';
-export const COMPLETE_WHATS: readonly CompleteWhat[] = ['containers', 'nics', 'attached-containers', 'attached-nics'];
 
 /** Past this, whatever is known is printed and hostnic exits (a hung daemon must not hang a TAB). */
 const DEADLINE_MS = 2500;
@@ -22,8 +19,7 @@ const printable = (v: string): boolean => v !== '' && !/[\s\x00-\x1f\x7f]/.test(
 
 /** The host's NICs: hostnic's own namespace, lo left out. */
 async function nics(): Promise<string[]> {
-  const list = await readJson<{ ifname?: string }[]>({ argv: ['ip', '-json', 'link', 'show'] });
-  return list.map((l) => l.ifname ?? '').filter((n) => n !== 'lo');
+  return (await links()).map((l) => l.ifname).filter((n) => n !== 'lo');
 }
 
 /**
@@ -33,11 +29,7 @@ async function nics(): Promise<string[]> {
 async function containers(): Promise<string[]> {
   let list: { runtime: string; name: string; id: string }[];
   try {
-    // Written alongside; a missing or broken runtimes module means no containers.
-    const mod = (await import('../target/runtimes/index.js')) as {
-      listRunningContainers?: () => Promise<{ runtime: string; name: string; id: string }[]>;
-    };
-    list = (await mod.listRunningContainers?.()) ?? [];
+    list = await (await import('../target/runtimes/index.js')).listRunningContainers();
   } catch {
     return [];
   }

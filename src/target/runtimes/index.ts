@@ -157,7 +157,5 @@ export async function listRunningContainers(
   runtimes: Runtime[] = defaultRuntimes(),
 ): Promise<{ runtime: string; name: string; id: string }[]> {
   const lists = await Promise.allSettled(runtimes.filter((r) => r.present()).map((r) => r.listRunning()));
-  const out: Listed[] = [];
-  for (const l of lists) if (l.status === 'fulfilled') out.push(...l.value);
-  return out.map(({ runtime, name, id }) => ({ runtime, name, id }));
+  return lists.flatMap((l) => (l.status === 'fulfilled' ? l.value : []));
 }
