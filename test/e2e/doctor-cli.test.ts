@@ -237,6 +237,7 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     await lab.addPrimary();
     const nic = await lab.addNic({ name: 'nic1' });
     const ctr = await lab.addContainer();
+    const hostBefore = comparable(await lab.snapshot(lab.host));
     const child = lab.spawnHostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.40/24'], {
       env: { ...env, HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_PAUSE: 'after:0' },
     });
@@ -245,6 +246,8 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     signalGroup(child, 'SIGKILL');
     await waitForExit(child);
     await rm(join(lab.stateDir, 'test-paused'), { force: true });
+    const journal = journals();
+    expect(journal).toHaveLength(1);
 
     const d = json<DoctorDoc>(await doctor(['--json']));
     const c = byId(d, 'unfinished-plans');
@@ -254,10 +257,21 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     expect(c.fix!.summary).toContain('hostnic recover');
     // --fix does not do recover's job: it says so and exits 1.
     const f = await doctor(['--fix', 'nic1']);
+    expect(f.exitCode, f.stdout + f.stderr).toBe(1);
     expect(f.stdout).toMatch(/^fail {2}unfinished-plans/m);
+    // The journal is recover's to finish: --fix left it where it was.
+    expect(journals()).toEqual(journal);
 
     expect((await lab.hostnic(['recover'], { env })).exitCode).toBe(0);
+    expect(journals()).toEqual([]);
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'unfinished-plans').verdict).toBe('ok');
+    // recover undid the killed attach's first step: links (with their own sysctls), routes and rules as before the attach.
+    const recovered = comparable(await lab.snapshot(lab.host));
+    expect({ ...recovered, conf: null }).toEqual({ ...hostBefore, conf: null });
+    // The whole host, conf/all included, once any fix the --fix above recorded is undone
+    // (it did apply the arp-flux fix although the unfinished plan touches nic1).
+    expect((await doctor(['--undo'])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
   });
 
   it('a real NetworkManager: doctor reports the NIC managed, --fix makes nmcli say unmanaged and writes conf.d, --undo reverses both', async () => {
