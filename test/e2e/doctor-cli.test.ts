@@ -221,16 +221,25 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
   it('an --undo that fails half-way is rolled back: the fix stays, and so does its record', async () => {
     await lab.addPrimary();
     await lab.addNic({ name: 'nic1' });
+    const before = comparable(await lab.snapshot(lab.host));
     expect((await doctor(['--fix'])).exitCode).toBe(0);
     const fixed = await readFile(join(etc, 'etc', 'sysctl.d', '90-hostnic.conf'), 'utf8');
+    const afterFix = comparable(await lab.snapshot(lab.host));
     // The undo plan: file first, then arp_announce, then arp_ignore; fail after arp_announce was restored.
     const r = await doctor(['--undo'], { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: '1' });
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain('every change was rolled back');
     expect(await arp()).toEqual(['1', '2']);
     expect(await readFile(join(etc, 'etc', 'sysctl.d', '90-hostnic.conf'), 'utf8')).toBe(fixed);
     expect(records()).toHaveLength(1);
+    expect(journals()).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(afterFix);
     expect((await doctor(['--undo'])).exitCode).toBe(0);
     expect(await arp()).toEqual(['0', '0']);
+    expect(records()).toEqual([]);
+    expect(journals()).toEqual([]);
+    expect(existsSync(join(etc, 'etc'))).toBe(false);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
   });
 
   it('unfinished plans come from the real journal: a killed attach fails the check until `hostnic recover`', async () => {
