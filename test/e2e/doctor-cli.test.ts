@@ -22,7 +22,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckJson } from '../../src/commands/doctor.js';
 import type { NicInfo } from '../../src/host/inventory.js';
 import { ensureDocker } from '../helpers/docker.js';
-import { comparable, pausedAt } from '../helpers/hostnic.js';
+import { comparable, linkIn, pausedAt } from '../helpers/hostnic.js';
 import { createLab, mustInNs, requireRoot, signalGroup, waitForExit, type Lab, type RunResult } from '../helpers/lab.js';
 import { startNetworkManager, type NmHandle } from '../helpers/networkmanager.js';
 
@@ -298,6 +298,9 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
       await symlink(target, link);
     }
     const confFile = join(nm.confDir, '90-hostnic.conf');
+    const uplinkState = await nm.state('uplink0');
+    expect(uplinkState).toBeDefined();
+    const uplinkMac = linkIn(await lab.snapshot(lab.host), 'uplink0').address!;
 
     const d0 = json<DoctorDoc>(await doctor(['--json']));
     const c0 = byId(d0, 'networkmanager');
@@ -315,10 +318,15 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'networkmanager').verdict).toBe('ok');
     // NetworkManager itself was neither stopped nor told anything about uplink0.
     expect((await nm.nmcli(['-t', 'general', 'status'])).exitCode).toBe(0);
+    expect(await nm.state('uplink0')).toBe(uplinkState);
+    const written = await readFile(confFile, 'utf8');
+    expect(written).not.toContain('uplink0');
+    expect(written.toLowerCase()).not.toContain(uplinkMac.toLowerCase());
 
     const r2 = await doctor(['--undo']);
     expect(r2.exitCode, r2.stdout + r2.stderr).toBe(0);
     await nm.waitFor(nic, (s) => s === 'connected');
+    expect(await nm.state('uplink0')).toBe(uplinkState);
     expect(existsSync(confFile)).toBe(false);
     expect(await arp()).toEqual(['0', '0']);
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'networkmanager').verdict).toBe('fail');
