@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, type Lab, type Snapshot, type SnapshotRoute } from '../helpers/lab.js';
-import { comparable, hostnicTempNamespaces, linkIn, routesVia } from '../helpers/hostnic.js';
+import { comparable, hostnicTempNamespaces, linkIn, routesVia, withoutLink } from '../helpers/hostnic.js';
 import { createContainer, ensureDocker, removeContainer, runContainer, uniqueName, type RunningContainer } from '../helpers/docker.js';
 
 const root = requireRoot();
@@ -55,13 +55,6 @@ function untouched(snap: Snapshot, dev: string): Snapshot {
   return { ...c, links: c.links.filter((l) => l.ifname !== dev), routes4: c.routes4.filter(keep), routes6: c.routes6.filter(keep) };
 }
 
-/** The same snapshot without one link and its routes (a veth that died with a container). */
-function withoutLink(snap: Snapshot, dev: string): Snapshot {
-  const c = comparable(snap);
-  const keep = (r: SnapshotRoute) => r.dev !== dev;
-  return { ...c, links: c.links.filter((l) => l.ifname !== dev), routes4: c.routes4.filter(keep), routes6: c.routes6.filter(keep) };
-}
-
 describe.skipIf(!root)('docker containers (real engine)', () => {
   let lab: Lab;
   /** Names of containers this test made: removed in afterEach, whatever happened. */
@@ -87,6 +80,16 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
     const name = uniqueName('hnd');
     made.push(name); // before it exists: a half-made container is removed too
     return runContainer(name);
+  }
+
+  /** A lab NIC attached by name to a fresh container, and the host as it was before the attach. */
+  async function attached(): Promise<{ nic: string; c: RunningContainer; hostBefore: Snapshot }> {
+    const nic = await lab.addNic();
+    const c = await container();
+    const hostBefore = await lab.snapshot(lab.host);
+    const r = await lab.hostnic(['attach', c.name, nic, SPEC]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    return { nic, c, hostBefore };
   }
 
   async function status(): Promise<StatusRow[]> {
@@ -187,10 +190,7 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
   });
 
   it('status after docker restart: target gone, container restarted (new namespace; the NIC is not in it), the veth destroyed; detach by name forgets it', async () => {
-    const nic = await lab.addNic();
-    const c = await container();
-    const hostBefore = await lab.snapshot(lab.host);
-    expect((await lab.hostnic(['attach', c.name, nic, SPEC])).exitCode).toBe(0);
+    const { nic, c, hostBefore } = await attached();
 
     await docker(['restart', '-t', '0', c.name]);
     const pid = await pidOf(c.name);
@@ -218,9 +218,7 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
   });
 
   it('status after docker stop says container stopped; detach by short id of the stopped container cleans the record', async () => {
-    const nic = await lab.addNic();
-    const c = await container();
-    expect((await lab.hostnic(['attach', c.name, nic, SPEC])).exitCode).toBe(0);
+    const { nic, c, hostBefore } = await attached();
     await docker(['stop', '-t', '0', c.name]);
 
     const [row] = await status();
@@ -232,13 +230,11 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
     expect(d.exitCode).toBe(0);
     expect(d.stdout).toMatch(/container stopped; .*; record removed/);
     expectNoRecords();
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(withoutLink(hostBefore, nic));
   });
 
   it('detach after docker rm -f does not fail: the veth died with the namespace, exit 0, record cleaned, says so', async () => {
-    const nic = await lab.addNic();
-    const c = await container();
-    const hostBefore = await lab.snapshot(lab.host);
-    expect((await lab.hostnic(['attach', c.name, nic, SPEC])).exitCode).toBe(0);
+    const { nic, c, hostBefore } = await attached();
     await removeContainer(c.name);
 
     const [row] = await status();
@@ -258,9 +254,7 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
   });
 
   it('a new container under the old name: status says the old one was removed; detach NAME forgets it and leaves the new one alone', async () => {
-    const nic = await lab.addNic();
-    const c = await container();
-    expect((await lab.hostnic(['attach', c.name, nic, SPEC])).exitCode).toBe(0);
+    const { nic, c, hostBefore } = await attached();
     await removeContainer(c.name);
     const again = await runContainer(c.name);
     expect(again.id).not.toBe(c.id);
@@ -274,6 +268,7 @@ describe.skipIf(!root)('docker containers (real engine)', () => {
     expect(d.stdout).toMatch(/container removed; .*; record removed/);
     expectNoRecords();
     expect(comparable(await lab.snapshot(nsOf(again.pid)))).toEqual(comparable(ctrBefore));
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(withoutLink(hostBefore, nic));
   });
 
   it('an unknown container: exit 2, one line, nothing changes', async () => {

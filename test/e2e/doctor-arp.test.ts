@@ -18,6 +18,7 @@ import { fileWrite } from '../../src/steps/file.js';
 import { sysctlSet } from '../../src/steps/sysctl.js';
 import type { StepKind, StepSpec } from '../../src/steps/types.js';
 import { createLab, mustInNs, requireRoot, type Lab } from '../helpers/lab.js';
+import { comparable, linkIn } from '../helpers/hostnic.js';
 
 const root = requireRoot();
 
@@ -78,6 +79,7 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
     ]);
     expect(c.fix!.steps[0]!.params).toMatchObject({ ns: lab.hostNs, value: '1' });
 
+    const before = comparable(await lab.snapshot(lab.host));
     const done = await applySteps(c.fix!.steps);
     expect(await sysctl('net.ipv4.conf.all.arp_ignore')).toBe('1');
     expect(await sysctl('net.ipv4.conf.all.arp_announce')).toBe('2');
@@ -101,6 +103,7 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
     expect(await sysctl('net.ipv4.conf.all.arp_announce')).toBe('0');
     expect(existsSync(sysctlFile)).toBe(false);
     expect(existsSync(paths.sysctlConfDir)).toBe(false); // the directory the fix made is gone too
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
     expect((await check('arp-flux')).verdict).toBe('fail');
   });
 
@@ -125,7 +128,10 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
     const c = await check('arp-flux');
     expect(c.verdict).toBe('warn');
     expect(c.fix!.steps.map((s) => s.kind)).toEqual(['file.write']);
+    const before = comparable(await lab.snapshot(lab.host));
     const done = await applySteps(c.fix!.steps);
+    // Only the file: the namespace is as it was.
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
     expect((await check('arp-flux')).verdict).toBe('ok');
 
     // 99-local.conf sorts after ours and sets it back to 0 at boot.
@@ -137,6 +143,8 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
     expect(over.fix!.summary).toContain(`${join(paths.sysctlConfDir, '99-local.conf')}:1 sets net.ipv4.conf.all.arp_ignore=0`);
     await rm(join(paths.sysctlConfDir, '99-local.conf'));
     await undoSteps(done);
+    expect(existsSync(paths.sysctlConfDir)).toBe(false);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
   });
 
   it('reads sysctls of another namespace through one nsenter, and of its own directly', async () => {
@@ -158,12 +166,19 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
     expect(c.verdict).toBe('warn');
     expect(c.nics).toEqual(['uplink0', 'nic1']);
     expect(c.title).toContain('192.168.1.0/24');
+    const before = comparable(await lab.snapshot(lab.host));
     const done = await applySteps(c.fix!.steps);
     expect(await sysctl('net.ipv4.conf.nic1.rp_filter')).toBe('2');
     expect(await sysctl('net.ipv4.conf.uplink0.rp_filter')).toBe('2');
+    // nic2 shares no subnet: the fix leaves it, and everything else, alone.
+    const fixed = comparable(await lab.snapshot(lab.host));
+    expect(linkIn(fixed, 'nic2')).toEqual(linkIn(before, 'nic2'));
+    expect(linkIn(fixed, 'nic2').sysctl['ipv4.rp_filter']).toBe('0');
+    expect(fixed.conf).toEqual(before.conf);
     expect((await check('rp-filter')).verdict).toBe('ok');
     await undoSteps(done);
     expect(await sysctl('net.ipv4.conf.nic1.rp_filter')).toBe('0');
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
     expect((await check('rp-filter')).verdict).toBe('warn');
   });
 });

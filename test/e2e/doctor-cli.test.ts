@@ -22,7 +22,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckJson } from '../../src/commands/doctor.js';
 import type { NicInfo } from '../../src/host/inventory.js';
 import { ensureDocker } from '../helpers/docker.js';
-import { comparable, pausedAt } from '../helpers/hostnic.js';
+import { comparable, linkIn, pausedAt } from '../helpers/hostnic.js';
 import { createLab, mustInNs, requireRoot, signalGroup, waitForExit, type Lab, type RunResult } from '../helpers/lab.js';
 import { startNetworkManager, type NmHandle } from '../helpers/networkmanager.js';
 
@@ -221,22 +221,32 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
   it('an --undo that fails half-way is rolled back: the fix stays, and so does its record', async () => {
     await lab.addPrimary();
     await lab.addNic({ name: 'nic1' });
+    const before = comparable(await lab.snapshot(lab.host));
     expect((await doctor(['--fix'])).exitCode).toBe(0);
     const fixed = await readFile(join(etc, 'etc', 'sysctl.d', '90-hostnic.conf'), 'utf8');
+    const afterFix = comparable(await lab.snapshot(lab.host));
     // The undo plan: file first, then arp_announce, then arp_ignore; fail after arp_announce was restored.
     const r = await doctor(['--undo'], { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: '1' });
     expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toContain('every change was rolled back');
     expect(await arp()).toEqual(['1', '2']);
     expect(await readFile(join(etc, 'etc', 'sysctl.d', '90-hostnic.conf'), 'utf8')).toBe(fixed);
     expect(records()).toHaveLength(1);
+    expect(journals()).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(afterFix);
     expect((await doctor(['--undo'])).exitCode).toBe(0);
     expect(await arp()).toEqual(['0', '0']);
+    expect(records()).toEqual([]);
+    expect(journals()).toEqual([]);
+    expect(existsSync(join(etc, 'etc'))).toBe(false);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(before);
   });
 
   it('unfinished plans come from the real journal: a killed attach fails the check until `hostnic recover`', async () => {
     await lab.addPrimary();
     const nic = await lab.addNic({ name: 'nic1' });
     const ctr = await lab.addContainer();
+    const hostBefore = comparable(await lab.snapshot(lab.host));
     const child = lab.spawnHostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.40/24'], {
       env: { ...env, HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_PAUSE: 'after:0' },
     });
@@ -245,6 +255,8 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     signalGroup(child, 'SIGKILL');
     await waitForExit(child);
     await rm(join(lab.stateDir, 'test-paused'), { force: true });
+    const journal = journals();
+    expect(journal).toHaveLength(1);
 
     const d = json<DoctorDoc>(await doctor(['--json']));
     const c = byId(d, 'unfinished-plans');
@@ -252,12 +264,22 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     expect(c.title).toMatch(new RegExp(`^1 unfinished plan in ${lab.stateDir}: "Attach nic1 to pid:${ctr.pid} as eth1" \\(pid \\d+, started `));
     expect(c.fix).toMatchObject({ automatic: false });
     expect(c.fix!.summary).toContain('hostnic recover');
-    // --fix does not do recover's job: it says so and exits 1.
+    // --fix does not do recover's job: it says so, changes nothing, and exits 1.
+    const beforeFix = comparable(await lab.snapshot(lab.host));
     const f = await doctor(['--fix', 'nic1']);
+    expect(f.exitCode, f.stdout + f.stderr).toBe(1);
     expect(f.stdout).toMatch(/^fail {2}unfinished-plans/m);
+    expect(f.stderr).toMatch(/^hostnic: an unfinished plan \(.*\) touches .*\nhint: run `hostnic recover`/);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(beforeFix);
+    expect(records()).toEqual([]);
+    // The journal is recover's to finish: --fix left it where it was.
+    expect(journals()).toEqual(journal);
 
     expect((await lab.hostnic(['recover'], { env })).exitCode).toBe(0);
+    expect(journals()).toEqual([]);
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'unfinished-plans').verdict).toBe('ok');
+    // recover undid the killed attach's first step: the whole host is as before the attach.
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
   });
 
   it('a real NetworkManager: doctor reports the NIC managed, --fix makes nmcli say unmanaged and writes conf.d, --undo reverses both', async () => {
@@ -275,6 +297,9 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
       await symlink(target, link);
     }
     const confFile = join(nm.confDir, '90-hostnic.conf');
+    const uplinkState = await nm.state('uplink0');
+    expect(uplinkState).toBeDefined();
+    const uplinkMac = linkIn(await lab.snapshot(lab.host), 'uplink0').address!;
 
     const d0 = json<DoctorDoc>(await doctor(['--json']));
     const c0 = byId(d0, 'networkmanager');
@@ -292,10 +317,15 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'networkmanager').verdict).toBe('ok');
     // NetworkManager itself was neither stopped nor told anything about uplink0.
     expect((await nm.nmcli(['-t', 'general', 'status'])).exitCode).toBe(0);
+    expect(await nm.state('uplink0')).toBe(uplinkState);
+    const written = await readFile(confFile, 'utf8');
+    expect(written).not.toContain('uplink0');
+    expect(written.toLowerCase()).not.toContain(uplinkMac.toLowerCase());
 
     const r2 = await doctor(['--undo']);
     expect(r2.exitCode, r2.stdout + r2.stderr).toBe(0);
     await nm.waitFor(nic, (s) => s === 'connected');
+    expect(await nm.state('uplink0')).toBe(uplinkState);
     expect(existsSync(confFile)).toBe(false);
     expect(await arp()).toEqual(['0', '0']);
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'networkmanager').verdict).toBe('fail');

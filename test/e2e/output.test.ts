@@ -5,8 +5,8 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
-import { createLab, requireRoot, type Lab, type Proc } from '../helpers/lab.js';
-import { comparable } from '../helpers/hostnic.js';
+import { createLab, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { comparable, linkIn } from '../helpers/hostnic.js';
 
 const root = requireRoot();
 // ESC: any cursor movement or colour code.
@@ -22,37 +22,62 @@ describe.skipIf(!root)('output modes', () => {
   let lab: Lab;
   let nic: string;
   let ctr: Proc;
+  let hostBefore: Snapshot;
+  let ctrBefore: Snapshot;
   beforeEach(async () => {
     lab = await createLab();
     nic = await lab.addNic();
     ctr = await lab.addContainer();
+    hostBefore = await lab.snapshot(lab.host);
+    ctrBefore = await lab.snapshot(ctr.nsPath);
   });
   afterEach(async () => { await lab.destroy(); });
+
+  /** The container has eth1 with `cidr`; returns its snapshot. */
+  async function expectInContainer(cidr: string): Promise<Snapshot> {
+    const snap = await lab.snapshot(ctr.nsPath);
+    expect(linkIn(snap, 'eth1').addrs.map((a) => `${a.local}/${a.prefixlen}`)).toContain(cidr);
+    return snap;
+  }
+
+  /** Both namespaces exactly as before the attach. */
+  async function expectAsBefore(): Promise<void> {
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  }
 
   it('piped: one plain line per event, no cursor or colour codes; --quiet prints nothing on success', async () => {
     const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.4/24'], { env: { CI: '' } });
     expect(r.exitCode).toBe(0);
     expect(r.stdout + r.stderr).not.toMatch(ESC);
     expect(r.stdout).toMatch(/^✔ Add 192\.168\.1\.4\/24 to eth1$/m);
+    await expectInContainer('192.168.1.4/24');
     const q = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--quiet']);
     expect(q.exitCode).toBe(0);
     expect(q.stdout).toBe('');
     expect(q.stderr).toBe('');
     expect((await lab.snapshot(lab.host)).links.map((l) => l.ifname)).toContain(nic);
+    await expectAsBefore();
   });
 
   it('--json: exactly one JSON document on stdout, for attach, status and detach', async () => {
     const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.4/24', '--json']);
     expect(a.exitCode).toBe(0);
     expect(JSON.parse(a.stdout)).toMatchObject({ ok: true, nic, name: 'eth1', addresses: ['192.168.1.4/24'] });
+    const attached = await expectInContainer('192.168.1.4/24');
+    const hostAttached = await lab.snapshot(lab.host);
     const s = await lab.hostnic(['status', '--json']);
     expect(JSON.parse(s.stdout).attachments).toHaveLength(1);
     const dry = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--json', '--dry-run']);
     const plans = JSON.parse(dry.stdout).plans as { steps: { commands: string[] }[] }[];
     expect(plans).toHaveLength(1);
     expect(plans[0]!.steps.flatMap((st) => st.commands)).toContain(`nsenter --net=/proc/${ctr.pid}/ns/net -- ip link set dev eth1 down`);
+    // status and the dry run changed nothing.
+    expect(await lab.snapshot(ctr.nsPath)).toEqual(attached);
+    expect(await lab.snapshot(lab.host)).toEqual(hostAttached);
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--json']);
     expect(JSON.parse(d.stdout)).toMatchObject({ ok: true, detached: [{ nic, where: 'container' }] });
+    await expectAsBefore();
   });
 
   it('--verbose traces every command with its duration on stderr', async () => {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readdirSync, readlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLab, requireRoot, run, waitForExit, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable, resume } from '../helpers/hostnic.js';
+import { comparable, resume, withoutLink } from '../helpers/hostnic.js';
 import { attachmentFiles, crash, expectOneError, journalFiles, startPaused } from './reliability-helpers.js';
 
 const root = requireRoot();
@@ -73,6 +73,7 @@ describe.skipIf(!root)('concurrent hostnic processes', () => {
     const host = comparable(await lab.snapshot(lab.host));
     const expected = comparable(hostBefore);
     expect(host.links.map((l) => l.ifname)).toEqual(expected.links.map((l) => l.ifname).filter((n) => n !== nic));
+    expect(host).toEqual(withoutLink(hostBefore, nic));
     for (const [k, c] of ctrs.entries()) {
       const names = (await lab.snapshot(c.nsPath)).links.map((l) => l.ifname);
       if (k === w) expect(names).toContain('eth1');

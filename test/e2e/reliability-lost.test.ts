@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import { createLab, requireRoot, run, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable } from '../helpers/hostnic.js';
+import { comparable, withoutLink } from '../helpers/hostnic.js';
 import { attachmentFiles, journalFiles, netnsExists, nsInode, referencesTo } from './reliability-helpers.js';
 
 const root = requireRoot();
@@ -90,6 +90,7 @@ describe.skipIf(!root)('lost containers and stuck NICs', () => {
     expect(journalFiles(lab)).toEqual([]);
     const host = comparable(await lab.snapshot(lab.host));
     expect(host.links.map((l) => l.ifname)).toEqual(comparable(hostBefore).links.map((l) => l.ifname).filter((n) => n !== nic));
+    expect(host).toEqual(withoutLink(hostBefore, nic));
   });
 
   it('a namespace held alive by a bind mount and a process after the container died: the NIC lives on, status names the holders, detach brings it home through them', async () => {

@@ -4,12 +4,12 @@
  * batching off, so this path is tested here directly, in-process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { requireRoot } from '../helpers/lab.js';
+import { requireRoot, snapshot } from '../helpers/lab.js';
 import { BatchError, runBatch, type Cmd } from '../../src/exec.js';
 import { Runner, type Plan } from '../../src/runner.js';
 import { StateDir } from '../../src/state.js';
@@ -73,20 +73,77 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     const state = new StateDir(stateRoot);
     state.ensure();
     const plan: Plan = { id: 'batchtest', command: 'test', title: 'batch', steps, touches: ['v1'], finalize: {} };
+    // Every link change the kernel makes in the namespace while the plan runs, and every command with its input.
+    const events = await monitorLinks();
+    const before = await snapshot(ns);
     const traced: string[] = [];
+    const inputs: (string | undefined)[] = [];
     const { execConfig } = await import('../../src/exec.js');
-    execConfig.trace = (e) => traced.push(e.cmd.argv.join(' '));
-    const outcome = await new Runner({ state, renderer: 'silent' }).run(plan);
-    execConfig.trace = undefined;
+    execConfig.trace = (e) => {
+      traced.push(e.cmd.argv.join(' '));
+      inputs.push(e.cmd.input);
+    };
+    let outcome: Awaited<ReturnType<Runner['run']>>;
+    let seen: string;
+    try {
+      outcome = await new Runner({ state, renderer: 'silent' }).run(plan);
+    } finally {
+      execConfig.trace = undefined;
+      seen = await events.stop();
+    }
+    const after = await snapshot(ns);
 
     expect(outcome.exitCode).toBe(1);
     expect(outcome.error?.message).toMatch(/Cannot find device "nosuch"/);
     expect(outcome.leftovers).toEqual([]);
     // One process ran the four steps' commands up to the failure.
     expect(traced[0]).toBe('ip -batch -');
+    // ip -batch (no -force) stops at the failing line, the third; after it only the undo of the two before ran.
+    expect(inputs[0]).toBe('link set dev v1 mtu 1400\nlink set dev v1 alias during\nlink set dev nosuch up\nlink set dev v1 mtu 1300\n');
+    const later = traced.slice(1).map((c, k) => `${c}\n${inputs[k + 1] ?? ''}`).join('\n');
+    expect(later).not.toContain('mtu 1300');
+    expect(later).not.toContain('nosuch');
+    // What the kernel did to v1, change by change: step 0 (1400), then its undo (1500); never 1300.
+    const mtus = seen.split('\n').filter((l) => /^\d+: v1@/.test(l)).map((l) => /\bmtu (\d+)\b/.exec(l)?.[1]);
+    expect(mtus).toEqual(['1400', '1500']);
     const v1 = await link('v1');
     expect(v1.mtu).toBe(1500);
     expect(v1.ifalias).toBe('before');
     expect(readdirSync(state.journalDir)).toEqual([]);
+    expect(after).toEqual(before);
   });
 });
+
+/**
+ * `ip -o monitor link` in the test namespace: one line per link change.
+ * Ready when this resolves, and complete when stop() resolves: each waits for
+ * a marker of its own to come through (a veth pair made and deleted again,
+ * which leaves nothing behind). stop() returns what came between the two.
+ */
+async function monitorLinks(): Promise<{ stop(): Promise<string> }> {
+  const child: ResultPromise = execa('ip', ['-n', ns, '-o', 'monitor', 'link'], { reject: false, buffer: false });
+  let out = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (out += d));
+  const mark = async (name: string): Promise<number> => {
+    const deadline = Date.now() + 5000;
+    const deleted = new RegExp(`^Deleted \\d+: ${name}[@:]`, 'm');
+    await ip('link', 'add', 'name', name, 'type', 'veth', 'peer', 'name', `${name}p`);
+    await ip('link', 'delete', 'dev', name);
+    while (!deleted.test(out)) {
+      if (Date.now() > deadline) throw new Error(`ip monitor did not report ${name}: ${JSON.stringify(out)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return out.search(new RegExp(`^\\d+: ${name}`, 'm')); // its first line: the pair's peer appearing
+  };
+  await mark('hnbmark0');
+  const from = out.length;
+  return {
+    async stop() {
+      const to = await mark('hnbmark1');
+      child.kill('SIGTERM');
+      await child;
+      return out.slice(from, to);
+    },
+  };
+}

@@ -81,6 +81,17 @@ export async function takeHostName(lab: Lab, ctr: Proc, name: string): Promise<v
 /** Whether a dry-run plan goes through the private namespace. */
 export const viaPrivateNamespace = (steps: { title: string }[]): boolean => steps.some((s) => /^Create private namespace /.test(s.title));
 
+/**
+ * comparable(snap) without one link and the routes through it: the host as
+ * it should be after a veth NIC died with its container's namespace and
+ * detach forgot it.
+ */
+export function withoutLink(snap: Snapshot, dev: string): Snapshot {
+  const c = comparable(snap);
+  const keep = (r: SnapshotRoute) => r.dev !== dev;
+  return { ...c, links: c.links.filter((l) => l.ifname !== dev), routes4: c.routes4.filter(keep), routes6: c.routes6.filter(keep) };
+}
+
 /** Give a container a default route of its own (as Docker's eth0 would), to see it replaced and restored. */
 export async function giveDefaultRoute(lab: Lab, ctr: Proc): Promise<void> {
   for (const argv of [
