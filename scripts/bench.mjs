@@ -726,7 +726,7 @@ async function microBench(lab, n = 15) {
 
 /**
  * One GET on the Docker socket the way hostnic makes it (getJson in
- * src/target/runtimes/common.ts): a node:net connection, an HTTP/1.0 request
+ * src/runtime/common.ts): a node:net connection, an HTTP/1.0 request
  * written (not ended), the answer read to the daemon's close. code 0 on a 200.
  */
 function dockerGet(path, socketPath = '/var/run/docker.sock') {

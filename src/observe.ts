@@ -4,7 +4,7 @@ import {
   addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, routeDevices, type Link, type LinkAddrs, type NsState,
 } from './kernel/ip.js';
 import type { HostNicState } from './plan/attach.js';
-import type { NicSelector } from './spec/types.js';
+import type { NicSelector } from './request/types.js';
 
 export function describeSelector(sel: NicSelector): string {
   return sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? `mac:${sel.mac}` : `pci:${sel.address}`;

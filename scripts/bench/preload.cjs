@@ -37,7 +37,7 @@ childProcess.spawn = function tracedSpawn(file, args, ...rest) {
 };
 
 // hostnic talks to the Docker / Podman socket with one HTTP/1.0 GET on a
-// node:net connection (getJson in src/target/runtimes/common.ts): a
+// node:net connection (getJson in src/runtime/common.ts): a
 // unix-socket connection counts as one API call, from connect to close.
 const net = require('node:net');
 const createConnection = net.createConnection;

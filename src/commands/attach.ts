@@ -8,11 +8,11 @@ import {
 import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
 import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
 import { refuseIfUnfinished, warmRenderer, type Plan } from '../runner.js';
-import { parseAttachRequest, type AttachInput as ParseInput } from '../spec/parse.js';
-import type { AttachRequest, NicSelector } from '../spec/types.js';
+import { parseAttachRequest, type AttachInput as ParseInput } from '../request/parse.js';
+import type { AttachRequest, NicSelector } from '../request/types.js';
 import { SCHEMA } from '../state.js';
 import { encodeTag } from '../tag.js';
-import { resolveTarget } from '../target/resolve.js';
+import { resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { liveCheck } from './status.js';

@@ -29,7 +29,7 @@ async function nics(): Promise<string[]> {
 async function containers(): Promise<string[]> {
   let list: { runtime: string; name: string; id: string }[];
   try {
-    list = await (await import('../target/runtimes/index.js')).listRunningContainers();
+    list = await (await import('../runtime/index.js')).listRunningContainers();
   } catch {
     return [];
   }

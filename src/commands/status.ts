@@ -6,8 +6,8 @@ import { readdirSync, readlinkSync } from 'node:fs';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import { decodeTag, type Tag } from '../tag.js';
-import { targetAlive } from '../target/resolve.js';
-import type { Target } from '../target/types.js';
+import { targetAlive } from '../runtime/resolve.js';
+import type { Target } from '../runtime/types.js';
 import type { Ctx } from '../cli/context.js';
 
 /** 'untracked': a tagged NIC found without a record (status --scan, or a state file was unreadable). */
@@ -37,7 +37,7 @@ export type GoneReason = 'container-restarted' | 'container-stopped' | 'containe
  * without starting a process.
  */
 async function containerFate(rt: NonNullable<Target['runtime']>): Promise<{ reason: GoneReason; what: string }> {
-  const { defaultRuntimes } = await import('../target/runtimes/index.js');
+  const { defaultRuntimes } = await import('../runtime/index.js');
   const runtime = defaultRuntimes().find((r) => r.name === rt.name);
   if (!runtime?.present()) return { reason: 'namespace-gone', what: `the namespace is gone (${rt.name} is not on this host to ask about the container)` };
   try {

@@ -8,7 +8,7 @@
  * passing `Partial<HostPaths>`.
  */
 import { join } from 'node:path';
-import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../target/runtimes/docker.js';
+import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../runtime/docker.js';
 
 export interface HostPaths {
   /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */

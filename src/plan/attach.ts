@@ -4,8 +4,8 @@
  * and detach re-derives the very same list from the record and runs it
  * backwards (plan/detach.ts).
  */
-import type { AttachRequest, Family } from '../spec/types.js';
-import type { Target } from '../target/types.js';
+import type { AttachRequest, Family } from '../request/types.js';
+import type { Target } from '../runtime/types.js';
 import type { StepSpec } from '../steps/types.js';
 import type { NsRef } from '../steps/link.js';
 import type { Route } from '../kernel/ip.js';

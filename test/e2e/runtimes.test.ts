@@ -11,16 +11,16 @@ import { execa } from 'execa';
 import { HostnicError, UsageError } from '../../src/errors.js';
 import { execConfig, type TraceEvent } from '../../src/exec.js';
 import { netnsId, ownNetns } from '../../src/kernel/ip.js';
-import type { Target } from '../../src/target/types.js';
-import { onPath } from '../../src/target/runtimes/common.js';
-import { containerdRuntime } from '../../src/target/runtimes/containerd.js';
-import { dockerRuntime } from '../../src/target/runtimes/docker.js';
-import { podmanRuntime } from '../../src/target/runtimes/podman.js';
+import type { Target } from '../../src/runtime/types.js';
+import { onPath } from '../../src/runtime/common.js';
+import { containerdRuntime } from '../../src/runtime/containerd.js';
+import { dockerRuntime } from '../../src/runtime/docker.js';
+import { podmanRuntime } from '../../src/runtime/podman.js';
 import {
   listRunningContainers,
   resolveRuntimeTarget,
   type RuntimeTargetSpec,
-} from '../../src/target/runtimes/index.js';
+} from '../../src/runtime/index.js';
 import {
   createContainer,
   ensureDocker,

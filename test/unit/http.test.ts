@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getJson, parseHttpAnswer, RuntimeUnavailable } from '../../src/target/runtimes/common.js';
+import { getJson, parseHttpAnswer, RuntimeUnavailable } from '../../src/runtime/common.js';
 
 const answer = (text: string) => Buffer.from(text.replaceAll('\n', '\r\n').replace(/\r\n\r\n(.*)$/s, (_m, body: string) => `\r\n\r\n${body.replaceAll('\r\n', '\n')}`));
 

@@ -5,7 +5,7 @@ import { doCommands, invert, undoCommands } from '../../src/steps/index.js';
 import { batchKey } from '../../src/exec.js';
 import { render } from '../../src/exec.js';
 import { decodeTag, encodeTag } from '../../src/tag.js';
-import { parseAttachRequest } from '../../src/spec/parse.js';
+import { parseAttachRequest } from '../../src/request/parse.js';
 
 const request = parseAttachRequest({
   container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.4/24@192.168.1.1', 'fd00:1::4/64@fd00:1::1'],

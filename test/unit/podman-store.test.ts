@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { storeMayHave } from '../../src/target/runtimes/podman.js';
+import { storeMayHave } from '../../src/runtime/podman.js';
 
 const root = mkdtempSync(join(tmpdir(), 'hostnic-podman-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -13,8 +13,8 @@
  * The socket is CONTAINERD_ADDRESS or /run/containerd/containerd.sock;
  * containerd counts as present only when that socket exists.
  */
-import { CommandError, UsageError } from '../../errors.js';
-import { read, readJson, type Cmd } from '../../exec.js';
+import { CommandError, UsageError } from '../errors.js';
+import { read, readJson, type Cmd } from '../exec.js';
 import {
   fromInspect,
   isSocket,

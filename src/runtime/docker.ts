@@ -5,8 +5,8 @@
  * prefix on the daemon's side. The docker CLI is used only when there is no
  * socket (DOCKER_HOST=tcp://... or ssh://..., where the CLI knows the way).
  */
-import { CommandError, UsageError } from '../../errors.js';
-import { read, readJson } from '../../exec.js';
+import { CommandError, UsageError } from '../errors.js';
+import { read, readJson } from '../exec.js';
 import {
   errorMessage,
   fromInspect,

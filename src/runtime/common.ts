@@ -9,7 +9,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { UsageError } from '../../errors.js';
+import { UsageError } from '../errors.js';
 
 export type RuntimeName = 'docker' | 'podman' | 'containerd';
 

@@ -9,10 +9,10 @@
  * only when nothing else matched. A container reported by two runtimes under
  * one id (podman's docker shim) counts once.
  */
-import { UsageError } from '../../errors.js';
-import { netnsId, ownNetns } from '../../kernel/ip.js';
-import type { TargetSpec } from '../../spec/types.js';
-import type { Target } from '../types.js';
+import { UsageError } from '../errors.js';
+import { netnsId, ownNetns } from '../kernel/ip.js';
+import type { TargetSpec } from '../request/types.js';
+import type { Target } from './types.js';
 import { checkRef, RuntimeUnavailable, type Found, type Listed, type Runtime, type RuntimeName } from './common.js';
 import { containerdRuntime, DEFAULT_NAMESPACE } from './containerd.js';
 import { dockerRuntime } from './docker.js';

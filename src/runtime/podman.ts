@@ -5,8 +5,8 @@
  * without the socket every lookup costs a podman process.
  */
 import { readFileSync } from 'node:fs';
-import { CommandError, UsageError } from '../../errors.js';
-import { readJson } from '../../exec.js';
+import { CommandError, UsageError } from '../errors.js';
+import { readJson } from '../exec.js';
 import {
   errorMessage,
   fromInspect,

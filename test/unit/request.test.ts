@@ -12,7 +12,7 @@ import {
   parseTarget,
   validateIfName,
   type AttachInput,
-} from '../../src/spec/parse.js';
+} from '../../src/request/parse.js';
 
 /** Run `fn`, expect a one-line exit-2 UsageError that names `offending`. */
 function usageError(fn: () => unknown, offending: string, reason?: RegExp): UsageError {

@@ -1,12 +1,12 @@
 /**
  * Turn a TargetSpec into a Target: the container's network namespace file and
  * its identity. pid/netns/path are resolved here; container runtimes plug in
- * through runtimes/index.ts.
+ * through runtime/index.ts.
  */
 import { existsSync, statfsSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { netnsId, ownNetns } from '../kernel/ip.js';
-import type { TargetSpec } from '../spec/types.js';
+import type { TargetSpec } from '../request/types.js';
 import type { Target } from './types.js';
 
 const NSFS_MAGIC = 0x6e736673;
@@ -57,7 +57,7 @@ export async function resolveTarget(spec: TargetSpec): Promise<Target> {
       return fromPath(display, 'path', spec.path, pid ? Number(pid) : undefined);
     }
     default: {
-      const { resolveRuntimeTarget } = await import('./runtimes/index.js');
+      const { resolveRuntimeTarget } = await import('./index.js');
       return resolveRuntimeTarget(spec);
     }
   }
