@@ -7,7 +7,6 @@
  */
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { UsageError } from '../errors.js';
 
 export type RuntimeName = 'docker' | 'podman' | 'containerd';
 
@@ -58,18 +57,6 @@ export class RuntimeUnavailable extends Error {
     super(`${runtime}: ${reason}`);
     this.name = 'RuntimeUnavailable';
   }
-}
-
-/**
- * Container names and ids in Docker, Podman and containerd all fit this; so a
- * ref is checked once here and can then go into a URL path or a containerd
- * filter without escaping surprises.
- */
-const REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
-
-export function checkRef(ref: string, display: string): string {
-  if (!REF.test(ref)) throw new UsageError(`${display}: not a valid container name or id`);
-  return ref;
 }
 
 /** `unix:///path` or `unix:/path` -> /path; anything else -> undefined. */
