@@ -12,8 +12,9 @@ import { RefusedError } from './errors.js';
 
 export const SCHEMA = 1;
 
-export function defaultStateDir(): string {
-  return process.env.HOSTNIC_STATE_DIR || '/run/hostnic';
+/** The state directory: $HOSTNIC_STATE_DIR, else /run/hostnic. The one definition (host/paths.ts uses it too). */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HOSTNIC_STATE_DIR || '/run/hostnic';
 }
 
 export class StateDir {

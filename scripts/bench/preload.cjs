@@ -4,7 +4,7 @@
 //  - every child process (argv, spawn and exit times): execa and flock both go
 //    through child_process.spawn,
 //  - every connection to a unix socket (the Docker / Podman API: hostnic sends
-//    one HTTP/1.0 GET on a node:net connection),
+//    one GET per connection with node:http, which connects through node:net),
 //  - fsyncSync calls (the journal writes),
 //  - timers of 20 ms or more that fired (a fixed sleep would show up here),
 // and writes it all as JSON to $HOSTNIC_BENCH_TRACE when the process exits.
@@ -36,9 +36,11 @@ childProcess.spawn = function tracedSpawn(file, args, ...rest) {
   return child;
 };
 
-// hostnic talks to the Docker / Podman socket with one HTTP/1.0 GET on a
-// node:net connection (getJson in src/runtime/common.ts): a
-// unix-socket connection counts as one API call, from connect to close.
+// hostnic talks to the Docker / Podman socket with node:http, one GET per
+// connection (agent: false; getJson in src/runtime/http.ts). Its agent
+// connects through net.createConnection, patched here before node:http is
+// first loaded: a unix-socket connection counts as one API call, from connect
+// to close.
 const net = require('node:net');
 const createConnection = net.createConnection;
 net.createConnection = function tracedConnection(...args) {

@@ -24,6 +24,7 @@ import type { StepSpec } from '../steps/types.js';
 import { SCHEMA, isObject, type StateDir } from '../state.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
+import { wrap } from '../cli/table.js';
 
 export interface DoctorArgs {
   nics?: string[];
@@ -121,22 +122,6 @@ const VERDICT_COLOUR: Record<Verdict, (s: string) => string> = {
   warn: (s) => chalk.yellow(s),
   fail: (s) => chalk.red.bold(s),
 };
-
-/** Word-wrap `text` (its own line breaks kept) to `width`, continuation lines indented by `indent`. */
-export function wrap(text: string, width: number, indent: string): string {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    let line = '';
-    for (const word of para.split(/ +/)) {
-      if (line && line.length + 1 + word.length > width) {
-        out.push(line);
-        line = word;
-      } else line = line ? `${line} ${word}` : word;
-    }
-    out.push(line);
-  }
-  return out.join(`\n${indent}`);
-}
 
 const ID_WIDTH = 16;
 

@@ -9,6 +9,7 @@ import { arpCapable } from '../host/checks.js';
 import { attachedNic, globalAddresses, listNics, nicJson, type NicDetail, type NicInfo } from '../host/inventory.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import type { Ctx } from '../cli/context.js';
+import { renderTable } from '../cli/table.js';
 import { findTagged, liveCheck } from './status.js';
 
 /** A row for one attachment record, or null when its NIC is back in this namespace (listed there). */
@@ -102,20 +103,15 @@ export async function nicsCommand(ctx: Ctx): Promise<number> {
     return 0;
   }
   const { header, cells, warn, notes } = tableOf(rows);
-  const widths = header.map((h, c) => Math.max(h.length, ...cells.map((row) => row[c]!.length)));
-  const last = header.length - 1;
-  const pad = (text: string, c: number) => (c === last ? text : text.padEnd(widths[c]!));
-  ctx.say(chalk.bold(header.map(pad).join('  ')));
-  cells.forEach((row, i) => {
-    const r = rows[i]!;
-    ctx.say(row.map((text, c) => {
-      const cell = pad(text, c);
-      if (warn[i]![c]) return chalk.yellow(cell);
-      if (c === 8 && r.role === 'attached') return chalk.cyan(cell);
-      if (c === 8 && r.primary) return chalk.bold(cell);
-      return cell;
-    }).join('  ').trimEnd());
+  const [head, ...lines] = renderTable(header, cells, (cell, i, c) => {
+    if (i < 0) return cell;
+    if (warn[i]![c]) return chalk.yellow(cell);
+    if (c === 8 && rows[i]!.role === 'attached') return chalk.cyan(cell);
+    if (c === 8 && rows[i]!.primary) return chalk.bold(cell);
+    return cell;
   });
+  ctx.say(chalk.bold(head!));
+  for (const line of lines) ctx.say(line);
   if (notes.length) {
     ctx.say('');
     for (const n of notes) ctx.say(chalk.yellow(`! ${n}: see \`hostnic doctor\``));

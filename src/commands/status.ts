@@ -9,6 +9,7 @@ import { decodeTag, type Tag } from '../tag.js';
 import { targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import type { Ctx } from '../cli/context.js';
+import { renderTable } from '../cli/table.js';
 
 /** 'untracked': a tagged NIC found without a record (status --scan, or a state file was unreadable). */
 export type LiveStatus = 'in place' | 'drifted' | 'target gone' | 'untracked';
@@ -218,14 +219,13 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
     ctx.say('nothing attached');
     return 0;
   }
-  const colour = (s: LiveStatus) => (s === 'in place' ? chalk.green(s) : s === 'drifted' ? chalk.yellow(s) : chalk.red(s));
-  const header = ['TARGET', 'NIC', 'AS', 'MAC', 'ADDRESSES', 'STATUS'];
-  const table = rows.map((r) => [r.target, r.nic, r.name, r.mac, r.addresses.join(',') || '-', r.status]);
-  const widths = header.map((h, c) => Math.max(h.length, ...table.map((t) => t[c]!.length)));
-  ctx.say(header.map((h, c) => h.padEnd(widths[c]!)).join('  '));
-  rows.forEach((r, n) => {
-    const cells = table[n]!.map((t, c) => (c === 5 ? colour(r.status) : t.padEnd(widths[c]!)));
-    ctx.say(cells.join('  ') + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`)));
-  });
+  const colour = (s: string) => (s === 'in place' ? chalk.green(s) : s === 'drifted' ? chalk.yellow(s) : chalk.red(s));
+  const [head, ...lines] = renderTable(
+    ['TARGET', 'NIC', 'AS', 'MAC', 'ADDRESSES', 'STATUS'],
+    rows.map((r) => [r.target, r.nic, r.name, r.mac, r.addresses.join(',') || '-', r.status]),
+    (cell, row, col) => (row >= 0 && col === 5 ? colour(cell) : cell),
+  );
+  ctx.say(head!);
+  rows.forEach((r, n) => ctx.say(lines[n]! + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`))));
   return 0;
 }

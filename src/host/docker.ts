@@ -2,7 +2,7 @@
  * Docker's networks, from the Engine API over its unix socket (GET /networks):
  * read-only, and quiet when no daemon answers.
  */
-import { getJson } from '../runtime/common.js';
+import { getJson } from '../runtime/http.js';
 
 export interface DockerNetwork {
   name: string;

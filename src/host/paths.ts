@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../runtime/docker.js';
+import { defaultStateDir } from '../state.js';
 
 export interface HostPaths {
   /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */
@@ -64,7 +65,7 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     netplanDirs: ['/etc/netplan', '/run/netplan', '/lib/netplan'].map(r),
     // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
     dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
-    stateDir: env.HOSTNIC_STATE_DIR || '/run/hostnic',
+    stateDir: defaultStateDir(env),
   };
 }
 

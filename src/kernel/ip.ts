@@ -5,6 +5,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { read, readBatch, readJson, type Cmd } from '../exec.js';
+import { familyOf, type Family } from '../request/types.js';
 
 export interface Link {
   ifindex: number;
@@ -62,7 +63,8 @@ export interface Route {
   nexthops?: { gateway?: string; dev?: string }[];
 }
 
-export type Family = 4 | 6;
+// One definition, in the request layer (pure, no imports); re-exported for the steps and observe.
+export { familyOf, type Family };
 
 /** A command that runs `ip` in the given namespace (undefined: hostnic's own). */
 export function ipCmd(ns: string | undefined, args: readonly string[], tolerate?: RegExp): Cmd {
@@ -122,10 +124,6 @@ export function addrArgs(a: AddrInfo, dev: string): string[] {
 
 /** The kernel's "forever" lifetime (INFINITY_LIFE_TIME). */
 const FOREVER = 0xffffffff;
-
-export function familyOf(address: string): Family {
-  return address.includes(':') ? 6 : 4;
-}
 
 export function isUp(link: Link): boolean {
   return link.flags.includes('UP');

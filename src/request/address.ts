@@ -3,16 +3,12 @@
  * is done by ipaddr.js; this module only decides what is acceptable.
  */
 import ipaddr from 'ipaddr.js';
-import type { AddressSpec, Family, RouteSpec } from './types.js';
+import { familyOf, type AddressSpec, type Family, type RouteSpec } from './types.js';
 import { fail, q } from './text.js';
 
 export type IP = ipaddr.IPv4 | ipaddr.IPv6;
 
 const MAX_PREFIX: Record<Family, number> = { 4: 32, 6: 128 };
-
-export function familyOf(ip: IP): Family {
-  return ip.kind() === 'ipv4' ? 4 : 6;
-}
 
 /**
  * Parse one bare address, strictly: IPv4 only as four decimal numbers

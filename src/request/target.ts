@@ -11,15 +11,28 @@ export const PID_MAX = 4194304;
 /** NAME_MAX and PATH_MAX - 1. */
 const NAME_MAX = 255;
 const PATH_MAX = 4095;
-/** Docker's and Podman's container-name alphabet; hex ids fit it too. */
-const CONTAINER_REF = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const CONTAINER_REF_MAX = 255;
 /** containerd's identifier rule (namespaces and container ids). */
 const CONTAINERD_ID = /^[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*$/;
 const CONTAINERD_ID_MAX = 76;
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-function checkRef(s: string, ref: string, what: string): string {
+/** Docker's and Podman's container-name alphabet; hex ids fit it too. */
+const CONTAINER_REF = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/**
+ * hostnic's bound on a container name or id. Neither Docker nor Podman bounds
+ * a name (Docker 20.10 and Podman 4.3 both took a 5000-character one); 255 is
+ * NAME_MAX, the longest name nerdctl can keep (it stores a file per name), and
+ * the bound netns names have.
+ */
+export const CONTAINER_REF_MAX = 255;
+
+/**
+ * The one check of a Docker or Podman container name or id (`what` says which
+ * was asked for; `s` is the target as the user wrote it, for the message).
+ * The parser applies it, and runtime/ again before a ref goes into an API path
+ * or a filter. Returns `ref`; throws the exit-2 UsageError.
+ */
+export function checkContainerRef(s: string, ref: string, what: string): string {
   if (!CONTAINER_REF.test(ref)) {
     fail(
       `invalid target ${q(s)}: a ${what} may only contain letters, digits, "_", "." and "-", and must start with a letter or digit`,
@@ -63,7 +76,7 @@ export function parseTarget(s: string): TargetSpec {
     if (s.includes('/')) {
       fail(`invalid target ${q(s)}: a netns file path must be absolute (start with "/")`);
     }
-    return { kind: 'name', name: checkRef(s, s, 'container name') };
+    return { kind: 'name', name: checkContainerRef(s, s, 'container name') };
   }
 
   const scheme = s.slice(0, colon).toLowerCase();
@@ -89,7 +102,7 @@ export function parseTarget(s: string): TargetSpec {
     case 'docker':
     case 'podman': {
       if (value === '') fail(`target ${q(s)} has an empty container name`);
-      return { kind: scheme, ref: checkRef(s, value, 'container name or id') };
+      return { kind: scheme, ref: checkContainerRef(s, value, 'container name or id') };
     }
     case 'containerd': {
       if (value === '') fail(`target ${q(s)} has an empty container id`);

@@ -1,6 +1,16 @@
 /** What the command line asks for, parsed and validated, before the system is looked at. */
 
+/** An IP family, as `ip -4` / `ip -6` name it. */
 export type Family = 4 | 6;
+
+/**
+ * The family of an address: its text (from the user, or from `ip -json`; IPv6
+ * text always has a ':'), or an ipaddr.js address. The one definition: the
+ * request parsers and kernel/ip.ts use it.
+ */
+export function familyOf(address: string | { kind(): 'ipv4' | 'ipv6' }): Family {
+  return (typeof address === 'string' ? address.includes(':') : address.kind() === 'ipv6') ? 6 : 4;
+}
 
 export interface AddressSpec {
   family: Family;

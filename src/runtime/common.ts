@@ -1,15 +1,12 @@
 /**
- * What the runtime clients share: the answer shape, presence checks that cost
- * no process and no connection, and a JSON GET over a unix socket.
+ * What the runtime clients share: the answer shape, and presence checks that
+ * cost no process and no connection.
  *
- * HTTP to a daemon's socket is done here directly (one HTTP/1.0 GET on a
- * node:net connection); every process a runtime client starts goes through
- * src/exec.ts.
+ * HTTP to a daemon's socket goes through ./http.ts (node:http); every process
+ * a runtime client starts goes through src/exec.ts.
  */
 import { accessSync, constants, statSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { UsageError } from '../errors.js';
 
 export type RuntimeName = 'docker' | 'podman' | 'containerd';
 
@@ -62,21 +59,6 @@ export class RuntimeUnavailable extends Error {
   }
 }
 
-/** How long a daemon gets to answer one request. A hung daemon must not hang hostnic. */
-export const HTTP_TIMEOUT_MS = 2000;
-
-/**
- * Container names and ids in Docker, Podman and containerd all fit this; so a
- * ref is checked once here and can then go into a URL path or a containerd
- * filter without escaping surprises.
- */
-const REF = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/;
-
-export function checkRef(ref: string, display: string): string {
-  if (!REF.test(ref)) throw new UsageError(`${display}: not a valid container name or id`);
-  return ref;
-}
-
 /** `unix:///path` or `unix:/path` -> /path; anything else -> undefined. */
 export function unixPath(url: string | undefined): string | undefined {
   if (!url) return undefined;
@@ -106,93 +88,6 @@ export function onPath(program: string): string | undefined {
     }
   }
   return undefined;
-}
-
-export interface HttpAnswer {
-  status: number;
-  /** Parsed JSON, or the raw text when the body is not JSON. */
-  body: unknown;
-}
-
-/**
- * GET a path on a daemon's unix socket and parse the JSON answer. Rejects with
- * RuntimeUnavailable on connection errors and after HTTP_TIMEOUT_MS.
- *
- * One HTTP/1.0 request on a plain socket, read to the end: the daemon
- * answers and closes. Not node:http, because its first request in a process
- * sets up the whole HTTP client and costs 9-14 ms here, against 2-3 ms for
- * this, on the path of every attach and detach (issue 7, measured).
- */
-export function getJson(runtime: RuntimeName, socketPath: string, path: string): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      sock.destroy();
-      fn();
-    };
-    const fail = (reason: string) => settle(() => reject(new RuntimeUnavailable(runtime, reason)));
-    const sock = createConnection(socketPath);
-    // write, not end: a Go daemon that reads EOF on a request's connection cancels the request.
-    sock.on('connect', () => sock.write(`GET ${path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n`));
-    sock.on('data', (c: Buffer) => chunks.push(c));
-    sock.on('end', () => {
-      let answer: HttpAnswer;
-      try {
-        answer = parseHttpAnswer(Buffer.concat(chunks));
-      } catch (e) {
-        fail(`${socketPath}: ${(e as Error).message}`);
-        return;
-      }
-      settle(() => resolve(answer));
-    });
-    sock.on('error', (e: NodeJS.ErrnoException) => fail(`cannot talk to ${socketPath}: ${e.code ?? e.message}`));
-    const timer = setTimeout(() => fail(`no answer on ${socketPath} within ${HTTP_TIMEOUT_MS / 1000} s`), HTTP_TIMEOUT_MS);
-  });
-}
-
-/** Status and body of a whole HTTP/1.x response (identity or chunked body); throws on a malformed one. */
-export function parseHttpAnswer(raw: Buffer): HttpAnswer {
-  const head = raw.indexOf('\r\n\r\n');
-  if (head < 0) throw new Error('incomplete HTTP answer');
-  const lines = raw.subarray(0, head).toString('latin1').split('\r\n');
-  const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
-  if (!status) throw new Error(`not an HTTP answer: ${JSON.stringify((lines[0] ?? '').slice(0, 60))}`);
-  const chunked = lines.some((l) => /^transfer-encoding:.*chunked/i.test(l));
-  let body = raw.subarray(head + 4);
-  if (chunked) body = dechunk(body);
-  const text = body.toString('utf8');
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep the text
-  }
-  return { status: Number(status[1]), body: parsed };
-}
-
-function dechunk(data: Buffer): Buffer {
-  const parts: Buffer[] = [];
-  let at = 0;
-  for (;;) {
-    const eol = data.indexOf('\r\n', at);
-    if (eol < 0) throw new Error('truncated chunked body');
-    const size = parseInt(data.subarray(at, eol).toString('latin1').split(';')[0]!, 16);
-    if (!Number.isFinite(size) || size < 0) throw new Error('bad chunk size');
-    if (size === 0) return Buffer.concat(parts);
-    if (eol + 2 + size > data.length) throw new Error('truncated chunked body');
-    parts.push(data.subarray(eol + 2, eol + 2 + size));
-    at = eol + 2 + size + 2;
-  }
-}
-
-/** The `message` of a daemon's JSON error body, or the text. */
-export function errorMessage(body: unknown): string {
-  if (body && typeof body === 'object' && 'message' in body && typeof body.message === 'string') return body.message;
-  return typeof body === 'string' ? body.trim() : JSON.stringify(body);
 }
 
 /**

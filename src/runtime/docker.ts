@@ -8,9 +8,7 @@
 import { CommandError, UsageError } from '../errors.js';
 import { read, readJson } from '../exec.js';
 import {
-  errorMessage,
   fromInspect,
-  getJson,
   isSocket,
   onPath,
   RuntimeUnavailable,
@@ -19,6 +17,7 @@ import {
   type Listed,
   type Runtime,
 } from './common.js';
+import { errorMessage, getJson } from './http.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 

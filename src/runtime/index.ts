@@ -11,9 +11,10 @@
  */
 import { UsageError } from '../errors.js';
 import { netnsId, ownNetns } from '../kernel/ip.js';
+import { checkContainerRef } from '../request/target.js';
 import type { TargetSpec } from '../request/types.js';
 import type { Target } from './types.js';
-import { checkRef, RuntimeUnavailable, type Found, type Listed, type Runtime, type RuntimeName } from './common.js';
+import { RuntimeUnavailable, type Found, type Listed, type Runtime, type RuntimeName } from './common.js';
 import { containerdRuntime, DEFAULT_NAMESPACE } from './containerd.js';
 import { dockerRuntime } from './docker.js';
 import { podmanRuntime } from './podman.js';
@@ -80,8 +81,9 @@ async function resolveExplicit(
 ): Promise<Target> {
   const ns = spec.kind === 'containerd' ? spec.namespace : undefined;
   const display = `${spec.kind}:${ns ? `${ns}/` : ''}${spec.ref}`;
-  const ref = checkRef(spec.ref.replace(/^\//, ''), display);
-  if (ns !== undefined) checkRef(ns, display);
+  // Checked again where the ref goes into an API path or a containerd filter.
+  const ref = checkContainerRef(display, spec.ref.replace(/^\//, ''), 'container name or id');
+  if (ns !== undefined) checkContainerRef(display, ns, 'containerd namespace');
   const rt = runtimes.find((r) => r.name === spec.kind);
   if (!rt || !rt.present()) throw new UsageError(`${display}: ${spec.kind} is not present on this host`);
   let found: Found[];
@@ -105,7 +107,7 @@ async function resolveExplicit(
 }
 
 async function resolveBare(name: string, runtimes: Runtime[]): Promise<Target> {
-  checkRef(name, name);
+  checkContainerRef(name, name, 'container name');
   const present = runtimes.filter((r) => r.present());
   if (present.length === 0) {
     throw new UsageError(`no container runtime found to look up "${name}" (looked for ${runtimes.map((r) => r.name).join(', ')})`);

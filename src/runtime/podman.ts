@@ -8,9 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CommandError, UsageError } from '../errors.js';
 import { readJson } from '../exec.js';
 import {
-  errorMessage,
   fromInspect,
-  getJson,
   isSocket,
   onPath,
   RuntimeUnavailable,
@@ -19,6 +17,7 @@ import {
   type Listed,
   type Runtime,
 } from './common.js';
+import { errorMessage, getJson } from './http.js';
 
 export const DEFAULT_PODMAN_SOCKET = '/run/podman/podman.sock';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkJson, formatCheck, isFixRecord, loadFixRecords, undoSteps, wrap, type FixRecord } from '../../src/commands/doctor.js';
+import { checkJson, formatCheck, isFixRecord, loadFixRecords, undoSteps, type FixRecord } from '../../src/commands/doctor.js';
 import { checkUnfinishedPlans, planSummaries, type Check } from '../../src/host/checks.js';
 import { attachedNic } from '../../src/host/inventory.js';
 import { SCHEMA, StateDir } from '../../src/state.js';
@@ -141,7 +141,6 @@ describe('output', () => {
     const level = chalk.level;
     chalk.level = 0;
     try {
-      expect(wrap('aaa bbb ccc\nddd', 7, '  ')).toBe('aaa bbb\n  ccc\n  ddd');
       expect(formatCheck(c, false, 100)).toEqual([
         'fail  arp-flux          ARP flux: nic1',
         '      why               one two three four five six seven eight nine ten',

@@ -13,6 +13,13 @@ import {
   validateIfName,
   type AttachInput,
 } from '../../src/request/parse.js';
+import { CONTAINER_REF_MAX } from '../../src/request/target.js';
+import { familyOf } from '../../src/request/types.js';
+import { familyOf as kernelFamilyOf } from '../../src/kernel/ip.js';
+import ipaddr from 'ipaddr.js';
+import { resolveRuntimeTarget, type Runtime } from '../../src/runtime/index.js';
+import { defaultStateDir } from '../../src/state.js';
+import { defaultHostPaths } from '../../src/host/paths.js';
 
 /** Run `fn`, expect a one-line exit-2 UsageError that names `offending`. */
 function usageError(fn: () => unknown, offending: string, reason?: RegExp): UsageError {
@@ -459,8 +466,10 @@ badTable('parseTarget', parseTarget, [
   ['docker:-web', /must start with a letter or digit/],
   ['docker:we b', /may only contain/],
   ['docker:' + 'a'.repeat(256), /longer than 255 characters/],
+  ['a'.repeat(256), /the container name is longer than 255 characters/],
   ['podman:', /has an empty container name/],
   ['podman:db!', /may only contain/],
+  ['podman:' + 'a'.repeat(256), /longer than 255 characters/],
   ['containerd:', /has an empty container id/],
   ['containerd:/abc', /has an empty containerd namespace/],
   ['containerd:ns/', /has an empty container id/],
@@ -475,6 +484,63 @@ badTable('parseTarget', parseTarget, [
   ['we b', /may only contain/],
   ['web!', /may only contain/],
 ]);
+
+describe('container names: one check, one limit, in the parser and in runtime/', () => {
+  /** A Docker that knows no containers and records what it was asked. */
+  const fakeDocker = (asked: string[]): Runtime => ({
+    name: 'docker',
+    present: () => true,
+    find: async (ref) => { asked.push(ref); return []; },
+    listRunning: async () => [],
+  });
+
+  it('a name of CONTAINER_REF_MAX (255) characters is taken by both; one more is refused by both, with the same message', async () => {
+    expect(CONTAINER_REF_MAX).toBe(255);
+    const longest = 'a'.repeat(255);
+    expect(parseTarget(longest)).toEqual({ kind: 'name', name: longest });
+    expect(parseTarget(`docker:${longest}`)).toEqual({ kind: 'docker', ref: longest });
+    expect(parseTarget(`podman:${longest}`)).toEqual({ kind: 'podman', ref: longest });
+
+    // runtime/ checks again before the ref goes into an API path: the same limit (it was 253 there).
+    const asked: string[] = [];
+    await expect(resolveRuntimeTarget({ kind: 'docker', ref: longest }, [fakeDocker(asked)])).rejects.toThrow(`no container ${longest} in docker`);
+    await expect(resolveRuntimeTarget({ kind: 'name', name: longest }, [fakeDocker(asked)])).rejects.toThrow(`no running container named ${longest} in docker`);
+    expect(asked).toEqual([longest, longest]);
+
+    const tooLong = `${longest}a`;
+    let parsed: unknown;
+    try { parseTarget(`docker:${tooLong}`); } catch (e) { parsed = e; }
+    const fromRuntime = await resolveRuntimeTarget({ kind: 'docker', ref: tooLong }, [fakeDocker(asked)]).catch((e: unknown) => e);
+    expect(fromRuntime).toBeInstanceOf(UsageError);
+    expect((fromRuntime as UsageError).message).toBe((parsed as UsageError).message);
+    expect((fromRuntime as UsageError).message).toMatch(/the container name or id is longer than 255 characters$/);
+    await expect(resolveRuntimeTarget({ kind: 'docker', ref: 'we b' }, [fakeDocker(asked)])).rejects.toThrow(/may only contain letters/);
+    expect(asked).toHaveLength(2); // the refused ones never reached the runtime
+  });
+});
+
+describe('one Family / familyOf', () => {
+  it('text and ipaddr.js addresses; kernel/ip.ts uses the same function', () => {
+    expect(familyOf('192.168.1.4')).toBe(4);
+    expect(familyOf('10.0.0.0/8')).toBe(4);
+    expect(familyOf('fe80::1')).toBe(6);
+    expect(familyOf('::ffff:10.0.0.1')).toBe(6);
+    expect(familyOf(ipaddr.parse('192.168.1.4'))).toBe(4);
+    expect(familyOf(ipaddr.parse('::ffff:10.0.0.1'))).toBe(6);
+    expect(kernelFamilyOf).toBe(familyOf);
+    expect(parseAddress('2001:db8::4/64').family).toBe(6);
+    expect(parseRoute('10.1.0.0/16@10.0.0.1').family).toBe(4);
+  });
+});
+
+describe('one default state directory', () => {
+  it('$HOSTNIC_STATE_DIR, else /run/hostnic, for the commands and for doctor\'s host paths alike', () => {
+    expect(defaultStateDir({})).toBe('/run/hostnic');
+    expect(defaultStateDir({ HOSTNIC_STATE_DIR: '/tmp/s' })).toBe('/tmp/s');
+    expect(defaultHostPaths({}).stateDir).toBe('/run/hostnic');
+    expect(defaultHostPaths({ HOSTNIC_STATE_DIR: '/tmp/s' }).stateDir).toBe('/tmp/s');
+  });
+});
 
 describe('parseNicSelector', () => {
   it('parses names, MACs and PCI addresses', () => {
