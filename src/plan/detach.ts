@@ -11,7 +11,10 @@ import { invert } from '../steps/index.js';
 import type { AddrParams } from '../steps/addr.js';
 import type { SetParams } from '../steps/link.js';
 import type { StepSpec } from '../steps/types.js';
-import { assemble, planSections, type AttachInput, type MovePath } from './attach.js';
+import type { Link } from '../kernel/ip.js';
+import type { AttachmentRecord } from '../records.js';
+import { assemble, choosePath, planSections, type AttachInput, type MovePath } from './attach.js';
+import { planReturned } from './returned.js';
 
 export interface DetachLive {
   /** The NIC's name in the container now (it may have been renamed there). */
@@ -50,4 +53,36 @@ export function planDetach(input: AttachInput, saved: unknown[], live: DetachLiv
   const create = out.findIndex((s) => s.kind === 'netns.add' && !s.inverse);
   if (create > 0) out.unshift(...out.splice(create, 1));
   return out;
+}
+
+/** What the live check found (observe/live.ts), as far as planning a detach needs it. */
+export interface DetachFound {
+  where: 'container' | 'host' | 'gone' | 'held';
+  liveName?: string;
+  nsPath?: string;
+  detail: string;
+}
+
+/**
+ * The plan that gives one attachment back, for where its NIC is now: in the
+ * container (or its namespace held by something), back in the host after
+ * the namespace died, or gone (nothing to do but forget the record).
+ * `ctrLinks`: the links of the namespace the NIC is in, when it is in one.
+ */
+export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctrLinks: Link[], planId: string): { steps: StepSpec[]; title: string } {
+  const i = rec.input;
+  if (found.where === 'container' || found.where === 'held') {
+    // Held: the container's process is gone but its namespace is not; reach it through a holder.
+    const input = found.nsPath ? { ...i, target: { ...i.target, nsPath: found.nsPath } } : i;
+    const ctrName = found.liveName ?? i.ctrName;
+    const path = choosePath(i.host.name, ctrLinks, ctrName);
+    return {
+      steps: planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${planId}`, path }),
+      title: `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`,
+    };
+  }
+  if (found.where === 'host') {
+    return { steps: planReturned(rec, found.liveName!), title: `Restore ${found.liveName} (back from ${i.target.display}) as ${i.host.name}` };
+  }
+  return { steps: [], title: `Forget ${i.host.name} (${found.detail})` };
 }
