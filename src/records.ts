@@ -1,11 +1,12 @@
 /** Attachment records: what attach did, so detach and status can reverse and verify it. */
 import { join } from 'node:path';
 import type { LinkAddrs, Route } from './kernel/ip.js';
-import { planAttach, type AttachInput } from './plan/attach.js';
+import type { AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
 import { describeTarget, targetAlive } from './runtime/resolve.js';
 import type { Target } from './runtime/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
+import type { SavedById } from './steps/types.js';
 import type { Tag } from './tag.js';
 
 export interface AttachmentRecord {
@@ -14,13 +15,13 @@ export interface AttachmentRecord {
   id: string;
   createdAt: string;
   input: AttachInput;
-  /** What each attach step captured, in plan order (null where nothing). */
-  saved: unknown[];
+  /** What the attach steps captured, by step id (steps that captured nothing are absent). */
+  saved: SavedById;
 }
 
 export function isRecord(v: unknown): v is AttachmentRecord {
   return isObject(v) && v.schema === SCHEMA && v.kind === 'attachment' && typeof v.id === 'string'
-    && isObject(v.input) && Array.isArray(v.saved);
+    && isObject(v.input) && isObject(v.saved);
 }
 
 export const recordPath = (id: string): string => join('attachments', `${id}.json`);
@@ -109,20 +110,20 @@ export function recordFromTag(
   };
   const input: AttachInput = {
     // The tag as it is: a rollback of this detach puts it back.
-    id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: link.ifalias ?? '',
+    // How it moved in is not in the tag; detach plans its way out afresh anyway.
+    id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: link.ifalias ?? '', path: 'direct',
     host: { name: tag.name, ifindex: 0, mac: tag.mac, mtu: tag.mtu, up: tag.up, ...(tag.alias ? { alias: tag.alias } : {}), addrs: [], routes: [], sysctls: [] },
   };
-  const steps = planAttach(input);
-  const gw = (g?: string): Route[] => {
-    if (!g) return [];
+  const gw = (g: string): Route[] => {
     const at = g.lastIndexOf('@');
     const gateway = g.slice(0, at);
     // `pref` marks an IPv6 route, as in `ip -json route` (kernel/ip.ts readNs).
     return [{ dst: 'default', gateway, dev: g.slice(at + 1), ...(gateway.includes(':') ? { pref: 'medium' } : {}) }];
   };
-  const saved = steps.map((s) => {
-    if (s.kind !== 'route.default') return null;
-    return gw((s.params as { family: 4 | 6 }).family === 4 ? tag.gw4 : tag.gw6);
-  });
+  // What the default-route steps replaced, as attach saved it.
+  const saved: SavedById = {
+    ...(tag.gw4 ? { 'ctr.default4': gw(tag.gw4) } : {}),
+    ...(tag.gw6 ? { 'ctr.default6': gw(tag.gw6) } : {}),
+  };
   return { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
 }
