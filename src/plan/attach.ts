@@ -41,6 +41,15 @@ export interface HostNicState {
  * - `private`: through a private namespace where it is renamed (the CNI
  *   host-device plugin's way), for when the host name is taken in the
  *   container. Two moves, and a namespace to create and delete.
+ *
+ * Why not one `ip link set dev X netns NS name Y` for both: the kernel
+ * renames during the move only when X is taken in NS; otherwise it moves
+ * the link under X and renames it there. Out of a container whose link
+ * holds the host name, the host would then see the container-side name
+ * appear and be renamed (measured: uevents "add eth1", "move nic1"), which
+ * udev and NetworkManager act on; the same for the rollback of an attach.
+ * Into the container it would be fine, but the `direct` path already moves
+ * and renames in one batch, and the way back still needs the private hop.
  */
 export type MovePath = 'direct' | 'private';
 
@@ -116,15 +125,6 @@ export function planSections(input: AttachInput): Sections {
     step('addr.add', 'host.addrs', `Remove host address(es) ${list} from ${host.name}`, `Restore host address(es) ${list} on ${host.name}`,
       { ns: HOST, dev: host.name, addrs: host.addrs }, true);
   }
-  const sysctls = (): void => {
-    for (const s of host.sysctls) {
-      const key = s.key.replaceAll('/', '.');
-      // net/ipv4/conf/<dev>/arp_ignore: host.sysctl.ipv4.arp_ignore
-      const [, family, , , name] = s.key.split('/');
-      step('sysctl.set', `host.sysctl.${family}.${name}`, `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
-        { ns: HOST, key: s.key, value: s.defaultValue });
-    }
-  };
   // The link goes down before its sysctls change, so that backwards (detach,
   // rollback) they are all back before it comes up: up with the namespace's
   // defaults for a moment, it could take a router advertisement or an address
@@ -133,7 +133,13 @@ export function planSections(input: AttachInput): Sections {
     step('link.set', 'host.down', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
       { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
   }
-  sysctls();
+  for (const s of host.sysctls) {
+    const key = s.key.replaceAll('/', '.');
+    // net/ipv4/conf/<dev>/arp_ignore: host.sysctl.ipv4.arp_ignore
+    const [, family, , , name] = s.key.split('/');
+    step('sysctl.set', `host.sysctl.${family}.${name}`, `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
+      { ns: HOST, key: s.key, value: s.defaultValue });
+  }
 
   // 2. The move, with the rename and the tag where no udev or network manager of the host sees them.
   into = sections.move;
