@@ -15,7 +15,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { ListrRendererValue } from 'listr2';
 import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
 import { CommandError, EXIT, HostnicError } from './errors.js';
-import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, mustCapture, preflight, savedById, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, StateDir, isObject } from './state.js';
 
@@ -24,7 +24,7 @@ export type StepState = 'pending' | 'applying' | 'done' | 'undoing' | 'undone' |
 export interface Finalize {
   /**
    * Records to write, paths relative to the state directory. With `saved`,
-   * the value gets a `saved` field: what each step captured, in plan order.
+   * the value gets a `saved` field: what the steps captured, by step id.
    */
   write?: { path: string; value: Record<string, unknown>; saved?: boolean }[];
   /** Records to remove, paths relative to the state directory. */
@@ -410,7 +410,7 @@ export function warmRenderer(renderer: Renderer): void {
 
 /** Write and remove the records a finished plan asks for, then drop its journal. */
 export function finalize(state: StateDir, journal: Journal): void {
-  const saved = journal.steps.map((s) => s.spec.saved ?? null);
+  const saved = savedById(journal.steps.map((s) => s.spec));
   for (const w of journal.finalize.write ?? []) {
     state.writeJson(join(state.root, w.path), w.saved ? { ...w.value, saved } : w.value);
   }

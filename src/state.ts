@@ -10,7 +10,12 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { RefusedError } from './errors.js';
 
-export const SCHEMA = 1;
+/**
+ * The version of every file in the state directory (journals, records): a
+ * hostnic reads its own schema only, and says so for any other. 2: typed
+ * steps with ids, saved data keyed by step id.
+ */
+export const SCHEMA = 2;
 
 /** The state directory: $HOSTNIC_STATE_DIR, else /run/hostnic. The one definition (host/paths.ts uses it too). */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -74,7 +79,9 @@ export class StateDir {
       const file = join(dir, name);
       try {
         const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-        if (check(value)) items.push(value);
+        if (isObject(value) && value.schema !== SCHEMA && (typeof value.schema === 'number' || typeof value.schema === 'string')) {
+          bad.push({ file, error: `written by a hostnic with state schema ${String(value.schema)}; this hostnic reads schema ${SCHEMA}` });
+        } else if (check(value)) items.push(value);
         else bad.push({ file, error: 'not a hostnic state file of a schema this version knows' });
       } catch (e) {
         bad.push({ file, error: `unreadable: ${(e as Error).message.split('\n')[0]}` });

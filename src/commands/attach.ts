@@ -1,47 +1,21 @@
 /** hostnic attach <container> <nic> [<ip/cidr[@gw]>...] */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { mainDefaults, readNs, type Route } from '../kernel/ip.js';
-import {
-  defaultRouteDevices, describeSelector, freeEthName, hostLinks, hostNicState, matchesSelector, nicNotFound,
-} from '../observe.js';
-import { choosePath, planAttach, type AttachInput } from '../plan/attach.js';
-import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
+import { readNs } from '../kernel/ip.js';
+import { describeSelector, hostLinks, hostNicState, matchesSelector, nicNotFound } from '../observe/host.js';
+import { liveCheck, STALE_AFTER_MS } from '../observe/live.js';
+import { planAttach } from '../plan/attach.js';
+import { attachInput } from '../plan/attach-input.js';
+import { loadRecords, recordMatches, recordPath, sameRequest } from '../records.js';
 import { refuseIfUnfinished, warmRenderer, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../request/parse.js';
-import type { AttachRequest, NicSelector } from '../request/types.js';
 import { SCHEMA } from '../state.js';
-import { encodeTag } from '../tag.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
-import { liveCheck } from './status.js';
 
 /** The parser's input, as yargs names it (`--route` is repeatable, so one word). */
 export type AttachArgs = Omit<ParseInput, 'routes'> & { route?: string[] };
-
-/** Does a record stand for the NIC the selector names? */
-export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
-  const h = r.input.host;
-  switch (sel.kind) {
-    case 'name': return h.name === sel.name || r.input.ctrName === sel.name;
-    case 'mac': return h.mac === sel.mac || h.permaddr === sel.mac || r.input.request.mac === sel.mac;
-    case 'pci': return h.parentdev === sel.address;
-  }
-}
-
-/** The parts of a request that define the result (not how the user spelled the target). */
-function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string): boolean {
-  const key = (r: AttachRequest) => JSON.stringify({
-    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes,
-  });
-  return key(a) === key(b) && (b.name === undefined || b.name === ctrName);
-}
-
-const gwText = (routes: Route[]): string | undefined => {
-  const r = routes[0];
-  return r && r.gateway && r.dev ? `${r.gateway}@${r.dev}` : undefined;
-};
 
 /**
  * yargs turns a repeated option into an array and a bare repeatable one into
@@ -57,9 +31,6 @@ function checkOptionCounts(args: AttachArgs): void {
     throw new UsageError('--route needs a value', 'write --route CIDR[@VIA], e.g. --route 10.2.0.0/16@192.168.1.1');
   }
 }
-
-/** A lookup older than this (the lock had to wait) is made again. */
-export const STALE_AFTER_MS = 250;
 
 export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number> {
   checkOptionCounts(args);
@@ -100,34 +71,9 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   }
 
   refuseIfUnfinished(ctx.state, [link.ifname, (link.address ?? '').toLowerCase()]);
-  if (!req.force && defaultRouteDevices(hostState).has(link.ifname)) {
-    throw new UsageError(
-      `${link.ifname} carries this host's default route: moving it would cut the machine off`,
-      'attach a secondary NIC instead, or pass --force if you are on a console',
-    );
-  }
-  if (req.mtu !== undefined) {
-    const min = link.min_mtu ?? 68;
-    const max = link.max_mtu ?? 65535;
-    if (req.mtu < min || req.mtu > max) throw new UsageError(`MTU ${req.mtu} is outside ${link.ifname}'s range ${min}..${max}`);
-  }
-  const ctrLinks = ctrState.links;
-  if (req.name && ctrLinks.some((l) => l.ifname === req.name || (l.altnames ?? []).includes(req.name!))) {
-    throw new UsageError(`${target.display} already has an interface named ${req.name}`, 'pick another with --name');
-  }
-  const ctrName = req.name ?? freeEthName(ctrLinks);
-  const host = hostNicState(link, hostState);
   const id = randomBytes(4).toString('hex');
-  const families = new Set(req.addresses.filter((a) => a.gateway).map((a) => a.family));
-  const tag = encodeTag({
-    id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias,
-    gw4: families.has(4) ? gwText(mainDefaults(ctrState.routes4)) : undefined,
-    gw6: families.has(6) ? gwText(mainDefaults(ctrState.routes6)) : undefined,
-  });
-  const ctrDefaults = { 4: mainDefaults(ctrState.routes4), 6: mainDefaults(ctrState.routes6) };
-  const input: AttachInput = {
-    id, request: req, host, target, ctrName, tmpNs: `hostnic-${id}`, tag, ctrDefaults, path: choosePath(host.name, ctrLinks),
-  };
+  const input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
+  const { host, ctrName } = input;
   const plan: Plan = {
     id,
     command: 'attach',

@@ -19,8 +19,8 @@ import { EXIT, UsageError } from '../errors.js';
 import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } from '../host/checks.js';
 import { loadRecords } from '../records.js';
 import { refuseIfUnfinished, type Plan } from '../runner.js';
-import { doCommands, invert } from '../steps/index.js';
-import type { StepSpec } from '../steps/types.js';
+import { doCommands, invert, withSaved } from '../steps/index.js';
+import type { SavedById, StepSpec } from '../steps/types.js';
 import { SCHEMA, isObject, type StateDir } from '../state.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
@@ -50,13 +50,13 @@ export interface FixRecord {
   nics: string[];
   /** The steps as they ran (without what they saved). */
   steps: StepSpec[];
-  /** What each step saved, in plan order (null where nothing): written by the runner. */
-  saved: unknown[];
+  /** What the steps saved, by step id: written by the runner. */
+  saved: SavedById;
 }
 
 export function isFixRecord(v: unknown): v is FixRecord {
   return isObject(v) && v.schema === SCHEMA && v.kind === 'doctor-fix' && typeof v.id === 'string'
-    && Array.isArray(v.steps) && Array.isArray(v.saved) && v.steps.length === v.saved.length;
+    && Array.isArray(v.steps) && isObject(v.saved);
 }
 
 export const fixRecordPath = (id: string): string => join(FIX_DIR, `fix-${id}.json`);
@@ -70,7 +70,8 @@ export function loadFixRecords(state: StateDir): { records: FixRecord[]; bad: { 
 
 /** The steps that revert records (given newest first): each record's steps with their saved data, reversed, inverted. */
 export function undoSteps(records: readonly FixRecord[]): StepSpec[] {
-  return records.flatMap((r) => r.steps.map((s, i) => ({ ...s, saved: r.saved[i] ?? undefined })).reverse().map(invert));
+  // Ids are unique in one record; two records may hold the same step (the same sysctl fixed twice).
+  return records.flatMap((r) => r.steps.map((s) => ({ ...withSaved(s, r.saved), id: `${r.id}/${s.id}` })).reverse().map(invert));
 }
 
 // ---------------------------------------------------------------------------

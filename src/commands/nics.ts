@@ -10,7 +10,8 @@ import { attachedNic, globalAddresses, listNics, nicJson, type NicDetail, type N
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import type { Ctx } from '../cli/context.js';
 import { renderTable } from '../cli/table.js';
-import { findTagged, liveCheck } from './status.js';
+import { liveCheck } from '../observe/live.js';
+import { findTagged } from '../observe/tagged.js';
 
 /** A row for one attachment record, or null when its NIC is back in this namespace (listed there). */
 async function attachedRow(rec: AttachmentRecord): Promise<NicDetail | null> {

@@ -13,9 +13,6 @@ import { hostnicAlive, unfinishedPlans as journalsOf } from '../runner.js';
 import { StateDir } from '../state.js';
 import type { StepSpec } from '../steps/types.js';
 import type { FileWriteParams } from '../steps/file.js';
-import type { NetworkdReloadParams } from '../steps/networkd.js';
-import type { NmManagedParams, NmReloadParams } from '../steps/nm.js';
-import type { SysctlParams } from '../steps/sysctl.js';
 import { dockerNetworks, type DockerNetwork } from './docker.js';
 import { confKey, listNics, type InventoryOptions, type NicDetail } from './inventory.js';
 import { networkFileMatches, networkFiles, type ManagerClaim } from './managers.js';
@@ -248,19 +245,21 @@ export function checkUnfinishedPlans(stateDir: string, procRoot = '/proc'): Chec
 
 const ARP_WANT = { arp_ignore: 1, arp_announce: 2 } as const;
 
-function sysctlStep(view: HostView, key: string, value: string): StepSpec<SysctlParams> {
+function sysctlStep(view: HostView, key: string, value: string): StepSpec<'sysctl.set'> {
   const dotted = key.replace(/\//g, '.');
   return {
     kind: 'sysctl.set',
+    id: `sysctl:${dotted}`,
     title: `Set ${dotted}=${value}`,
     undoTitle: `Restore ${dotted}`,
     params: { ns: view.netns ?? null, key, value },
   };
 }
 
-function fileStep(path: string, content: string, what: string): StepSpec<FileWriteParams> {
+function fileStep(path: string, content: string, what: string): StepSpec<'file.write'> {
   return {
     kind: 'file.write',
+    id: `file:${path}`,
     title: `Write ${path} (${what})`,
     undoTitle: `Restore ${path}`,
     params: { path, content, mode: '0644' },
@@ -528,8 +527,9 @@ export async function checkNetworkManager(view: HostView): Promise<Check> {
   // its undo would leave the NIC unmanaged).
   const steps: StepSpec[] = [];
   for (const n of managed) {
-    const step: StepSpec<NmManagedParams> = {
+    const step: StepSpec<'nm.managed'> = {
       kind: 'nm.managed',
+      id: `nm.managed:${n.name}`,
       title: `NetworkManager leaves ${n.name} alone (nmcli device set ${n.name} managed no)`,
       undoTitle: `NetworkManager manages ${n.name} again`,
       params: { device: n.name, managed: false },
@@ -537,13 +537,14 @@ export async function checkNetworkManager(view: HostView): Promise<Check> {
     steps.push(step);
   }
   if (content !== existing) {
-    const reload: StepSpec<NmReloadParams> = {
+    const reload: StepSpec<'nm.reload'> = {
       kind: 'nm.reload',
+      id: 'nm.reload',
       title: 'NetworkManager rereads its configuration',
       undoTitle: 'NetworkManager rereads its configuration',
       params: {},
     };
-    steps.push(reload, fileStep(file, content, `unmanaged-devices+=${specs.join(';')}`), reload);
+    steps.push({ ...reload, id: 'nm.reload:before' }, fileStep(file, content, `unmanaged-devices+=${specs.join(';')}`), { ...reload, id: 'nm.reload:after' });
   }
   return {
     id: 'networkmanager',
@@ -598,14 +599,15 @@ export function checkNetworkd(view: HostView): Check {
   // A running networkd rereads the files on `networkctl reload`; one that does not run reads them when it starts.
   const written = steps.map((s) => (s.params as FileWriteParams).path);
   if (active && steps.length) {
-    const reload: StepSpec<NetworkdReloadParams> = {
+    const reload: StepSpec<'networkd.reload'> = {
       kind: 'networkd.reload',
+      id: 'networkd.reload',
       title: 'systemd-networkd rereads its .network files (networkctl reload)',
       undoTitle: 'systemd-networkd rereads its .network files (networkctl reload)',
       params: {},
     };
-    steps.unshift(reload);
-    steps.push(reload);
+    steps.unshift({ ...reload, id: 'networkd.reload:before' });
+    steps.push({ ...reload, id: 'networkd.reload:after' });
   }
   return {
     id: 'systemd-networkd',

@@ -6,7 +6,8 @@
  */
 import type { AttachRequest, Family } from '../request/types.js';
 import type { Target } from '../runtime/types.js';
-import type { StepSpec } from '../steps/types.js';
+import { checkIds, makeStep } from '../steps/index.js';
+import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
 import type { NsRef } from '../steps/link.js';
 import type { Route } from '../kernel/ip.js';
 
@@ -40,6 +41,15 @@ export interface HostNicState {
  * - `private`: through a private namespace where it is renamed (the CNI
  *   host-device plugin's way), for when the host name is taken in the
  *   container. Two moves, and a namespace to create and delete.
+ *
+ * Why not one `ip link set dev X netns NS name Y` for both: the kernel
+ * renames during the move only when X is taken in NS; otherwise it moves
+ * the link under X and renames it there. Out of a container whose link
+ * holds the host name, the host would then see the container-side name
+ * appear and be renamed (measured: uevents "add eth1", "move nic1"), which
+ * udev and NetworkManager act on; the same for the rollback of an attach.
+ * Into the container it would be fine, but the `direct` path already moves
+ * and renames in one batch, and the way back still needs the private hop.
  */
 export type MovePath = 'direct' | 'private';
 
@@ -56,8 +66,8 @@ export interface AttachInput {
   tag: string;
   /** The container's default routes (main table) when the plan was made, by family. */
   ctrDefaults?: { 4: Route[]; 6: Route[] };
-  /** How the NIC moved (absent in records written before the `direct` path existed: `private`). */
-  path?: MovePath;
+  /** How the NIC moved into the container. */
+  path: MovePath;
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
@@ -87,7 +97,9 @@ export function assemble(s: Sections): StepSpec[] {
 }
 
 export function planAttach(input: AttachInput): StepSpec[] {
-  return assemble(planSections(input));
+  const steps = assemble(planSections(input));
+  checkIds(steps);
+  return steps;
 }
 
 export function planSections(input: AttachInput): Sections {
@@ -96,42 +108,38 @@ export function planSections(input: AttachInput): Sections {
   const CTR: NsRef = target.nsPath;
   const sections: Sections = { host: [], move: [], ctr: [] };
   let into = sections.host;
-  const step = (kind: string, title: string, undoTitle: string, params: unknown, inverse = false): void => {
-    into.push({ kind, title, undoTitle, params, ...(inverse ? { inverse } : {}) });
+  const step = <K extends KindName>(kind: K, id: string, title: string, undoTitle: string, params: ParamsOf<K>, inverse = false): void => {
+    into.push(makeStep(kind, id, title, params, { undoTitle, inverse }));
   };
 
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
   for (const family of [4, 6] as const) {
     const routes = host.routes.filter((r) => r.family === family).map((r) => r.args);
     if (routes.length) {
-      step('route.add', `Remove IPv${family} host route(s) ${routes.map((r) => r[0]).join(', ')} via ${host.name}`,
+      step('route.add', `host.routes${family}`, `Remove IPv${family} host route(s) ${routes.map((r) => r[0]).join(', ')} via ${host.name}`,
         `Restore IPv${family} host route(s) via ${host.name}`, { ns: HOST, family, routes }, true);
     }
   }
   if (host.addrs.length) {
     const list = host.addrs.map((a) => a[0]).join(', ');
-    step('addr.add', `Remove host address(es) ${list} from ${host.name}`, `Restore host address(es) ${list} on ${host.name}`,
+    step('addr.add', 'host.addrs', `Remove host address(es) ${list} from ${host.name}`, `Restore host address(es) ${list} on ${host.name}`,
       { ns: HOST, dev: host.name, addrs: host.addrs }, true);
   }
-  const sysctls = (): void => {
-    for (const s of host.sysctls) {
-      const key = s.key.replaceAll('/', '.');
-      step('sysctl.set', `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
-        { ns: HOST, key: s.key, value: s.defaultValue });
-    }
-  };
   // The link goes down before its sysctls change, so that backwards (detach,
   // rollback) they are all back before it comes up: up with the namespace's
   // defaults for a moment, it could take a router advertisement or an address
   // (accept_ra, autoconf, disable_ipv6) that its own settings refuse.
-  // Records from before this order (no `path`) had the sysctls first.
-  const legacy = input.path === undefined;
-  if (legacy) sysctls();
   if (host.up) {
-    step('link.set', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
+    step('link.set', 'host.down', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
       { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
   }
-  if (!legacy) sysctls();
+  for (const s of host.sysctls) {
+    const key = s.key.replaceAll('/', '.');
+    // net/ipv4/conf/<dev>/arp_ignore: host.sysctl.ipv4.arp_ignore
+    const [, family, , , name] = s.key.split('/');
+    step('sysctl.set', `host.sysctl.${family}.${name}`, `Reset ${key} to the default (was ${s.value})`, `Restore ${key}=${s.value}`,
+      { ns: HOST, key: s.key, value: s.defaultValue });
+  }
 
   // 2. The move, with the rename and the tag where no udev or network manager of the host sees them.
   into = sections.move;
@@ -145,23 +153,23 @@ export function planSections(input: AttachInput): Sections {
     to: { name: ctrName, alias: input.tag, mac: req.mac ?? host.mac, mtu: req.mtu ?? host.mtu },
   });
   // The kernel resets per-interface sysctls on a move: set them on arrival, before the link is up.
-  const announce = (dev: string): void => step('sysctl.announce',
+  const announce = (dev: string): void => step('sysctl.announce', 'ctr.announce',
     `Set arp_notify and ndisc_notify on ${dev} (the kernel announces its addresses; no arping)`,
     `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev });
-  if ((input.path ?? 'private') === 'direct') {
-    step('link.move', `Move ${host.name} into ${target.display}`, `Move ${host.name} back to the host`,
+  if (input.path === 'direct') {
+    step('link.move', 'move', `Move ${host.name} into ${target.display}`, `Move ${host.name} back to the host`,
       { name: host.name, mac: host.mac, from: HOST, to: CTR });
     announce(host.name);
-    step('link.set', renameTitle, renameBack, rename(CTR));
+    step('link.set', 'rename', renameTitle, renameBack, rename(CTR));
   } else {
     const TMP: NsRef = tmpNsPath(input.tmpNs);
-    step('netns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
-    step('link.move', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
+    step('netns.add', 'tmpns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
+    step('link.move', 'move.tmpns', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
       { name: host.name, mac: host.mac, from: HOST, to: TMP });
-    step('link.set', renameTitle, renameBack, rename(TMP));
-    step('link.move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
+    step('link.set', 'rename', renameTitle, renameBack, rename(TMP));
+    step('link.move', 'move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
       { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });
-    step('netns.add', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
+    step('netns.add', 'tmpns.remove', `Remove private namespace ${input.tmpNs}`, `Create private namespace ${input.tmpNs}`, { name: input.tmpNs }, true);
     announce(ctrName);
   }
 
@@ -169,14 +177,14 @@ export function planSections(input: AttachInput): Sections {
   into = sections.ctr;
   if (req.addresses.length) {
     const list = req.addresses.map((a) => a.cidr).join(', ');
-    step('addr.add', `Add ${list} to ${ctrName}`, `Remove ${list} from ${ctrName}`,
+    step('addr.add', 'ctr.addrs', `Add ${list} to ${ctrName}`, `Remove ${list} from ${ctrName}`,
       { ns: CTR, dev: ctrName, addrs: req.addresses.map((a) => [a.cidr]) });
   }
-  step('link.set', `Bring ${ctrName} up`, `Bring ${ctrName} down`,
+  step('link.set', 'ctr.up', `Bring ${ctrName} up`, `Bring ${ctrName} down`,
     { ns: CTR, from: { name: ctrName, up: false }, to: { up: true } });
   for (const a of req.addresses) {
     if (!a.gateway) continue;
-    step('route.default', `Replace the IPv${a.family} default route with via ${a.gateway} dev ${ctrName}`,
+    step('route.default', `ctr.default${a.family}`, `Replace the IPv${a.family} default route with via ${a.gateway} dev ${ctrName}`,
       `Restore the container's previous IPv${a.family} default route`,
       { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[a.family] } : {}) });
   }
@@ -185,7 +193,7 @@ export function planSections(input: AttachInput): Sections {
       .map((r) => [r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
     if (routes.length) {
       const list = routes.map((r) => r[0]).join(', ');
-      step('route.add', `Add IPv${family} route(s) ${list} via ${ctrName}`, `Remove IPv${family} route(s) ${list}`,
+      step('route.add', `ctr.routes${family}`, `Add IPv${family} route(s) ${list} via ${ctrName}`, `Remove IPv${family} route(s) ${list}`,
         { ns: CTR, family, routes });
     }
   }

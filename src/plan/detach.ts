@@ -3,15 +3,16 @@
  * from the record (with the NIC's current container-side name), each step
  * gets back what it saved, and the list runs reversed with every step
  * inverted. One definition of each change, so attach and detach cannot drift
- * apart. Only the move itself may take another path than attach took (the
+ * apart. What a step saved is found by its id in the record. Only the move itself may take another path than attach took (the
  * host name may have become taken in the container, or free): it saves
  * nothing, so it is planned afresh for the path detach can take now.
  */
-import { invert } from '../steps/index.js';
-import type { AddrParams } from '../steps/addr.js';
-import type { SetParams } from '../steps/link.js';
-import type { StepSpec } from '../steps/types.js';
-import { assemble, planSections, type AttachInput, type MovePath } from './attach.js';
+import { checkIds, invert, withSaved } from '../steps/index.js';
+import type { SavedById, StepSpec } from '../steps/types.js';
+import type { Link } from '../kernel/ip.js';
+import type { AttachmentRecord } from '../records.js';
+import { assemble, choosePath, planSections, type AttachInput, type MovePath } from './attach.js';
+import { planReturned } from './returned.js';
 
 export interface DetachLive {
   /** The NIC's name in the container now (it may have been renamed there). */
@@ -22,14 +23,10 @@ export interface DetachLive {
   path: MovePath;
 }
 
-export function planDetach(input: AttachInput, saved: unknown[], live: DetachLive): StepSpec[] {
+export function planDetach(input: AttachInput, saved: SavedById, live: DetachLive): StepSpec[] {
   const recorded = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs });
-  const order = assemble(recorded);
-  if (order.length !== saved.length) {
-    throw new Error(`record ${input.id} does not match its plan (${saved.length} saved, ${order.length} steps)`);
-  }
-  const savedOf = new Map(order.map((s, i) => [s, saved[i] ?? undefined]));
-  const put = (list: StepSpec[]): StepSpec[] => list.map((s) => ({ ...s, saved: savedOf.get(s) }));
+  checkIds(assemble(recorded));
+  const put = (list: StepSpec[]): StepSpec[] => list.map((s) => withSaved(s, saved));
   const { move } = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs, path: live.path });
   const out = assemble({ host: put(recorded.host), move, ctr: put(recorded.ctr) }).reverse().map(invert);
   // The one exception to "exactly backwards". Attach adds the container-side
@@ -39,15 +36,44 @@ export function planDetach(input: AttachInput, saved: unknown[], live: DetachLiv
   // from there (up again) would come back without them, since the step that
   // removes them never ran. So detach removes the addresses, then takes the
   // link down; each undo then restores exactly what its step took away.
-  const down = out.findIndex((s) => s.kind === 'link.set' && s.inverse
-    && (s.params as SetParams).ns === input.target.nsPath && (s.params as SetParams).to.up === true);
+  const down = out.findIndex((s) => s.id === 'ctr.up');
   const next = out[down + 1];
-  if (down >= 0 && next?.kind === 'addr.add' && (next.params as AddrParams).ns === input.target.nsPath) {
-    [out[down], out[down + 1]] = [next, out[down]!];
-  }
+  if (down >= 0 && next?.id === 'ctr.addrs') [out[down], out[down + 1]] = [next, out[down]!];
   // Like attach, create the private namespace first: the container-side
   // steps and the move out of the container then share one `ip -batch`.
-  const create = out.findIndex((s) => s.kind === 'netns.add' && !s.inverse);
+  const create = out.findIndex((s) => s.id === 'tmpns.remove');
   if (create > 0) out.unshift(...out.splice(create, 1));
   return out;
+}
+
+/** What the live check found (observe/live.ts), as far as planning a detach needs it. */
+export interface DetachFound {
+  where: 'container' | 'host' | 'gone' | 'held';
+  liveName?: string;
+  nsPath?: string;
+  detail: string;
+}
+
+/**
+ * The plan that gives one attachment back, for where its NIC is now: in the
+ * container (or its namespace held by something), back in the host after
+ * the namespace died, or gone (nothing to do but forget the record).
+ * `ctrLinks`: the links of the namespace the NIC is in, when it is in one.
+ */
+export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctrLinks: Link[], planId: string): { steps: StepSpec[]; title: string } {
+  const i = rec.input;
+  if (found.where === 'container' || found.where === 'held') {
+    // Held: the container's process is gone but its namespace is not; reach it through a holder.
+    const input = found.nsPath ? { ...i, target: { ...i.target, nsPath: found.nsPath } } : i;
+    const ctrName = found.liveName ?? i.ctrName;
+    const path = choosePath(i.host.name, ctrLinks, ctrName);
+    return {
+      steps: planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${planId}`, path }),
+      title: `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`,
+    };
+  }
+  if (found.where === 'host') {
+    return { steps: planReturned(rec, found.liveName!), title: `Restore ${found.liveName} (back from ${i.target.display}) as ${i.host.name}` };
+  }
+  return { steps: [], title: `Forget ${i.host.name} (${found.detail})` };
 }

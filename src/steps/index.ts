@@ -7,10 +7,12 @@ import { linkMove, linkSet } from './link.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
 import { sysctlAnnounce, sysctlSet } from './sysctl.js';
-import type { StepKind, StepSpec } from './types.js';
+import type { KindName, ParamsOf, SavedById, SavedOf, StepKind, StepSpec } from './types.js';
 import type { Cmd } from '../exec.js';
 
-const KINDS: Record<string, StepKind> = {
+type Registry = { [K in KindName]: StepKind<ParamsOf<K>, SavedOf<K>> };
+
+const KINDS: Registry = {
   'netns.add': netnsAdd,
   'link.move': linkMove,
   'link.set': linkSet,
@@ -25,49 +27,87 @@ const KINDS: Record<string, StepKind> = {
   'networkd.reload': networkdReload,
 };
 
-export function kindOf(step: StepSpec): StepKind {
-  const kind = KINDS[step.kind];
-  if (!kind) throw new Error(`unknown step kind "${step.kind}" (journal from a newer hostnic?)`);
+/** The kind of a step, typed by it (a journal from a newer hostnic may name a kind this one does not know). */
+function kindOf<K extends KindName>(step: StepSpec<K>): Registry[K] {
+  const kind = Object.hasOwn(KINDS, step.kind) ? KINDS[step.kind] : undefined;
+  if (!kind) throw new Error(`unknown step kind "${String(step.kind)}" (journal from a newer hostnic?)`);
   return kind;
 }
 
 /** Commands that perform the step (its undo, for an inverse step). */
-export function doCommands(step: StepSpec): Cmd[] {
-  const k = kindOf(step);
+export function doCommands<K extends KindName>(step: StepSpec<K>): Cmd[] {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   return step.inverse ? k.undo(step.params, step.saved) : k.apply(step.params, step.saved);
 }
 
 /** Commands that revert the step. */
-export function undoCommands(step: StepSpec): Cmd[] {
-  const k = kindOf(step);
+export function undoCommands<K extends KindName>(step: StepSpec<K>): Cmd[] {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   return step.inverse ? k.apply(step.params, step.saved) : k.undo(step.params, step.saved);
 }
 
 /** The kind's read-only check before the step runs forwards (`forward`) or is undone. */
-export async function preflight(step: StepSpec, forward: boolean): Promise<void> {
-  const k = kindOf(step);
+export async function preflight<K extends KindName>(step: StepSpec<K>, forward: boolean): Promise<void> {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   const applying = forward !== !!step.inverse;
   return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
 }
 
 /** Whether running the step forwards must first read the system (so it cannot share a batch). */
-export function mustCapture(step: StepSpec): boolean {
-  const k = kindOf(step);
+export function mustCapture<K extends KindName>(step: StepSpec<K>): boolean {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   return !step.inverse && !!k.capture && (k.needsCapture?.(step.params) ?? true);
 }
 
 /** Read what undo will need, unless an inverse step already carries it. */
-export async function capture(step: StepSpec): Promise<unknown> {
-  const k = kindOf(step);
+export async function capture<K extends KindName>(step: StepSpec<K>): Promise<SavedOf<K> | undefined> {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   if (step.inverse || !k.capture) return step.saved;
   return k.capture(step.params);
 }
 
 /** Swap a step's direction, keeping what it saved. */
-export function invert(step: StepSpec): StepSpec {
+export function invert<S extends StepSpec>(step: S): S {
   return { ...step, inverse: !step.inverse, title: undoTitle(step), undoTitle: step.title };
 }
 
 export function undoTitle(step: StepSpec): string {
   return step.undoTitle ?? `Undo: ${step.title}`;
+}
+
+/** What a finished plan's steps saved, by step id (the `saved` of a record). */
+export function savedById(steps: readonly StepSpec[]): SavedById {
+  const out: SavedById = {};
+  for (const s of steps) if (s.saved !== undefined) out[s.id] = s.saved;
+  return out;
+}
+
+/**
+ * Give a step back what it saved when it ran, found by its id in a record.
+ * The one place where a record's data becomes a step's typed `saved`: the
+ * record was written from this step's own capture (schema-checked on read).
+ */
+export function withSaved<S extends StepSpec>(step: S, saved: SavedById): S {
+  if (!Object.hasOwn(saved, step.id)) return step;
+  return { ...step, saved: saved[step.id] as S['saved'] };
+}
+
+/** Ids must be unique in a plan: a record keys what steps saved by them. */
+export function checkIds(steps: readonly StepSpec[]): void {
+  const seen = new Set<string>();
+  for (const s of steps) {
+    if (seen.has(s.id)) throw new Error(`internal: step id "${s.id}" twice in one plan`);
+    seen.add(s.id);
+  }
+}
+
+/** Build a step: `kind` fixes the type of `params`. */
+export function makeStep<K extends KindName>(
+  kind: K, id: string, title: string, params: ParamsOf<K>, more: { undoTitle?: string; inverse?: boolean } = {},
+): StepSpec<K> {
+  // TypeScript cannot see that a generic K picks matching kind and params; the signature guarantees it.
+  const step = { kind, id, title, params } as StepSpec<K>;
+  if (more.undoTitle !== undefined) step.undoTitle = more.undoTitle;
+  if (more.inverse) step.inverse = true;
+  return step;
 }

@@ -1,24 +1,71 @@
 /**
- * The step contract. A step is plain data (kind + params), so a journal
+ * The step contract. A step is plain data (kind + id + params), so a journal
  * written by one hostnic process can be undone by another (`hostnic recover`).
  * The behaviour of each kind lives in one StepKind object with `apply` and
- * `undo` side by side.
+ * `undo` side by side; the kinds are registered in steps/index.ts.
+ *
+ * `StepTypes` names every kind with the types of its params and of what its
+ * capture saves, so `kind` selects both: `StepSpec<'sysctl.set'>` has
+ * SysctlParams, and a `StepSpec` narrowed by `step.kind === 'link.set'` has
+ * SetParams, with no cast.
  */
 import type { Cmd } from '../exec.js';
+import type { AddrParams } from './addr.js';
+import type { FileWriteParams, FileWriteSaved } from './file.js';
+import type { MoveParams, SetParams } from './link.js';
+import type { NetnsParams } from './netns.js';
+import type { NetworkdReloadParams } from './networkd.js';
+import type { NmManagedParams, NmManagedSaved, NmReloadParams } from './nm.js';
+import type { DefaultParams, DefaultSaved, RoutesParams } from './route.js';
+import type { AnnounceParams, SysctlParams, SysctlSaved } from './sysctl.js';
 
-export interface StepSpec<P = unknown, S = unknown> {
-  /** Key into the registry of kinds (steps/index.ts). */
-  kind: string;
-  /** What the task list shows. */
-  title: string;
-  /** What the task list shows when the step is undone (or run as an inverse). */
-  undoTitle?: string;
-  params: P;
-  /** Run the kind backwards: `undo` is the action and `apply` restores. */
-  inverse?: boolean;
-  /** What `capture` read before the step ran (for an inverse step: the original step's). */
-  saved?: S;
+/** Journals and records name kinds by these keys: a key never changes meaning. */
+export interface StepTypes {
+  'netns.add': { params: NetnsParams; saved: undefined };
+  'link.move': { params: MoveParams; saved: undefined };
+  'link.set': { params: SetParams; saved: undefined };
+  'addr.add': { params: AddrParams; saved: undefined };
+  'route.add': { params: RoutesParams; saved: undefined };
+  'route.default': { params: DefaultParams; saved: DefaultSaved };
+  'sysctl.set': { params: SysctlParams; saved: SysctlSaved };
+  'sysctl.announce': { params: AnnounceParams; saved: undefined };
+  'file.write': { params: FileWriteParams; saved: FileWriteSaved };
+  'nm.managed': { params: NmManagedParams; saved: NmManagedSaved };
+  'nm.reload': { params: NmReloadParams; saved: undefined };
+  'networkd.reload': { params: NetworkdReloadParams; saved: undefined };
 }
+
+export type KindName = keyof StepTypes;
+export type ParamsOf<K extends KindName> = StepTypes[K]['params'];
+export type SavedOf<K extends KindName> = StepTypes[K]['saved'];
+
+type SpecMap = {
+  [K in KindName]: {
+    /** Key into the registry of kinds (steps/index.ts). */
+    kind: K;
+    /**
+     * Unique in its plan and derived from the plan's input (`host.routes4`,
+     * `move`, `ctr.default4`): a record keeps what each step saved under
+     * this id, and detach finds it there.
+     */
+    id: string;
+    /** What the task list shows. */
+    title: string;
+    /** What the task list shows when the step is undone (or run as an inverse). */
+    undoTitle?: string;
+    params: ParamsOf<K>;
+    /** Run the kind backwards: `undo` is the action and `apply` restores. */
+    inverse?: boolean;
+    /** What `capture` read before the step ran (for an inverse step: the original step's). */
+    saved?: SavedOf<K>;
+  };
+};
+
+/** A step: one of the kinds, `kind` selecting the types of `params` and `saved`. */
+export type StepSpec<K extends KindName = KindName> = SpecMap[K];
+
+/** What the steps of a plan saved, by step id (records keep it so). */
+export type SavedById = Record<string, unknown>;
 
 export interface StepKind<P = any, S = any> {
   /** Read, just before applying, what undo will need. Read-only. */

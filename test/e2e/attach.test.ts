@@ -3,6 +3,7 @@
  * namespace where hostnic runs, a "cloud" with a bridge and the gateway, veth
  * NICs, and containers as processes in namespaces of their own.
  */
+import { spawn } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,49 @@ import { createLab, listNetns, requireRoot, type Lab, type Proc, type Snapshot }
 import { comparable, giveDefaultRoute, pausedAt, resume, hostnicTempNamespaces, linkIn, routesVia, takeHostName } from '../helpers/hostnic.js';
 
 const root = requireRoot();
+
+/**
+ * Watch a namespace's link events (`ip -o monitor link`) and kernel uevents
+ * of network devices (`udevadm monitor --kernel`) until stop(). Links: the
+ * name of each event's link (lo and the lab's own links excepted by the
+ * caller). Uevents: "ACTION NAME" of each net device event.
+ */
+function watchHostLinks(nsPath: string): { ready: Promise<void>; stop(): Promise<{ links: { name: string; line: string }[]; uevents: string[] }> } {
+  const mon = spawn('nsenter', [`--net=${nsPath}`, '--', 'ip', '-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const udev = spawn('nsenter', [`--net=${nsPath}`, '--', 'udevadm', 'monitor', '--kernel', '--subsystem-match=net'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let monOut = '';
+  let udevOut = '';
+  mon.stdout.setEncoding('utf8').on('data', (d: string) => { monOut += d; });
+  udev.stdout.setEncoding('utf8').on('data', (d: string) => { udevOut += d; });
+  const ended = (c: ReturnType<typeof spawn>) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) resolve();
+    else c.once('exit', () => resolve());
+  });
+  // udevadm says so once it listens; ip monitor listens at once. A short settle covers both.
+  const ready = (async () => {
+    const deadline = Date.now() + 5000;
+    while (!/monitor will print/.test(udevOut) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+  })();
+  let result: { links: { name: string; line: string }[]; uevents: string[] } | undefined;
+  return {
+    ready,
+    async stop() {
+      if (result) return result;
+      await new Promise((r) => setTimeout(r, 300)); // let the last events arrive
+      mon.kill('SIGTERM');
+      udev.kill('SIGTERM');
+      await Promise.all([ended(mon), ended(udev)]);
+      const links = monOut.split('\n').filter((l) => l.trim() !== '')
+        .map((line) => ({ name: /^(?:Deleted )?\d+: ([^:@\s]+)/.exec(line)?.[1] ?? '?', line }));
+      const uevents = udevOut.split('\n')
+        .map((l) => /^KERNEL\[[\d.]+\]\s+(\w+)\s+\S*\/net\/([^/\s]+) \(net\)/.exec(l))
+        .flatMap((m) => (m ? [`${m[1]} ${m[2]}`] : []));
+      result = { links, uevents };
+      return result;
+    },
+  };
+}
 
 
 describe.skipIf(!root)('attach and detach (real kernel)', () => {
@@ -239,6 +283,42 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
     expect(await hostnicTempNamespaces()).toEqual([]);
   });
+
+  /**
+   * What the host's udev and NetworkManager could act on: the link events
+   * (rtnetlink, what NetworkManager listens to) and kernel uevents (what udev
+   * reads) in the host namespace while the NIC leaves and comes back. The
+   * NIC must only ever appear there under its host name, and never be
+   * renamed there. The variants: the direct path; the host name taken in
+   * the container at attach (private path both ways); taken only at detach
+   * (direct in, private out). A one-message move-and-rename out of the
+   * container would show the container-side name here first (measured:
+   * "add eth1" then "move nic1", with eth1 free in the host).
+   */
+  for (const variant of ['direct', 'taken at attach', 'taken at detach'] as const) {
+    it(`the host sees the NIC only under its host name, never a rename (${variant})`, async () => {
+      const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+      const ctr = await lab.addContainer();
+      if (variant === 'taken at attach') await takeHostName(lab, ctr, nic);
+      const watch = watchHostLinks(lab.hostNs);
+      try {
+        await watch.ready;
+        const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.14/24']);
+        expect(a.exitCode, a.stderr).toBe(0);
+        if (variant === 'taken at detach') await takeHostName(lab, ctr, nic);
+        const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
+        expect(d.exitCode, d.stderr).toBe(0);
+        const seen = await watch.stop();
+        // It left (remove) and came back (add), both under its host name, and nothing else.
+        expect(seen.uevents).toEqual([`remove ${nic}`, `add ${nic}`]);
+        expect(seen.links.length).toBeGreaterThan(0);
+        expect(seen.links.filter((l) => l.name !== nic)).toEqual([]);
+      } finally {
+        await watch.stop();
+      }
+      expect(await hostnicTempNamespaces()).toEqual([]);
+    });
+  }
 
   it('--dry-run prints every step with its exact commands and changes nothing', async () => {
     const nic = await lab.addNic();

@@ -226,7 +226,7 @@ describe('hostnic __complete', () => {
     const state = join(work, 'state');
     mkdirSync(join(state, 'attachments'), { recursive: true, mode: 0o700 });
     const rec = (id: string, target: object, host: string) => ({
-      schema: SCHEMA, kind: 'attachment', id, createdAt: '', saved: [], input: { id, target, host: { name: host }, ctrName: 'eth1' },
+      schema: SCHEMA, kind: 'attachment', id, createdAt: '', saved: {}, input: { id, target, host: { name: host }, ctrName: 'eth1' },
     });
     writeFileSync(join(state, 'attachments', 'a1.json'), JSON.stringify(rec('a1', {
       display: 'docker:web', kind: 'docker', nsPath: '/proc/1/ns/net', nsId: '0:1', pid: 1,

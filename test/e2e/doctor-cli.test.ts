@@ -139,7 +139,11 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     const record = JSON.parse(await readFile(join(lab.stateDir, 'doctor', rec!), 'utf8'));
     expect(record).toMatchObject({ kind: 'doctor-fix', checks: ['arp-flux'], nics: ['uplink0', 'nic1'] });
     expect(record.steps.map((s: { kind: string }) => s.kind)).toEqual(['sysctl.set', 'sysctl.set', 'file.write']);
-    expect(record.saved).toEqual(['0', '0', { existed: false, createdDirs: [join(etc, 'etc'), join(etc, 'etc', 'sysctl.d')] }]);
+    expect(record.saved).toEqual({
+      'sysctl:net.ipv4.conf.all.arp_ignore': '0',
+      'sysctl:net.ipv4.conf.all.arp_announce': '0',
+      [`file:${sysctlFile}`]: { existed: false, createdDirs: [join(etc, 'etc'), join(etc, 'etc', 'sysctl.d')] },
+    });
     expect(journals()).toEqual([]);
 
     // --fix again: nothing to do.

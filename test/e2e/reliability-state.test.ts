@@ -110,13 +110,13 @@ describe.skipIf(!root)('the state directory', () => {
     ]);
     expect(doc.unreadable).toEqual([
       { file: fileA, error: expect.stringMatching(/^unreadable: /) },
-      { file: foreign, error: 'not a hostnic state file of a schema this version knows' },
+      { file: foreign, error: 'written by a hostnic with state schema 99; this hostnic reads schema 2' },
     ]);
     const text = await lab.hostnic(['status']);
     expect(text.exitCode).toBe(0);
     expect(text.stdout).toMatch(new RegExp(`pid:${ctrB.pid} +${nicB} +eth1 `));
     expect(text.stderr).toContain(`hostnic: ignoring ${fileA}: unreadable: `);
-    expect(text.stderr).toContain(`hostnic: ignoring ${foreign}: not a hostnic state file`);
+    expect(text.stderr).toContain(`hostnic: ignoring ${foreign}: written by a hostnic with state schema 99; this hostnic reads schema 2`);
 
     // detach of A: no readable record, but the tag on the NIC says who it is.
     const d = await lab.hostnic(['detach', `pid:${ctrA.pid}`]);

@@ -14,6 +14,7 @@ import { BatchError, runBatch, type Cmd } from '../../src/exec.js';
 import { Runner, type Plan } from '../../src/runner.js';
 import { StateDir } from '../../src/state.js';
 import type { StepSpec } from '../../src/steps/types.js';
+import type { LinkAttrs } from '../../src/steps/link.js';
 
 const root = requireRoot();
 const ns = `hnb-${randomBytes(3).toString('hex')}`;
@@ -60,14 +61,14 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
   });
 
   it('undoes the steps before the failure, never runs the ones after, exit 1, no journal left', async () => {
-    const set = (title: string, to: Record<string, unknown>, from: Record<string, unknown>): StepSpec => ({
-      kind: 'link.set', title, params: { ns: nsPath, from: { name: 'v1', ...from }, to },
+    const set = (title: string, to: LinkAttrs, from: LinkAttrs): StepSpec => ({
+      kind: 'link.set', id: title, title, params: { ns: nsPath, from: { name: 'v1', ...from }, to },
     });
     const steps: StepSpec[] = [
       set('MTU 1400', { mtu: 1400 }, { mtu: 1500 }),
       set('alias changed', { alias: 'during' }, { alias: 'before' }),
       // The kernel refuses this one: no such link.
-      { kind: 'link.set', title: 'a link that is not there', params: { ns: nsPath, from: { name: 'nosuch', up: false }, to: { up: true } } },
+      { kind: 'link.set', id: 'nosuch', title: 'a link that is not there', params: { ns: nsPath, from: { name: 'nosuch', up: false }, to: { up: true } } },
       set('MTU 1300 (never runs)', { mtu: 1300 }, { mtu: 1400 }),
     ];
     const state = new StateDir(stateRoot);

@@ -12,7 +12,7 @@ import { checkJson, formatCheck, isFixRecord, loadFixRecords, undoSteps, type Fi
 import { checkUnfinishedPlans, planSummaries, type Check } from '../../src/host/checks.js';
 import { attachedNic } from '../../src/host/inventory.js';
 import { SCHEMA, StateDir } from '../../src/state.js';
-import type { StepSpec } from '../../src/steps/types.js';
+import type { SavedById, StepSpec } from '../../src/steps/types.js';
 
 let dir: string;
 beforeEach(() => {
@@ -63,20 +63,20 @@ describe('unfinished-plans check (the runner journal)', () => {
 });
 
 const sysctlStep = (key: string, value: string): StepSpec => ({
-  kind: 'sysctl.set', title: `Set ${key}=${value}`, undoTitle: `Restore ${key}`, params: { ns: null, key, value },
+  kind: 'sysctl.set', id: `sysctl:${key}`, title: `Set ${key}=${value}`, undoTitle: `Restore ${key}`, params: { ns: null, key, value },
 });
 const fileStep = (path: string): StepSpec => ({
-  kind: 'file.write', title: `Write ${path}`, undoTitle: `Restore ${path}`, params: { path, content: 'x\n', mode: '0644' },
+  kind: 'file.write', id: `file:${path}`, title: `Write ${path}`, undoTitle: `Restore ${path}`, params: { path, content: 'x\n', mode: '0644' },
 });
 
-function record(id: string, createdAt: string, steps: StepSpec[], saved: unknown[]): FixRecord {
+function record(id: string, createdAt: string, steps: StepSpec[], saved: SavedById): FixRecord {
   return { schema: SCHEMA, kind: 'doctor-fix', id, createdAt, checks: ['arp-flux'], nics: ['nic1'], steps, saved };
 }
 
 describe('fix records and the undo plan', () => {
-  it('undo: newest record first, each reversed and inverted, with what its steps saved (null: nothing)', () => {
-    const older = record('00000001', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1'), fileStep('/etc/x')], ['0', { existed: false, createdDirs: [] }]);
-    const newer = record('00000002', '2026-01-02T00:00:00.000Z', [sysctlStep('b', '2')], [null]);
+  it('undo: newest record first, each reversed and inverted, with what its steps saved (by step id; absent: nothing)', () => {
+    const older = record('00000001', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1'), fileStep('/etc/x')], { 'sysctl:a': '0', 'file:/etc/x': { existed: false, createdDirs: [] } });
+    const newer = record('00000002', '2026-01-02T00:00:00.000Z', [sysctlStep('b', '2')], {});
     const steps = undoSteps([newer, older]);
     expect(steps.map((s) => [s.title, s.inverse, s.saved])).toEqual([
       ['Restore b', true, undefined],
@@ -89,8 +89,8 @@ describe('fix records and the undo plan', () => {
   it('reads the records of <state>/doctor newest first; others are reported', () => {
     const d = join(dir, 'doctor');
     mkdirSync(d);
-    const a = record('0000000a', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1')], ['0']);
-    const b = record('0000000b', '2026-03-01T00:00:00.000Z', [sysctlStep('b', '1')], ['0']);
+    const a = record('0000000a', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1')], { 'sysctl:a': '0' });
+    const b = record('0000000b', '2026-03-01T00:00:00.000Z', [sysctlStep('b', '1')], { 'sysctl:b': '0' });
     writeFileSync(join(d, 'fix-0000000a.json'), JSON.stringify(a));
     writeFileSync(join(d, 'fix-0000000b.json'), JSON.stringify(b));
     writeFileSync(join(d, 'fix-bad.json'), JSON.stringify({ ...a, saved: [] }));

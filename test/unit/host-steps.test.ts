@@ -11,6 +11,7 @@ import { fileWrite, tempPathOf, type FileWriteParams } from '../../src/steps/fil
 import { nmManaged, nmReload } from '../../src/steps/nm.js';
 import { networkdReload } from '../../src/steps/networkd.js';
 import { doCommands, undoCommands } from '../../src/steps/index.js';
+import type { StepSpec } from '../../src/steps/types.js';
 
 describe('file.write', () => {
   let dir: string;
@@ -92,7 +93,7 @@ describe('networkd.reload', () => {
     expect(a!.tolerate!.test('WARNING: systemd-networkd is not running, output will be incomplete.\n\nFailed to reload network settings: Unit dbus-org.freedesktop.network1.service not found.')).toBe(true);
     expect(a!.tolerate!.test('Failed to connect to bus: No such file or directory')).toBe(true);
     expect(a!.tolerate!.test('Failed to reload network settings: Access denied')).toBe(false);
-    const step = { kind: 'networkd.reload', title: 't', params: {} };
+    const step: StepSpec = { kind: 'networkd.reload', id: 'networkd.reload', title: 't', params: {} };
     expect(doCommands(step).map((c) => c.argv)).toEqual([['networkctl', 'reload']]);
     expect(undoCommands(step).map((c) => c.argv)).toEqual([['networkctl', 'reload']]);
   });

@@ -24,14 +24,24 @@ const input: AttachInput = {
   ctrName: 'eth1',
   tmpNs: 'hostnic-abcd1234',
   tag: 'hostnic:1/id=abcd1234/n=nic1/m=52:54:00:12:34:56/t=1500/u=1',
+  path: 'private',
 };
 
 describe('planAttach', () => {
   const steps = planAttach(input);
 
+  it('gives every step an id, unique in the plan and derived from the input', () => {
+    expect(steps.map((s) => s.id)).toEqual([
+      'tmpns.add', 'host.routes4', 'host.addrs', 'host.down', 'host.sysctl.ipv4.arp_ignore',
+      'move.tmpns', 'rename', 'move', 'tmpns.remove',
+      'ctr.announce', 'ctr.addrs', 'ctr.up', 'ctr.default4', 'ctr.default6', 'ctr.routes4',
+    ]);
+    expect(planAttach({ ...input, id: 'ffff0000', tmpNs: 'hostnic-ffff0000' }).map((s) => s.id)).toEqual(steps.map((s) => s.id));
+  });
+
   it('orders the private namespace, host cleanup, the hop through it, then container setup', () => {
     expect(steps.map((s) => `${s.inverse ? '-' : '+'}${s.kind}`)).toEqual([
-      '+netns.add', '-route.add', '-addr.add', '+sysctl.set', '+link.set',
+      '+netns.add', '-route.add', '-addr.add', '+link.set', '+sysctl.set',
       '+link.move', '+link.set', '+link.move', '-netns.add',
       '+sysctl.announce', '+addr.add', '+link.set', '+route.default', '+route.default', '+route.add',
     ]);
@@ -45,7 +55,7 @@ describe('planAttach', () => {
   });
 
   it('renames in the private namespace, never in the host', () => {
-    const rename = steps.find((s) => s.kind === 'link.set' && (s.params as { to: { name?: string } }).to.name === 'eth1')!;
+    const rename = steps.find((s) => s.id === 'rename')!;
     const cmds = doCommands(rename);
     expect(cmds.every((c) => c.netns === '/run/netns/hostnic-abcd1234')).toBe(true);
     // The rename alone first (a refused rename then changes nothing), then the rest.
@@ -77,49 +87,52 @@ describe('planAttach', () => {
 describe('planDetach', () => {
   it('is attach reversed and inverted, with the live container-side name', () => {
     const attach = planAttach(input);
-    const saved = attach.map(() => null);
-    const detach = planDetach(input, saved, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000', path: 'private' });
+    const detach = planDetach(input, {}, { ctrName: 'net0', tmpNs: 'hostnic-ffff0000', path: 'private' });
     // Backwards, with two exceptions: the container-side addresses go before
     // the link goes down (next test), and the private namespace is made first.
     const backwards = attach.map((s, i) => ({ s, i })).reverse();
-    const up = backwards.findIndex(({ s }) => s.kind === 'link.set' && (s.params as { to: { up?: boolean } }).to.up === true);
+    const up = backwards.findIndex(({ s }) => s.id === 'ctr.up');
     [backwards[up], backwards[up + 1]] = [backwards[up + 1]!, backwards[up]!];
-    const create = backwards.findIndex(({ s }) => s.kind === 'netns.add' && s.inverse);
+    const create = backwards.findIndex(({ s }) => s.id === 'tmpns.remove');
     backwards.unshift(...backwards.splice(create, 1));
     expect(detach.map((s) => s.kind)).toEqual(backwards.map(({ s }) => s.kind));
     expect(detach.every((s, k) => !!s.inverse === !attach[backwards[k]!.i]!.inverse)).toBe(true);
-    const moveOut = detach.find((s) => s.kind === 'link.move' && (s.params as { from: string }).from === '/run/netns/hostnic-ffff0000')!;
+    const moveOut = detach.find((s) => s.id === 'move')!;
     expect(doCommands(moveOut)[0]!.argv).toEqual(['ip', 'link', 'set', 'dev', 'net0', 'netns', '/run/netns/hostnic-ffff0000']);
   });
 
   it('removes the container-side addresses before taking the link down (down drops IPv6 addresses: a rollback from there would lose them)', () => {
-    const detach = planDetach(input, planAttach(input).map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
-    const remove = detach.findIndex((s) => s.kind === 'addr.add' && (s.params as { ns: string }).ns === '/proc/4242/ns/net');
+    const detach = planDetach(input, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
+    const remove = detach.findIndex((s) => s.kind === 'addr.add' && s.params.ns === '/proc/4242/ns/net');
     const down = detach.findIndex((s) => s.kind === 'link.set' && doCommands(s)[0]!.argv.join(' ') === 'ip link set dev eth1 down');
     expect(remove).toBeGreaterThanOrEqual(0);
     expect(down).toBe(remove + 1);
   });
 
-  it('restores the default route the attach replaced', () => {
-    const attach = planAttach(input);
-    const saved: unknown[] = attach.map((s) =>
-      s.kind === 'route.default' && (s.params as { family: number }).family === 4
-        ? [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] : null);
+  it('restores the default route the attach replaced, found by its step id', () => {
+    const saved = { 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] };
     const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
-    const restore = detach.find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 4)!;
+    const restore = detach.find((s) => s.kind === 'route.default' && s.params.family === 4)!;
+    expect(restore.id).toBe('ctr.default4');
+    expect(detach.find((s) => s.id === 'ctr.default6')!.saved).toBeUndefined();
     expect(doCommands(restore).map((c) => c.argv.join(' '))).toEqual([
       'ip route del 0.0.0.0/0 via 192.168.1.1 dev eth1',
       'ip route add 0.0.0.0/0 via 172.17.0.1 dev eth0',
     ]);
   });
 
-  it('refuses a record that does not match its plan', () => {
-    expect(() => planDetach(input, [null], { ctrName: 'eth1', tmpNs: 't', path: 'private' })).toThrow(/does not match/);
+  it('gives each step what it saved by id, whatever the order of the record', () => {
+    const saved = { 'host.sysctl.ipv4.arp_ignore': '2', 'ctr.default6': [], 'no.such.step': 'x' };
+    const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 't', path: 'direct' });
+    expect(detach.filter((s) => s.saved !== undefined).map((s) => [s.id, s.saved])).toEqual([
+      ['ctr.default6', []], ['host.sysctl.ipv4.arp_ignore', '2'],
+    ]);
   });
 });
 
 describe('the direct path (the host name is free in the container)', () => {
   const direct: AttachInput = { ...input, path: 'direct' };
+  const gone = { 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], 'ctr.default6': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] };
   const steps = planAttach(direct);
   const lines = (list: typeof steps) => list.flatMap((s) => doCommands(s).map(render));
 
@@ -151,7 +164,7 @@ describe('the direct path (the host name is free in the container)', () => {
   });
 
   it('detach renames in the container and moves the NIC out under its host name, in one container-side batch', () => {
-    const detach = planDetach(direct, steps.map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+    const detach = planDetach(direct, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
     const out = lines(detach);
     const rename = out.indexOf('nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 name nic1');
     expect(out[rename + 1]).toBe(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 address 52:54:00:12:34:56 mtu 1500 alias 'uplink b'`);
@@ -165,8 +178,7 @@ describe('the direct path (the host name is free in the container)', () => {
   });
 
   it('detach takes the private namespace when the host name is taken in the container now, keeping what attach saved', () => {
-    const saved = steps.map((s) => (s.kind === 'route.default' ? [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }] : null));
-    const detach = planDetach(direct, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
+    const detach = planDetach(direct, gone, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
     expect(detach[0]!.kind).toBe('netns.add');
     expect(lines(detach)).toContain('nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 netns /run/netns/hostnic-x');
     expect(lines(detach)).toContain('nsenter --net=/run/netns/hostnic-x -- ip link set dev eth1 name nic1');
@@ -174,32 +186,24 @@ describe('the direct path (the host name is free in the container)', () => {
     expect(restores).toEqual([[{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }]]);
   });
 
-  it('a record of the private path (and one from before paths existed) can leave by the direct path', () => {
-    for (const rec of [input, { ...input, path: 'private' as const }]) {
-      const attach = planAttach(rec);
-      const saved = attach.map((s) => (s.kind === 'sysctl.set' ? '2' : null));
-      const detach = planDetach(rec, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
-      expect(detach.map((s) => s.kind)).not.toContain('netns.add');
-      expect(detach.find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
-      expect(detach.length).toBe(attach.length - 3);
-    }
+  it('a record of the private path can leave by the direct path', () => {
+    const attach = planAttach(input);
+    const detach = planDetach(input, { 'host.sysctl.ipv4.arp_ignore': '2' }, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+    expect(detach.map((s) => s.kind)).not.toContain('netns.add');
+    expect(detach.find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
+    expect(detach.length).toBe(attach.length - 3);
   });
 
-  it('detach restores the host sysctls before the link comes up; a record from before that order keeps its own', () => {
+  it('detach restores the host sysctls before the link comes up', () => {
     const up = (s: (typeof steps)[number]) => doCommands(s).some((c) => c.argv.at(-1) === 'up');
     const kinds = (list: typeof steps) => list.map((s) => `${s.kind}${up(s) ? ':up' : ''}`);
-    const detach = planDetach(direct, steps.map(() => null), { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
-    const k = kinds(detach.filter((s) => (s.params as { ns?: unknown }).ns === null));
+    const detach = planDetach(direct, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' });
+    const k = kinds(detach.filter((s) => s.id.startsWith('host.')));
     expect(k.indexOf('sysctl.set')).toBeLessThan(k.indexOf('link.set:up'));
-    // Legacy (no path): the saved values stay with their steps.
-    const old = planAttach(input);
-    const saved = old.map((s) => (s.kind === 'sysctl.set' ? '2' : null));
-    expect(old.findIndex((s) => s.kind === 'sysctl.set')).toBeLessThan(old.findIndex((s) => s.kind === 'link.set'));
-    expect(planDetach(input, saved, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'direct' }).find((s) => s.kind === 'sysctl.set')!.saved).toBe('2');
   });
 
   it('a rollback of the rename inverts it exactly', () => {
-    const rename = steps.find((s) => s.kind === 'link.set' && (s.params as { to: { name?: string } }).to.name === 'eth1')!;
+    const rename = steps.find((s) => s.id === 'rename')!;
     expect(undoCommands(rename).map(render)).toEqual(doCommands(invert(rename)).map(render));
   });
 });
@@ -220,7 +224,7 @@ describe('default route swap', () => {
   it('takes the routes it replaces from the plan, so it needs no read and can share a batch', async () => {
     const { mustCapture } = await import('../../src/steps/index.js');
     const previous = [{ dst: 'default', gateway: 'fd00:9::1', dev: 'eth0', pref: 'medium' }];
-    const withPrevious = planAttach({ ...input, ctrDefaults: { 4: [], 6: previous } }).find((s) => s.kind === 'route.default' && (s.params as { family: number }).family === 6)!;
+    const withPrevious = planAttach({ ...input, ctrDefaults: { 4: [], 6: previous } }).find((s) => s.id === 'ctr.default6')!;
     expect(mustCapture(withPrevious)).toBe(false);
     expect(doCommands(withPrevious).map((c) => c.argv.join(' '))).toEqual([
       'ip route del ::/0 via fd00:9::1 dev eth0 pref medium',
@@ -254,5 +258,39 @@ describe('addrArgs', () => {
       .toEqual(['10.0.0.2/24', 'broadcast', '10.0.0.255', 'valid_lft', '3542', 'preferred_lft', '1742', 'dev', 'nic1']);
     expect(addrArgs({ family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global', valid_life_time: 4294967295, preferred_life_time: 4294967295 }, 'nic1'))
       .toEqual(['fd00::2/64', 'dev', 'nic1']);
+  });
+});
+
+describe('state files', () => {
+  it('a record keeps what the steps saved by step id; one of another schema is reported, not read', async () => {
+    const { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { StateDir, SCHEMA } = await import('../../src/state.js');
+    const { finalize } = await import('../../src/runner.js');
+    const { loadRecords } = await import('../../src/records.js');
+    const dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
+    try {
+      const state = new StateDir(dir);
+      mkdirSync(state.attachDir, { recursive: true });
+      mkdirSync(state.journalDir, { recursive: true });
+      const { withSaved } = await import('../../src/steps/index.js');
+      const captured = { 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], 'host.sysctl.ipv4.arp_ignore': '2' };
+      const steps = planAttach(input).map((s) => withSaved(s, captured));
+      finalize(state, {
+        schema: SCHEMA, id: 'j1', command: 'attach', title: 't', pid: 1, startedAt: '', phase: 'apply', touches: [],
+        finalize: { write: [{ path: 'attachments/abcd1234.json', value: { schema: SCHEMA, kind: 'attachment', id: 'abcd1234', createdAt: '', input }, saved: true }] },
+        steps: steps.map((spec) => ({ spec, state: 'done' as const })),
+      });
+      const written = JSON.parse(readFileSync(join(state.attachDir, 'abcd1234.json'), 'utf8'));
+      expect(written.schema).toBe(2);
+      expect(written.saved).toEqual({ 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], 'host.sysctl.ipv4.arp_ignore': '2' });
+      writeFileSync(join(state.attachDir, 'old.json'), JSON.stringify({ ...written, schema: 1, saved: [null] }));
+      const { records, bad } = loadRecords(state);
+      expect(records.map((r) => r.id)).toEqual(['abcd1234']);
+      expect(bad).toEqual([{ file: join(state.attachDir, 'old.json'), error: 'written by a hostnic with state schema 1; this hostnic reads schema 2' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,10 @@
 /** Read-only observation of the system, turned into planner inputs. */
-import { UsageError } from './errors.js';
+import { UsageError } from '../errors.js';
 import {
   addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, routeDevices, type Link, type LinkAddrs, type NsState,
-} from './kernel/ip.js';
-import type { HostNicState } from './plan/attach.js';
-import type { NicSelector } from './request/types.js';
+} from '../kernel/ip.js';
+import type { HostNicState } from '../plan/attach.js';
+import type { NicSelector } from '../request/types.js';
 
 export function describeSelector(sel: NicSelector): string {
   return sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? `mac:${sel.mac}` : `pci:${sel.address}`;
