@@ -5,7 +5,7 @@ import type { AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
 import { describeTarget, targetAlive } from './runtime/resolve.js';
 import type { Target } from './runtime/types.js';
-import { SCHEMA, StateDir, isObject } from './state.js';
+import { SCHEMA, type StateDir, isObject } from './state.js';
 import type { SavedById } from './steps/types.js';
 import type { Tag } from './tag.js';
 

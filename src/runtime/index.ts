@@ -14,7 +14,7 @@ import { netnsId, ownNetns } from '../kernel/ip.js';
 import { checkContainerRef } from '../request/target.js';
 import type { TargetSpec } from '../request/types.js';
 import type { Target } from './types.js';
-import { RuntimeUnavailable, type Found, type Listed, type Runtime, type RuntimeName } from './common.js';
+import { RuntimeUnavailable, type Found, type Runtime, type RuntimeName } from './common.js';
 import { containerdRuntime, DEFAULT_NAMESPACE } from './containerd.js';
 import { dockerRuntime } from './docker.js';
 import { podmanRuntime } from './podman.js';

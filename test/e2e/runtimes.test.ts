@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, test } from 'vitest';
 import { execa } from 'execa';
-import { HostnicError, UsageError } from '../../src/errors.js';
+import { type HostnicError, UsageError } from '../../src/errors.js';
 import { execConfig, type TraceEvent } from '../../src/exec.js';
 import { netnsId, ownNetns } from '../../src/kernel/ip.js';
 import type { Target } from '../../src/runtime/types.js';

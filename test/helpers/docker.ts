@@ -76,7 +76,7 @@ async function withLock<T>(fn: () => Promise<T>): Promise<T> {
       } catch {
         // gone meanwhile
       }
-      if (Date.now() > deadline) throw new Error(`ensureDocker: ${LOCK} held too long`);
+      if (Date.now() > deadline) throw new Error(`ensureDocker: ${LOCK} held too long`, { cause: e });
       await sleep(200);
     }
   }

@@ -39,7 +39,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readlinkSync, rmSync } from 'node:fs';
+import { readlinkSync, rmSync, type Dirent } from 'node:fs';
 import { mkdtemp, readdir, readFile, readlink, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -214,7 +214,7 @@ async function nsInode(path: string): Promise<number | undefined> {
 /** PIDs whose network namespace is one of `inodes`. */
 async function pidsIn(inodes: Set<number>): Promise<number[]> {
   const pids: number[] = [];
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch {
@@ -239,7 +239,7 @@ async function pidsIn(inodes: Set<number>): Promise<number[]> {
 
 /** Is a hostnic process running anywhere on the machine (outside our control)? */
 async function otherHostnicAlive(): Promise<boolean> {
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = await readdir('/proc');
   } catch {
@@ -260,7 +260,7 @@ async function otherHostnicAlive(): Promise<boolean> {
 /** The text of every regular file under `dir` (a state directory: small files), concatenated. */
 async function readTree(dir: string, depth = 4): Promise<string> {
   let out = '';
-  let entries: import('node:fs').Dirent[] = [];
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {

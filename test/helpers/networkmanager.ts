@@ -171,7 +171,7 @@ async function lockSystem(timeoutMs: number): Promise<() => void> {
         /* vanished: retry */
       }
       if (holder && !pidAlive(holder)) rmSync(SYSTEM_LOCK, { force: true });
-      else if (Date.now() > deadline) throw new Error(`another test holds ${SYSTEM_LOCK} (pid ${holder})`);
+      else if (Date.now() > deadline) throw new Error(`another test holds ${SYSTEM_LOCK} (pid ${holder})`, { cause: e });
       else await delay(200);
     }
   }

@@ -105,7 +105,7 @@ const collected = new WeakMap<ChildProcess, Collected>();
 
 /** Start collecting a child's output and exit status (idempotent). */
 export function collect(child: ChildProcess): Collected {
-  let c = collected.get(child);
+  const c = collected.get(child);
   if (c) return c;
   const box: Collected = { stdout: '', stderr: '', done: Promise.resolve({ exitCode: 0, stdout: '', stderr: '' }) };
   child.stdout?.setEncoding('utf8');
