@@ -18,7 +18,8 @@ import type { NmManagedParams, NmReloadParams } from '../steps/nm.js';
 import type { SysctlParams } from '../steps/sysctl.js';
 import { dockerNetworks, type DockerNetwork } from './docker.js';
 import { confKey, listNics, type InventoryOptions, type NicDetail } from './inventory.js';
-import { networkFileMatches, networkFiles, type ManagerClaim } from './managers.js';
+import type { ManagerClaim } from './managers.js';
+import { networkFileMatches, networkFiles } from './managers/networkd.js';
 import { hostPaths, type HostPaths } from './paths.js';
 import { persistedSysctls, sysctlReader, type SysctlReader } from './sysctl.js';
 

@@ -8,9 +8,10 @@
  * keys at once. Keys are in slash form (net/ipv4/conf/eth1.5/arp_ignore), so
  * an interface name with a dot stays one path component.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { read } from '../exec.js';
+import { overlayFiles } from './overlay.js';
 
 export interface SysctlReader {
   /** Values of the keys that exist (trimmed); missing keys are absent from the map. */
@@ -74,23 +75,12 @@ export interface PersistedValue {
 
 /**
  * What the sysctl.d files set for each key at boot, as systemd-sysctl reads
- * them: files named *.conf from every directory, a name in an earlier
- * directory hiding the same name in a later one, applied in order of file
- * name, then `sysctlConf`; the last assignment wins.
+ * them: the *.conf files of the overlaid directories (overlayFiles), then
+ * `sysctlConf` unless a 99-sysctl.conf stands for it; the last assignment wins.
  */
 export function persistedSysctls(dirs: readonly string[], sysctlConf?: string): Map<string, PersistedValue> {
-  const byName = new Map<string, string>();
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.conf'));
-    } catch {
-      continue;
-    }
-    for (const n of names) if (!byName.has(n)) byName.set(n, join(dir, n));
-  }
-  const files = [...byName.keys()].sort().map((n) => byName.get(n)!);
-  if (sysctlConf && !files.some((f) => basename(f) === '99-sysctl.conf')) files.push(sysctlConf);
+  const files = overlayFiles(dirs, '.conf');
+  if (sysctlConf && !dirs.some((d) => existsSync(join(d, '99-sysctl.conf')))) files.push(sysctlConf);
   const out = new Map<string, PersistedValue>();
   for (const file of files) {
     let text: string;

@@ -5,19 +5,10 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  detectManagers,
-  globRegex,
-  managerNames,
-  networkFileFor,
-  networkFileMatches,
-  networkFiles,
-  nmStateManages,
-  parseNetworkFile,
-  parseNmcliStatus,
-  splitTerse,
-  type NicIdentity,
-} from '../../src/host/managers.js';
+import { globRegex } from '../../src/host/glob.js';
+import { detectManagers, managerNames, type NicIdentity } from '../../src/host/managers.js';
+import { networkFileFor, networkFileMatches, networkFiles, parseNetworkFile } from '../../src/host/managers/networkd.js';
+import { nmStateManages, parseNmcliStatus, splitTerse } from '../../src/host/managers/networkmanager.js';
 import { defaultHostPaths, type HostPaths } from '../../src/host/paths.js';
 
 const eth1: NicIdentity = { name: 'eth1', mac: '52:54:00:12:34:56', permanentMac: null, kind: 'physical', driver: 'virtio_net', pci: '0000:00:05.0', linkType: 'ether' };
