@@ -5,7 +5,7 @@
  */
 import chalk from 'chalk';
 import { addrs, links } from '../kernel/ip.js';
-import { arpCapable } from '../host/checks.js';
+import { arpCapable } from '../doctor/checks/arp-flux.js';
 import { attachedNic, globalAddresses, listNics, nicJson, type NicDetail, type NicInfo } from '../host/inventory.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import type { Ctx } from '../cli/context.js';

@@ -6,24 +6,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  arpCapable,
-  checkArpFlux,
-  checkDhcpClients,
-  checkDockerOverlap,
-  checkIfupdown,
-  checkNetworkd,
-  checkNetplan,
-  checkPrivileges,
-  cidrOverlap,
-  networkdFile,
-  nmDeviceSpec,
-  nmFileContent,
-  nmFileSpecs,
-  splitSpecs,
-  sysctlFileContent,
-  type HostView,
-} from '../../src/host/checks.js';
+import { arpCapable, checkArpFlux, sysctlFileContent } from '../../src/doctor/checks/arp-flux.js';
+import { checkDhcpClients } from '../../src/doctor/checks/dhcp-client.js';
+import { checkDockerOverlap, cidrOverlap } from '../../src/doctor/checks/docker-overlap.js';
+import { checkIfupdown } from '../../src/doctor/checks/ifupdown.js';
+import { checkNetplan } from '../../src/doctor/checks/netplan.js';
+import { nmDeviceSpec, nmFileContent, nmFileSpecs, splitSpecs } from '../../src/doctor/checks/networkmanager.js';
+import { checkPrivileges } from '../../src/doctor/checks/privileges.js';
+import { checkNetworkd, networkdFile } from '../../src/doctor/checks/systemd-networkd.js';
+import type { HostView } from '../../src/doctor/types.js';
 import type { NicDetail } from '../../src/host/inventory.js';
 import type { ManagerClaim } from '../../src/host/managers.js';
 import { defaultHostPaths, hostPaths } from '../../src/host/paths.js';
