@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { globRegex } from '../../src/host/glob.js';
+import { overlayFiles } from '../../src/host/overlay.js';
 import { detectManagers, managerNames, type NicIdentity } from '../../src/host/managers.js';
 import { networkFileFor, networkFileMatches, networkFiles, parseNetworkFile } from '../../src/host/managers/networkd.js';
 import { nmStateManages, parseNmcliStatus, splitTerse } from '../../src/host/managers/networkmanager.js';
@@ -84,6 +85,42 @@ describe('systemd-networkd .network matching', () => {
     expect(files.map((x) => x.path)).toEqual([join(etc, '00-hostnic-525400123456.network'), join(lib, '50-dhcp.network'), join(lib, '80-all.network')]);
     expect(networkFileFor(files, eth1)?.unmanaged).toBe(true);
     expect(networkFileFor(files, veth)?.path).toBe(join(lib, '80-all.network'));
+  });
+});
+
+describe('overlaid configuration directories', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('by file name across directories, the first directory hiding the others; /dev/null or empty masks; other suffixes ignored', () => {
+    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(b, '20-x.conf'), 'x=1\n');
+    writeFileSync(join(a, '20-x.conf'), 'x=2\n');
+    writeFileSync(join(b, '10-y.conf'), 'y=1\n');
+    writeFileSync(join(b, '30-masked.conf'), 'z=1\n');
+    symlinkSync('/dev/null', join(a, '30-masked.conf'));
+    writeFileSync(join(b, '40-empty.conf'), 'w=1\n');
+    writeFileSync(join(a, '40-empty.conf'), '');
+    writeFileSync(join(a, '50-other.yaml'), 'v: 1\n');
+    expect(overlayFiles([a, join(dir, 'missing'), b], '.conf')).toEqual([join(b, '10-y.conf'), join(a, '20-x.conf')]);
+  });
+
+  it('netplan: /run shadows /etc, which shadows /lib (netplan-generate(8))', async () => {
+    const paths = defaultHostPaths({ HOSTNIC_CONFIG_ROOT: dir });
+    expect(paths.netplanDirs).toEqual(['/run/netplan', '/etc/netplan', '/lib/netplan'].map((d) => join(dir, d)));
+    const [run, etc] = paths.netplanDirs as [string, string];
+    mkdirSync(run, { recursive: true });
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, '50-cloud-init.yaml'), 'network:\n  ethernets:\n    eth1:\n      dhcp4: true\n');
+    writeFileSync(join(run, '50-cloud-init.yaml'), 'network:\n  ethernets:\n    eth9:\n      dhcp4: true\n');
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')).toEqual([]);
+    rmSync(join(run, '50-cloud-init.yaml'));
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')![0]).toMatchObject({ manager: 'netplan', file: join(etc, '50-cloud-init.yaml') });
   });
 });
 
