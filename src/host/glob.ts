@@ -1,22 +1,21 @@
-/** Shell-style globs, as fnmatch(3) reads them (systemd's Name=, Driver=, ...; netplan's `name:`). */
+/**
+ * Shell-style globs as fnmatch(3) reads them, with no flags: systemd's
+ * Name=, Type=, Driver=, Kind= and Path= in .network files, netplan's
+ * `name:`. picomatch, with its path and shell extensions turned off (brace
+ * expansion, extglobs, a leading `!` negating, dotfile rules), gives the same
+ * answer as glibc's fnmatch for *, ?, [...] with ranges, `!`/`^` negation,
+ * POSIX classes and backslash escapes; only `*` does not cross a '/', which
+ * no interface, driver or kind name contains.
+ */
+import picomatch from 'picomatch';
 
-/** A shell-style glob (*, ?, [...]) as an anchored regular expression. */
-export function globRegex(glob: string, flags = ''): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === '*') re += '.*';
-    else if (ch === '?') re += '.';
-    else if (ch === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        let body = glob.slice(i + 1, end);
-        if (body.startsWith('!')) body = `^${body.slice(1)}`;
-        re += `[${body.replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += ch.replace(/[.+^${}()|\\/]/g, '\\$&');
+const OPTIONS: picomatch.PicomatchOptions = { nobrace: true, noextglob: true, nonegate: true, posix: true, dot: true };
+
+/** Does `text` match the glob? A pattern picomatch cannot compile matches nothing. */
+export function globMatch(glob: string, text: string): boolean {
+  try {
+    return picomatch.isMatch(text, glob, OPTIONS);
+  } catch {
+    return false;
   }
-  return new RegExp(`^${re}$`, flags);
 }

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { globRegex } from '../../src/host/glob.js';
+import { globMatch } from '../../src/host/glob.js';
 import { overlayFiles } from '../../src/host/overlay.js';
 import { detectManagers, managerNames, type NicIdentity } from '../../src/host/managers.js';
 import { networkFileFor, networkFileMatches, networkFiles, parseNetworkFile } from '../../src/host/managers/networkd.js';
@@ -34,13 +34,56 @@ describe('nmcli terse output', () => {
 });
 
 describe('globs', () => {
-  it('matches like fnmatch', () => {
-    expect(globRegex('en*').test('ens5')).toBe(true);
-    expect(globRegex('en*').test('eth0')).toBe(false);
-    expect(globRegex('eth?').test('eth1')).toBe(true);
-    expect(globRegex('eth[0-2]').test('eth3')).toBe(false);
-    expect(globRegex('eth[!0]').test('eth1')).toBe(true);
-    expect(globRegex('a.b').test('axb')).toBe(false);
+  it('answer as glibc fnmatch(pattern, name, 0) does (values read from it)', () => {
+    const cases: [string, string, boolean][] = [
+      ["en*", "ens5", true],
+      ["en*", "eth0", false],
+      ["eth?", "eth1", true],
+      ["eth?", "eth10", false],
+      ["eth[0-2]", "eth3", false],
+      ["eth[!0]", "eth1", true],
+      ["eth[!0]", "eth0", false],
+      ["eth[^0]", "eth1", true],
+      ["a.b", "axb", false],
+      ["a.b", "a.b", true],
+      ["eth[[:digit:]]", "eth5", true],
+      ["eth[[:digit:]]", "ethx", false],
+      ["\\*", "*", true],
+      ["\\*", "x", false],
+      ["eth\\?", "eth?", true],
+      ["eth\\?", "eth1", false],
+      ["a{b,c}", "ab", false],
+      ["a{b,c}", "a{b,c}", true],
+      ["!eth0", "eth1", false],
+      ["!eth0", "!eth0", true],
+      ["@(a|b)", "a", false],
+      ["+(a)", "aa", false],
+      ["pci-*", "pci-0000:00:05.0", true],
+      ["*", ".hidden", true],
+      ["[]a]", "]", true],
+      ["[]a]", "a", true],
+      ["[!]a]", "b", true],
+      ["[!]a]", "]", false],
+      ["eth[", "eth[", true],
+      ["eth[1", "eth[1", true],
+      ["a(b", "a(b", true],
+      ["a+b", "a+b", true],
+      ["a$", "a$", true],
+      ["*.network", "x.network", true],
+      ["en[a-z]*", "enp0s3", true],
+      ["veth*", "veth1a2b", true],
+      ["e*1", "eth1", true],
+      ["**", "abc", true],
+      ["a[b-]", "a-", true],
+      ["[a-c]x", "bx", true],
+      ["[z-a]", "b", false],
+      ["[\\]]", "]", true],
+      ["[a\\-z]", "-", true],
+      ["*[0-9]", "eth9", true],
+      ["?", "\u00e9", true],
+      ["eth1 ", "eth1", false],
+    ];
+    for (const [glob, name, want] of cases) expect([glob, name, globMatch(glob, name)]).toEqual([glob, name, want]);
   });
 });
 

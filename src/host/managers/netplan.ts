@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { globRegex } from '../glob.js';
+import { globMatch } from '../glob.js';
 import { overlayFiles } from '../overlay.js';
 import type { HostPaths } from '../paths.js';
 import { normMac, type Claims, type NicIdentity } from './types.js';
@@ -38,7 +38,7 @@ export function netplanMentions(text: string, file: string, nic: NicIdentity): N
       const v = unq(kv[2]!);
       if (k === 'set-name' && v === nic.name) hit = true;
       if (k === 'macaddress' && macs.includes(normMac(v))) hit = true;
-      if (k === 'name' && globRegex(v).test(nic.name)) hit = true;
+      if (k === 'name' && globMatch(v, nic.name)) hit = true;
     }
     if (hit) out.push({ file, line: i + 1, text: t });
   }

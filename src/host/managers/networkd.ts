@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { read } from '../../exec.js';
-import { globRegex } from '../glob.js';
+import { globMatch } from '../glob.js';
 import { overlayFiles } from '../overlay.js';
 import type { HostPaths } from '../paths.js';
 import { programOf, type ProcInfo } from '../proc.js';
@@ -67,7 +67,7 @@ export function networkFileMatches(file: NetworkFile, nic: NicIdentity): boolean
     let hit: boolean;
     switch (key) {
       case 'Name':
-        hit = pats.some((p) => globRegex(p).test(nic.name));
+        hit = pats.some((p) => globMatch(p, nic.name));
         break;
       case 'MACAddress':
         hit = !!nic.mac && pats.some((p) => normMac(p) === normMac(nic.mac!));
@@ -78,16 +78,16 @@ export function networkFileMatches(file: NetworkFile, nic: NicIdentity): boolean
         break;
       }
       case 'Type':
-        hit = pats.some((p) => globRegex(p).test(networkdType(nic)));
+        hit = pats.some((p) => globMatch(p, networkdType(nic)));
         break;
       case 'Driver':
-        hit = !!nic.driver && pats.some((p) => globRegex(p).test(nic.driver!));
+        hit = !!nic.driver && pats.some((p) => globMatch(p, nic.driver!));
         break;
       case 'Kind':
-        hit = nic.kind !== 'physical' && pats.some((p) => globRegex(p).test(nic.kind));
+        hit = nic.kind !== 'physical' && pats.some((p) => globMatch(p, nic.kind));
         break;
       case 'Path':
-        hit = !!nic.pci && pats.some((p) => globRegex(p).test(`pci-${nic.pci}`));
+        hit = !!nic.pci && pats.some((p) => globMatch(p, `pci-${nic.pci}`));
         break;
       default:
         continue;
