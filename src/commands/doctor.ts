@@ -1,14 +1,12 @@
 /**
  * hostnic doctor [<nic>...] [--fix | --undo]
  *
- * Without options: run the checks (src/host/checks.ts) and print each one.
- * `--fix`: the fix steps of every failing or warning check, as ONE plan run
- * by the same runner as attach (a failure rolls back the fixes already made),
- * and, once it succeeded, a record in <state>/doctor/fix-<id>.json of the
- * steps with what each one saved (previous sysctl values, previous file
- * contents, NetworkManager's previous setting). `--undo`: every recorded fix,
- * newest first, each one's steps reversed and inverted (as detach inverts
- * attach), as one plan; the records go when it succeeded.
+ * Without options: run the checks (src/doctor/) and print each one.
+ * `--fix`: the fix steps of every failing or warning check, as ONE plan
+ * (src/plan/doctor.ts) run by the same runner as attach (a failure rolls back
+ * the fixes already made), and, once it succeeded, a record of the steps with
+ * what each one saved (src/doctor/records.ts). `--undo`: every recorded fix,
+ * newest first, reverted as one plan; the records go when it succeeded.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -16,12 +14,12 @@ import { join } from 'node:path';
 import chalk from 'chalk';
 import { render } from '../exec.js';
 import { EXIT, UsageError } from '../errors.js';
-import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } from '../host/checks.js';
+import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } from '../doctor/index.js';
+import { FIX_DIR, fixRecordPath, loadFixRecords } from '../doctor/records.js';
+import { FIX_TOKEN, fixPlan, undoPlan } from '../plan/doctor.js';
 import { loadRecords } from '../records.js';
-import { refuseIfUnfinished, type Plan } from '../runner.js';
-import { doCommands, invert, withSaved } from '../steps/index.js';
-import type { SavedById, StepSpec } from '../steps/types.js';
-import { SCHEMA, isObject, type StateDir } from '../state.js';
+import { refuseIfUnfinished } from '../runner.js';
+import { doCommands } from '../steps/index.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { wrap } from '../cli/table.js';
@@ -30,48 +28,6 @@ export interface DoctorArgs {
   nics?: string[];
   fix?: boolean;
   undo?: boolean;
-}
-
-/** Where fix records live, relative to the state directory. */
-export const FIX_DIR = 'doctor';
-
-/** In the `touches` of every doctor plan: a dead one makes the next --fix/--undo refuse until `hostnic recover`. */
-const FIX_TOKEN = 'doctor:fix';
-
-/** What one successful `doctor --fix` changed: its steps, and what each saved before it ran. */
-export interface FixRecord {
-  schema: typeof SCHEMA;
-  kind: 'doctor-fix';
-  id: string;
-  createdAt: string;
-  /** The checks it fixed. */
-  checks: string[];
-  /** The NICs those checks were about. */
-  nics: string[];
-  /** The steps as they ran (without what they saved). */
-  steps: StepSpec[];
-  /** What the steps saved, by step id: written by the runner. */
-  saved: SavedById;
-}
-
-export function isFixRecord(v: unknown): v is FixRecord {
-  return isObject(v) && v.schema === SCHEMA && v.kind === 'doctor-fix' && typeof v.id === 'string'
-    && Array.isArray(v.steps) && isObject(v.saved);
-}
-
-export const fixRecordPath = (id: string): string => join(FIX_DIR, `fix-${id}.json`);
-
-/** The fix records, newest first. */
-export function loadFixRecords(state: StateDir): { records: FixRecord[]; bad: { file: string; error: string }[] } {
-  const { items, bad } = state.readAll(join(state.root, FIX_DIR), isFixRecord);
-  items.sort((a, b) => (a.createdAt === b.createdAt ? b.id.localeCompare(a.id) : b.createdAt.localeCompare(a.createdAt)));
-  return { records: items, bad };
-}
-
-/** The steps that revert records (given newest first): each record's steps with their saved data, reversed, inverted. */
-export function undoSteps(records: readonly FixRecord[]): StepSpec[] {
-  // Ids are unique in one record; two records may hold the same step (the same sysctl fixed twice).
-  return records.flatMap((r) => r.steps.map((s) => ({ ...withSaved(s, r.saved), id: `${r.id}/${s.id}` })).reverse().map(invert));
 }
 
 // ---------------------------------------------------------------------------
@@ -241,23 +197,8 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
   }
 
   const id = randomBytes(4).toString('hex');
-  const steps = fixable.flatMap((c) => c.fix!.steps);
-  const nics = [...new Set(fixable.flatMap((c) => c.nics ?? []))];
+  const plan = fixPlan(fixable, id, new Date().toISOString());
   const record = fixRecordPath(id);
-  const plan: Plan = {
-    id,
-    command: 'doctor --fix',
-    title: `Fix ${fixable.map((c) => c.id).join(', ')}`,
-    steps,
-    touches: [FIX_TOKEN, ...nics],
-    finalize: {
-      write: [{
-        path: record,
-        value: { schema: SCHEMA, kind: 'doctor-fix', id, createdAt: new Date().toISOString(), checks: fixable.map((c) => c.id), nics, steps },
-        saved: true,
-      }],
-    },
-  };
   // Like every command, no change to a NIC an unfinished plan touches (the checks above say which plan).
   refuseIfUnfinished(ctx.state, plan.touches);
   if (!ctx.dryRun) {
@@ -282,7 +223,7 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
 
   const after = await check(ctx, names);
   const left = problemsOf(after);
-  const fixed = { id, record: join(ctx.state.root, record), checks: fixable.map((c) => c.id), steps: steps.map((s) => s.title) };
+  const fixed = { id, record: join(ctx.state.root, record), checks: fixable.map((c) => c.id), steps: plan.steps.map((s) => s.title) };
   if (ctx.json) {
     ctx.emit({ ok: left.length === 0, counts: counts(after), checks: after.map(checkJson), fixed, before: before.map(checkJson) });
   } else {
@@ -318,14 +259,7 @@ async function undo(ctx: Ctx): Promise<number> {
     );
   }
   const id = randomBytes(4).toString('hex');
-  const plan: Plan = {
-    id,
-    command: 'doctor --undo',
-    title: `Undo ${records.length === 1 ? 'the doctor fix' : `${records.length} doctor fixes`} (${records.flatMap((r) => r.checks).join(', ')})`,
-    steps: undoSteps(records),
-    touches: [FIX_TOKEN, ...new Set(records.flatMap((r) => r.nics))],
-    finalize: { remove: records.map((r) => fixRecordPath(r.id)) },
-  };
+  const plan = undoPlan(records, id);
   refuseIfUnfinished(ctx.state, plan.touches);
   const outcome = await executePlan(plan, ctx);
   const undone = records.map((r) => ({ id: r.id, createdAt: r.createdAt, checks: r.checks, steps: r.steps.map((s) => s.title) }));

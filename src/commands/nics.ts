@@ -5,7 +5,7 @@
  */
 import chalk from 'chalk';
 import { addrs, links } from '../kernel/ip.js';
-import { arpCapable } from '../host/checks.js';
+import { arpFluxNics } from '../doctor/checks/arp-flux.js';
 import { attachedNic, globalAddresses, listNics, nicJson, type NicDetail, type NicInfo } from '../host/inventory.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import type { Ctx } from '../cli/context.js';
@@ -53,12 +53,10 @@ export async function nicRows(ctx: Ctx): Promise<{ rows: NicDetail[]; unreadable
   return { rows: [...here, ...attached], unreadable: bad };
 }
 
-const ARP_WANT = { ignore: 1, announce: 2 };
-
 /** The table cells, and which of them are warnings. */
 export function tableOf(rows: NicDetail[]): { header: string[]; cells: string[][]; warn: boolean[][]; notes: string[] } {
   const header = ['NAME', 'MAC', 'KIND', 'DRIVER', 'PCI', 'STATE', 'MTU', 'ADDRESSES', 'ROLE', 'MANAGED BY', 'ARP IGN/ANN'];
-  const fluxPossible = arpCapable(rows.filter((r) => r.role !== 'attached')).length > 1;
+  const flux = new Set(arpFluxNics(rows.filter((r) => r.role !== 'attached')));
   const notes = new Set<string>();
   const cells: string[][] = [];
   const warn: boolean[][] = [];
@@ -68,8 +66,7 @@ export function tableOf(rows: NicDetail[]): { header: string[]; cells: string[][
       ? `attached to ${r.container}${r.containerIfname ? ` as ${r.containerIfname}` : ' (not found there)'}`
       : r.role;
     const arp = r.role === 'attached' ? '-' : `${r.arpIgnore ?? '?'}/${r.arpAnnounce ?? '?'}`;
-    const arpLow = r.role !== 'attached' && fluxPossible && !r.noArp && !r.master
-      && ((r.arpIgnore ?? 0) < ARP_WANT.ignore || (r.arpAnnounce ?? 0) < ARP_WANT.announce);
+    const arpLow = flux.has(r);
     const grabbed = r.role === 'secondary' && r.managedBy.length > 0;
     if (arpLow) notes.add('ARP flux possible: arp_ignore below 1 or arp_announce below 2 with several NICs');
     if (grabbed) notes.add('a manager would configure a secondary NIC');

@@ -7,11 +7,12 @@
  * used after checking that it shows this namespace: hostnic may run under
  * `nsenter --net`, where /sys still shows the initial namespace's links.
  */
-import { readFileSync, readlinkSync, accessSync, constants } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { read } from '../exec.js';
 import { addrs, defaultRoutes, links, routeDevices, type Link, type LinkAddrs, type Route } from '../kernel/ip.js';
 import { detectManagers, managerNames, type ManagerClaim, type ManagerOptions } from './managers.js';
+import { onPath } from '../runtime/common.js';
 import { hostPaths } from './paths.js';
 import { maxConf, sysctlReader, type SysctlReader } from './sysctl.js';
 
@@ -85,18 +86,6 @@ export function confKey(iface: string, key: string): string {
   return `net/ipv4/conf/${iface}/${key}`;
 }
 
-function onPath(program: string): boolean {
-  const dirs = (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin', '/usr/bin', '/bin']);
-  return dirs.some((d) => {
-    try {
-      accessSync(join(d || '.', program), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** /sys/class/net/NAME, when it is the link we mean (same ifindex and MAC), else undefined. */
 function ourSysfs(sysClassNet: string, link: Link): string | undefined {
   const dir = join(sysClassNet, link.ifname);
@@ -146,7 +135,8 @@ export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]
   const reader = opts.sysctl ?? sysctlReader(netns);
   const keys = ['all', ...nicLinks.map((l) => l.ifname)].flatMap((i) => IFACE_KEYS.map((k) => confKey(i, k)));
   const values = await reader.get(keys);
-  const haveEthtool = onPath('ethtool');
+  // On PATH as exec looks it up: a program elsewhere could not be run anyway.
+  const haveEthtool = onPath('ethtool') !== undefined;
 
   const nics: NicDetail[] = [];
   for (const l of nicLinks) {

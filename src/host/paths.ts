@@ -38,6 +38,7 @@ export interface HostPaths {
   ifupdownDir: string;
   /** ifupdown's record of interfaces it brought up. */
   ifupdownRunDir: string;
+  /** netplan's YAML directories, highest precedence first (/run shadows /etc, both shadow /lib: netplan-generate(8)). */
   netplanDirs: string[];
   dockerSocket: string;
   /** hostnic's state directory (journals of plans in flight). */
@@ -62,7 +63,7 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     ifupdownFile: r('/etc/network/interfaces'),
     ifupdownDir: r('/etc/network/interfaces.d'),
     ifupdownRunDir: r('/run/network'),
-    netplanDirs: ['/etc/netplan', '/run/netplan', '/lib/netplan'].map(r),
+    netplanDirs: ['/run/netplan', '/etc/netplan', '/lib/netplan'].map(r),
     // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
     dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
     stateDir: defaultStateDir(env),

@@ -1,16 +1,14 @@
 /**
- * Sysctls as data: the live values of one network namespace, and the values
- * the sysctl.d files would set at boot.
- *
- * /proc/sys/net shows the namespace of the process that opens it, so the
- * live values of hostnic's own namespace are plain file reads; another
- * namespace is read with one `nsenter --net=NS grep -H '' FILE...` for all
- * keys at once. Keys are in slash form (net/ipv4/conf/eth1.5/arp_ignore), so
- * an interface name with a dot stays one path component.
+ * Sysctls as data: the live values of one network namespace (read by
+ * kernel/ip.ts's readSysctls, the one reader), and the values the sysctl.d
+ * files would set at boot. Keys are in slash form
+ * (net/ipv4/conf/eth1.5/arp_ignore), so an interface name with a dot stays
+ * one path component.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { read } from '../exec.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readSysctls } from '../kernel/ip.js';
+import { overlayFiles } from './overlay.js';
 
 export interface SysctlReader {
   /** Values of the keys that exist (trimmed); missing keys are absent from the map. */
@@ -22,38 +20,9 @@ export function slashKey(key: string): string {
   return key.includes('/') ? key.replace(/^\/+/, '') : key.replace(/\./g, '/');
 }
 
-/** A reader for hostnic's own namespace (`netns` undefined) or another one, by path. */
+/** A reader for hostnic's own namespace (`netns` undefined) or another one, by path (kernel/ip.ts's readSysctls). */
 export function sysctlReader(netns?: string): SysctlReader {
-  if (!netns) {
-    return {
-      async get(keys) {
-        const out = new Map<string, string>();
-        for (const key of keys) {
-          try {
-            out.set(key, readFileSync(`/proc/sys/${key}`, 'utf8').trim());
-          } catch {
-            /* no such key (the interface is gone, or not IPv4) */
-          }
-        }
-        return out;
-      },
-    };
-  }
-  return {
-    async get(keys) {
-      const out = new Map<string, string>();
-      if (keys.length === 0) return out;
-      const files = keys.map((k) => `/proc/sys/${k}`);
-      // grep exits 2 when a file is missing; those keys are simply absent.
-      const text = await read({ argv: ['grep', '-H', '', ...files], netns, tolerate: /No such file or directory/ });
-      for (const line of text.split('\n')) {
-        for (const [i, file] of files.entries()) {
-          if (line.startsWith(`${file}:`)) out.set(keys[i]!, line.slice(file.length + 1).trim());
-        }
-      }
-      return out;
-    },
-  };
+  return { get: (keys) => readSysctls(netns, keys) };
 }
 
 /** Effective value of a per-interface IPv4 setting the kernel combines as max(all, iface). */
@@ -74,23 +43,12 @@ export interface PersistedValue {
 
 /**
  * What the sysctl.d files set for each key at boot, as systemd-sysctl reads
- * them: files named *.conf from every directory, a name in an earlier
- * directory hiding the same name in a later one, applied in order of file
- * name, then `sysctlConf`; the last assignment wins.
+ * them: the *.conf files of the overlaid directories (overlayFiles), then
+ * `sysctlConf` unless a 99-sysctl.conf stands for it; the last assignment wins.
  */
 export function persistedSysctls(dirs: readonly string[], sysctlConf?: string): Map<string, PersistedValue> {
-  const byName = new Map<string, string>();
-  for (const dir of dirs) {
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).filter((n) => n.endsWith('.conf'));
-    } catch {
-      continue;
-    }
-    for (const n of names) if (!byName.has(n)) byName.set(n, join(dir, n));
-  }
-  const files = [...byName.keys()].sort().map((n) => byName.get(n)!);
-  if (sysctlConf && !files.some((f) => basename(f) === '99-sysctl.conf')) files.push(sysctlConf);
+  const files = overlayFiles(dirs, '.conf');
+  if (sysctlConf && !dirs.some((d) => existsSync(join(d, '99-sysctl.conf')))) files.push(sysctlConf);
   const out = new Map<string, PersistedValue>();
   for (const file of files) {
     let text: string;

@@ -152,11 +152,38 @@ export function ownSysctl(key: string): string | undefined {
   }
 }
 
-/** Read a sysctl inside another namespace. */
+/**
+ * Sysctls (slash keys) of hostnic's namespace (`ns` undefined) or another
+ * one; keys that do not exist are absent from the map. /proc/sys shows the
+ * namespace of the process that opens it: hostnic's own is plain file reads,
+ * another one is one `nsenter --net=NS grep -H '' FILE...` for all keys.
+ */
+export async function readSysctls(ns: string | undefined, keys: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!ns) {
+    for (const key of keys) {
+      const value = ownSysctl(key);
+      if (value !== undefined) out.set(key, value);
+    }
+    return out;
+  }
+  if (keys.length === 0) return out;
+  const files = keys.map((k) => `/proc/sys/${k}`);
+  // grep exits 2 when a file is missing; those keys are simply absent.
+  const text = await read({ argv: ['grep', '-H', '', ...files], netns: ns, tolerate: /No such file or directory/ });
+  for (const line of text.split('\n')) {
+    for (const [i, file] of files.entries()) {
+      if (line.startsWith(`${file}:`)) out.set(keys[i]!, line.slice(file.length + 1).trim());
+    }
+  }
+  return out;
+}
+
+/** Read one sysctl (slash key) in a namespace; undefined when it does not exist or cannot be read. */
 export async function nsSysctl(ns: string | undefined, key: string): Promise<string | undefined> {
   if (!ns) return ownSysctl(key);
   try {
-    return (await read({ argv: ['sysctl', '-n', key], netns: ns })).trim();
+    return (await readSysctls(ns, [key])).get(key);
   } catch {
     return undefined;
   }

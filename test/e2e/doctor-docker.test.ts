@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { runChecks } from '../../src/host/checks.js';
+import { runChecks } from '../../src/doctor/index.js';
 import { dockerNetworks } from '../../src/host/docker.js';
 import { defaultHostPaths, type HostPaths } from '../../src/host/paths.js';
 import { ensureDocker, uniqueName } from '../helpers/docker.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run as runCmd } from '../../src/exec.js';
-import { runChecks, type Check } from '../../src/host/checks.js';
+import { runChecks, type Check } from '../../src/doctor/index.js';
 import { listNics } from '../../src/host/inventory.js';
 import { detectManagers } from '../../src/host/managers.js';
 import { defaultHostPaths, type HostPaths } from '../../src/host/paths.js';

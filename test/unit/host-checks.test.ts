@@ -6,24 +6,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  arpCapable,
-  checkArpFlux,
-  checkDhcpClients,
-  checkDockerOverlap,
-  checkIfupdown,
-  checkNetworkd,
-  checkNetplan,
-  checkPrivileges,
-  cidrOverlap,
-  networkdFile,
-  nmDeviceSpec,
-  nmFileContent,
-  nmFileSpecs,
-  splitSpecs,
-  sysctlFileContent,
-  type HostView,
-} from '../../src/host/checks.js';
+import { tableOf } from '../../src/commands/nics.js';
+import { arpCapable, arpFluxNics, checkArpFlux, sysctlFileContent } from '../../src/doctor/checks/arp-flux.js';
+import { checkDhcpClients } from '../../src/doctor/checks/dhcp-client.js';
+import { checkDockerOverlap, cidrOverlap } from '../../src/doctor/checks/docker-overlap.js';
+import { checkIfupdown } from '../../src/doctor/checks/ifupdown.js';
+import { checkNetplan } from '../../src/doctor/checks/netplan.js';
+import { nmDeviceSpec, nmFileContent, nmFileSpecs, splitSpecs } from '../../src/doctor/checks/networkmanager.js';
+import { checkPrivileges } from '../../src/doctor/checks/privileges.js';
+import { checkNetworkd, networkdFile } from '../../src/doctor/checks/systemd-networkd.js';
+import type { HostView } from '../../src/doctor/types.js';
 import type { NicDetail } from '../../src/host/inventory.js';
 import type { ManagerClaim } from '../../src/host/managers.js';
 import { defaultHostPaths, hostPaths } from '../../src/host/paths.js';
@@ -135,6 +127,27 @@ describe('ARP flux', () => {
       nic('eth1', { master: 'br0' }),
     ];
     expect(arpCapable(nics).map((n) => n.name)).toEqual(['eth0', 'br0']);
+  });
+
+  it('`hostnic nics` marks the NICs doctor reports, and not a bridge of containers (docker0)', async () => {
+    const nics = [
+      nic('eth0', { role: 'primary' }),
+      nic('eth1'),
+      nic('docker0', { kind: 'bridge' }),
+      nic('veth1a2b', { kind: 'veth', master: 'docker0' }),
+      nic('eth2', { arpIgnore: 1, arpAnnounce: 2 }),
+    ];
+    expect(arpFluxNics(nics).map((n) => n.name)).toEqual(['eth0', 'eth1']);
+    const c = await checkArpFlux(view(nics, dir));
+    expect(c).toMatchObject({ verdict: 'fail', nics: ['eth0', 'eth1'] });
+    const { header, warn } = tableOf(nics);
+    const arpCol = header.indexOf('ARP IGN/ANN');
+    expect(nics.filter((_, i) => warn[i]![arpCol]).map((n) => n.name)).toEqual(c.nics);
+    // One NIC that does ARP (docker0 does not count): nothing to mark, nothing to report.
+    const one = [nic('eth0', { role: 'primary' }), nics[2]!, nics[3]!];
+    expect(arpFluxNics(one)).toEqual([]);
+    expect(tableOf(one).notes).toEqual([]);
+    expect((await checkArpFlux(view(one, dir))).verdict).toBe('ok');
   });
 
   it('fails with both sysctls and the boot file; nothing to do when right now and at boot', async () => {

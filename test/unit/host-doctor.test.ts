@@ -3,13 +3,17 @@
  * unfinished-plans check on a real journal directory, fix records and the
  * undo plan built from them, the rows of attached NICs, and the output.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkJson, formatCheck, isFixRecord, loadFixRecords, undoSteps, type FixRecord } from '../../src/commands/doctor.js';
-import { checkUnfinishedPlans, planSummaries, type Check } from '../../src/host/checks.js';
+import { checkJson, formatCheck } from '../../src/commands/doctor.js';
+import { checkUnfinishedPlans, planSummaries } from '../../src/doctor/checks/unfinished-plans.js';
+import { isFixRecord, loadFixRecords, type FixRecord } from '../../src/doctor/records.js';
+import type { Check } from '../../src/doctor/types.js';
+import { CHECKS } from '../../src/doctor/index.js';
+import { FIX_TOKEN, fixPlan, undoPlan, undoSteps } from '../../src/plan/doctor.js';
 import { attachedNic } from '../../src/host/inventory.js';
 import { SCHEMA, StateDir } from '../../src/state.js';
 import type { SavedById, StepSpec } from '../../src/steps/types.js';
@@ -99,6 +103,45 @@ describe('fix records and the undo plan', () => {
     expect(bad.map((x) => x.file)).toEqual([join(d, 'fix-bad.json')]);
     expect(isFixRecord({ ...a, kind: 'attachment' })).toBe(false);
     expect(loadFixRecords(new StateDir(join(dir, 'nope'))).records).toEqual([]);
+  });
+});
+
+describe('the checks and the plans', () => {
+  it('registry: every module under doctor/checks/ once, named by its id, in the order doctor prints them', () => {
+    const ids = CHECKS.map((c) => c.id);
+    expect(ids).toEqual([
+      'privileges', 'tools', 'unfinished-plans', 'arp-flux', 'rp-filter', 'networkmanager',
+      'systemd-networkd', 'ifupdown', 'dhcp-client', 'netplan', 'docker-overlap',
+    ]);
+    const files = readdirSync(join(__dirname, '../../src/doctor/checks')).map((f) => f.replace(/\.ts$/, ''));
+    expect([...ids].sort()).toEqual(files.sort());
+  });
+
+  it('fix plan: the fixable checks\' steps in order, their NICs touched, the record written with what the steps saved', () => {
+    const a: Check = { id: 'arp-flux', verdict: 'fail', title: 't', why: 'w', nics: ['nic1'], fix: { summary: 's', steps: [sysctlStep('a', '1')] } };
+    const b: Check = { id: 'rp-filter', verdict: 'warn', title: 't', why: 'w', nics: ['nic1', 'nic2'], fix: { summary: 's', steps: [sysctlStep('b', '2'), fileStep('/etc/x')] } };
+    const plan = fixPlan([a, b], '0000abcd', '2026-01-01T00:00:00.000Z');
+    expect(plan).toMatchObject({ id: '0000abcd', command: 'doctor --fix', title: 'Fix arp-flux, rp-filter', touches: [FIX_TOKEN, 'nic1', 'nic2'] });
+    expect(plan.steps.map((s) => s.title)).toEqual(['Set a=1', 'Set b=2', 'Write /etc/x']);
+    expect(plan.finalize.write).toEqual([{
+      path: 'doctor/fix-0000abcd.json',
+      saved: true,
+      value: { schema: SCHEMA, kind: 'doctor-fix', id: '0000abcd', createdAt: '2026-01-01T00:00:00.000Z', checks: ['arp-flux', 'rp-filter'], nics: ['nic1', 'nic2'], steps: plan.steps },
+    }]);
+    // What the runner writes (the value plus `saved`) is a record --undo can read.
+    expect(isFixRecord({ ...plan.finalize.write![0]!.value, saved: { 'sysctl:b': '0' } })).toBe(true);
+  });
+
+  it('undo plan: every record reverted, its NICs touched, the records removed', () => {
+    const r1 = record('00000001', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1')], { 'sysctl:a': '0' });
+    const r2 = { ...record('00000002', '2026-01-02T00:00:00.000Z', [sysctlStep('b', '2')], { 'sysctl:b': '1' }), checks: ['rp-filter'], nics: ['nic2'] };
+    const plan = undoPlan([r2, r1], '0000ffff');
+    expect(plan).toMatchObject({
+      id: '0000ffff', command: 'doctor --undo', title: 'Undo 2 doctor fixes (rp-filter, arp-flux)', touches: [FIX_TOKEN, 'nic2', 'nic1'],
+      finalize: { remove: ['doctor/fix-00000002.json', 'doctor/fix-00000001.json'] },
+    });
+    expect(plan.steps).toEqual(undoSteps([r2, r1]));
+    expect(undoPlan([r1], 'x').title).toBe('Undo the doctor fix (arp-flux)');
   });
 });
 

@@ -5,19 +5,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  detectManagers,
-  globRegex,
-  managerNames,
-  networkFileFor,
-  networkFileMatches,
-  networkFiles,
-  nmStateManages,
-  parseNetworkFile,
-  parseNmcliStatus,
-  splitTerse,
-  type NicIdentity,
-} from '../../src/host/managers.js';
+import { globMatch } from '../../src/host/glob.js';
+import { overlayFiles } from '../../src/host/overlay.js';
+import { detectManagers, managerNames, type NicIdentity } from '../../src/host/managers.js';
+import { networkFileFor, networkFileMatches, networkFiles, parseNetworkFile } from '../../src/host/managers/networkd.js';
+import { nmStateManages, parseNmcliStatus, splitTerse } from '../../src/host/managers/networkmanager.js';
 import { defaultHostPaths, type HostPaths } from '../../src/host/paths.js';
 
 const eth1: NicIdentity = { name: 'eth1', mac: '52:54:00:12:34:56', permanentMac: null, kind: 'physical', driver: 'virtio_net', pci: '0000:00:05.0', linkType: 'ether' };
@@ -42,13 +34,56 @@ describe('nmcli terse output', () => {
 });
 
 describe('globs', () => {
-  it('matches like fnmatch', () => {
-    expect(globRegex('en*').test('ens5')).toBe(true);
-    expect(globRegex('en*').test('eth0')).toBe(false);
-    expect(globRegex('eth?').test('eth1')).toBe(true);
-    expect(globRegex('eth[0-2]').test('eth3')).toBe(false);
-    expect(globRegex('eth[!0]').test('eth1')).toBe(true);
-    expect(globRegex('a.b').test('axb')).toBe(false);
+  it('answer as glibc fnmatch(pattern, name, 0) does (values read from it)', () => {
+    const cases: [string, string, boolean][] = [
+      ["en*", "ens5", true],
+      ["en*", "eth0", false],
+      ["eth?", "eth1", true],
+      ["eth?", "eth10", false],
+      ["eth[0-2]", "eth3", false],
+      ["eth[!0]", "eth1", true],
+      ["eth[!0]", "eth0", false],
+      ["eth[^0]", "eth1", true],
+      ["a.b", "axb", false],
+      ["a.b", "a.b", true],
+      ["eth[[:digit:]]", "eth5", true],
+      ["eth[[:digit:]]", "ethx", false],
+      ["\\*", "*", true],
+      ["\\*", "x", false],
+      ["eth\\?", "eth?", true],
+      ["eth\\?", "eth1", false],
+      ["a{b,c}", "ab", false],
+      ["a{b,c}", "a{b,c}", true],
+      ["!eth0", "eth1", false],
+      ["!eth0", "!eth0", true],
+      ["@(a|b)", "a", false],
+      ["+(a)", "aa", false],
+      ["pci-*", "pci-0000:00:05.0", true],
+      ["*", ".hidden", true],
+      ["[]a]", "]", true],
+      ["[]a]", "a", true],
+      ["[!]a]", "b", true],
+      ["[!]a]", "]", false],
+      ["eth[", "eth[", true],
+      ["eth[1", "eth[1", true],
+      ["a(b", "a(b", true],
+      ["a+b", "a+b", true],
+      ["a$", "a$", true],
+      ["*.network", "x.network", true],
+      ["en[a-z]*", "enp0s3", true],
+      ["veth*", "veth1a2b", true],
+      ["e*1", "eth1", true],
+      ["**", "abc", true],
+      ["a[b-]", "a-", true],
+      ["[a-c]x", "bx", true],
+      ["[z-a]", "b", false],
+      ["[\\]]", "]", true],
+      ["[a\\-z]", "-", true],
+      ["*[0-9]", "eth9", true],
+      ["?", "\u00e9", true],
+      ["eth1 ", "eth1", false],
+    ];
+    for (const [glob, name, want] of cases) expect([glob, name, globMatch(glob, name)]).toEqual([glob, name, want]);
   });
 });
 
@@ -93,6 +128,42 @@ describe('systemd-networkd .network matching', () => {
     expect(files.map((x) => x.path)).toEqual([join(etc, '00-hostnic-525400123456.network'), join(lib, '50-dhcp.network'), join(lib, '80-all.network')]);
     expect(networkFileFor(files, eth1)?.unmanaged).toBe(true);
     expect(networkFileFor(files, veth)?.path).toBe(join(lib, '80-all.network'));
+  });
+});
+
+describe('overlaid configuration directories', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('by file name across directories, the first directory hiding the others; /dev/null or empty masks; other suffixes ignored', () => {
+    const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+    mkdirSync(a);
+    mkdirSync(b);
+    writeFileSync(join(b, '20-x.conf'), 'x=1\n');
+    writeFileSync(join(a, '20-x.conf'), 'x=2\n');
+    writeFileSync(join(b, '10-y.conf'), 'y=1\n');
+    writeFileSync(join(b, '30-masked.conf'), 'z=1\n');
+    symlinkSync('/dev/null', join(a, '30-masked.conf'));
+    writeFileSync(join(b, '40-empty.conf'), 'w=1\n');
+    writeFileSync(join(a, '40-empty.conf'), '');
+    writeFileSync(join(a, '50-other.yaml'), 'v: 1\n');
+    expect(overlayFiles([a, join(dir, 'missing'), b], '.conf')).toEqual([join(b, '10-y.conf'), join(a, '20-x.conf')]);
+  });
+
+  it('netplan: /run shadows /etc, which shadows /lib (netplan-generate(8))', async () => {
+    const paths = defaultHostPaths({ HOSTNIC_CONFIG_ROOT: dir });
+    expect(paths.netplanDirs).toEqual(['/run/netplan', '/etc/netplan', '/lib/netplan'].map((d) => join(dir, d)));
+    const [run, etc] = paths.netplanDirs as [string, string];
+    mkdirSync(run, { recursive: true });
+    mkdirSync(etc, { recursive: true });
+    writeFileSync(join(etc, '50-cloud-init.yaml'), 'network:\n  ethernets:\n    eth1:\n      dhcp4: true\n');
+    writeFileSync(join(run, '50-cloud-init.yaml'), 'network:\n  ethernets:\n    eth9:\n      dhcp4: true\n');
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')).toEqual([]);
+    rmSync(join(run, '50-cloud-init.yaml'));
+    expect((await detectManagers([eth1], { paths, askDaemons: false })).get('eth1')![0]).toMatchObject({ manager: 'netplan', file: join(etc, '50-cloud-init.yaml') });
   });
 });
 
