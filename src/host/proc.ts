@@ -14,7 +14,7 @@ export interface ProcInfo {
 
 /** Every process we can read. */
 export function listProcesses(procRoot = '/proc'): ProcInfo[] {
-  let entries: string[] = [];
+  let entries: string[];
   try {
     entries = readdirSync(procRoot);
   } catch {

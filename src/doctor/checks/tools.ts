@@ -17,7 +17,7 @@ export async function checkTools(): Promise<Check> {
     works(['nmcli', '--version']),
     works(['networkctl', '--version']),
   ]);
-  let ipJson = false;
+  let ipJson: boolean;
   try {
     ipJson = ipOut !== null && Array.isArray(JSON.parse(ipOut));
   } catch {
