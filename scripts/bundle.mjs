@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -41,7 +41,6 @@ try {
     // as the ESM was: "use strict" must come first, esbuild's own comes after.
     banner: { js: `"use strict";\nvar __hostnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
     define: { __HOSTNIC_VERSION__: JSON.stringify(version), 'import.meta.url': '__hostnicImportMetaUrl' },
-    plugins: [yargsHotPath()],
     logLevel: 'warning',
   });
   const code = outputFiles[0].text;
@@ -96,37 +95,3 @@ function checkCodeCache() {
   if (check.status !== 0 || check.stderr !== '') throw new Error(`bundle: the code cache is not used: ${check.stderr}`);
 }
 
-/**
- * Two things yargs 17 does on every run that hostnic never uses, ~3 ms each
- * (issue 7). The bundle leaves them out; the build fails if yargs' code
- * changed, so a new yargs is looked at again.
- *  - yargs() guesses the version from the first package.json up from the
- *    directory that holds node_modules/ (in a checkout: the cwd). Installed,
- *    it finds none: it lists every directory up to / and fails a node:assert
- *    assertion, whose AssertionError formats with colours and opens
- *    process.stderr. main.ts sets .version(VERSION), which replaces the
- *    guess; the options come out in the same order.
- *  - Before a command's handler runs, yargs renders that command's whole help
- *    (cacheHelpMessage), to print it if the command fails later. It would be
- *    printed only by yargs' default fail handler or by showHelp()/getHelp();
- *    main.ts has its own .fail() and calls neither. --help renders it as before.
- */
-function yargsHotPath() {
-  const patches = {
-    'yargs-factory.js': [['        yargs.help();\n        yargs.version();\n', '        yargs.help();\n']],
-    'command.js': [['                yargs.getInternalMethods().getUsageInstance().cacheHelpMessage();\n', '']],
-  };
-  return {
-    name: 'yargs-hot-path',
-    setup(b) {
-      b.onLoad({ filter: /[\\/]node_modules[\\/]yargs[\\/]build[\\/]lib[\\/](yargs-factory|command)\.js$/ }, ({ path }) => {
-        let text = readFileSync(path, 'utf8');
-        for (const [from, to] of patches[basename(path)]) {
-          if (text.split(from).length !== 2) throw new Error(`bundle: yargs changed (${path}), see yargsHotPath() in scripts/bundle.mjs`);
-          text = text.replace(from, to);
-        }
-        return { contents: text, loader: 'js' };
-      });
-    },
-  };
-}

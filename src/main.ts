@@ -180,8 +180,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .epilog(EXIT_CODES)
     // Wrap to the terminal; piped help stays unwrapped so examples are whole lines.
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
-    // Never prints yargs' help: the bundle leaves out yargs' rendering of a
-    // command's help before every run for it (scripts/bundle.mjs).
+    // Never prints yargs' help: a usage error is one line and a hint.
     .fail((msg, err) => {
       if (err) throw err;
       fail(msg.split('\n')[0] ?? 'invalid command line', 'see hostnic --help');
