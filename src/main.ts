@@ -42,15 +42,6 @@ const load = {
   recover: () => import('./commands/recover.js'),
 };
 
-/**
- * Import every command module and run nothing: the build calls it before it
- * saves V8's code cache of the bundle, so the cache holds their compiled
- * top-level code too (bin/hostnic, scripts/bundle.mjs).
- */
-export async function loadCommandModules(): Promise<void> {
-  await Promise.all(Object.values(load).map((f) => f()));
-}
-
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
   if (process.getuid?.() !== 0) fail(ROOT_MESSAGE);
   const { makeContext } = await load.context();
