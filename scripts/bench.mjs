@@ -143,11 +143,18 @@ async function checked(what, argv, opts) {
  * Copy bin/hostnic and dist/ into the lab's temp dir and run that copy: the
  * bundle has no runtime dependency outside node's builtins, and a build
  * elsewhere on the machine (`npm test`) swaps in a new dist/ at any moment.
+ * --profile builds its own copy instead, unminified with esbuild's section
+ * comments (bundle.mjs --readable), so the CPU profile is charged per module.
  */
-function snapshotBuild(lab) {
+function snapshotBuild(lab, opts) {
   const app = join(lab.tmp, 'app');
-  cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
-  cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+  if (opts.profile) {
+    const r = spawnSync(NODE, [join(REPO, 'scripts', 'bundle.mjs'), '--readable', app], { env: plainEnv(), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bundle.mjs --readable failed (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  } else {
+    cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
+    cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+  }
   const hash = createHash('sha256');
   for (const f of readdirSync(join(app, 'dist')).sort()) hash.update(f).update(readFileSync(join(app, 'dist', f)));
   CLI = join(app, 'bin', 'hostnic');
@@ -630,13 +637,14 @@ async function traced(lab, stateDir, args, file) {
   };
 }
 
-/** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a bundle file: [{ line, name }]. */
+/** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a readable bundle (bundle.mjs --readable): [{ line, name }]. */
 function bundleSections(file) {
   const out = [];
   let lines = [];
   try { lines = readFileSync(file, 'utf8').split('\n'); } catch { return out; }
   lines.forEach((text, line) => {
-    const m = /^\/\/ (node_modules\/((?:@[^/]+\/)?[^/]+)\/|(src\/\S+))/.exec(text);
+    // node_modules/ may come with a path before it (a checkout whose node_modules is a link elsewhere).
+    const m = /^\/\/ ((?:\S*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\/|(src\/\S+))/.exec(text);
     if (m) out.push({ line, name: m[2] ? m[2] : m[3] });
   });
   return out;
@@ -866,7 +874,7 @@ async function main() {
   try {
     process.stderr.write(`bench: lab ${lab.id}: namespaces ${lab.host}, ${lab.cloud}; container ${lab.container}\n`);
     await lab.setup();
-    const build = snapshotBuild(lab);
+    const build = snapshotBuild(lab, opts);
     const befores = opts.before.map((rev) => buildRevision(REPO, rev, lab.tmp, (line) => process.stderr.write(`${line}\n`)));
     process.stderr.write(`bench: hostnic under test: ${CLI} (dist sha256 ${build})\n`);
     await waitQuiet(opts, 'the lab setup');

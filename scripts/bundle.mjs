@@ -9,13 +9,21 @@
 // each module of the bundle is still initialised only when first imported
 // (its `import()` becomes a lazy init call), so `hostnic status` does not run
 // the attach planner's top-level code.
+//
+// `node scripts/bundle.mjs --readable DIR` writes DIR/dist, unminified and
+// with esbuild's "// node_modules/PKG/..." and "// src/..." section comments,
+// and a copy of bin/ as DIR/bin: what `npm run bench -- --profile` runs, to
+// charge CPU time to packages and source files.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dist = `${root}/dist`;
+const readable = process.argv[2] === '--readable' ? process.argv[3] : undefined;
+if (process.argv.length > 2 && !readable) throw new Error('usage: node scripts/bundle.mjs [--readable DIR]');
+const home = readable ?? root;
+const dist = `${home}/dist`;
 const { version } = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 const { outputFiles } = await build({
   entryPoints: [`${root}/src/main.ts`],
@@ -29,8 +37,8 @@ const { outputFiles } = await build({
   // (HOSTNIC_DEBUG=1). A smaller bundle is less for V8 to scan on every start
   // and for every function compiled when it first runs: Node 20 has no
   // compile cache (see bin/hostnic); measured with the bench (--before).
-  minifyWhitespace: true,
-  minifySyntax: true,
+  minifyWhitespace: !readable,
+  minifySyntax: !readable,
   sourcemap: false,
   legalComments: 'none',
   // import.meta does not exist in CommonJS: import.meta.url becomes the
@@ -43,6 +51,7 @@ const { outputFiles } = await build({
 });
 
 mkdirSync(dist, { recursive: true });
+if (readable) cpSync(`${root}/bin`, `${home}/bin`, { recursive: true });
 // The root package.json says "type": "module"; the bundle is CommonJS. Each
 // file is written beside its name and renamed over it: a hostnic starting
 // meanwhile loads the old bundle or the new one, never half of one.
@@ -57,7 +66,7 @@ rmSync(`${dist}/hostnic.js.cache`, { force: true });
 // The entry point runs the new bundle.
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
-const check = spawnSync(process.execPath, [`${root}/bin/hostnic`, '--version'], { env, encoding: 'utf8' });
+const check = spawnSync(process.execPath, [`${home}/bin/hostnic`, '--version'], { env, encoding: 'utf8' });
 if (check.status !== 0 || check.stdout !== `${version}\n`) {
   throw new Error(`bundle: bin/hostnic --version failed (exit ${check.status ?? check.signal}): ${check.stderr}${check.stdout}`);
 }
