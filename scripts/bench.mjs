@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --runs N] [-- --profile]
+// npm run bench [-- --runs N] [-- --before REV ...] [-- --profile]
 //
 // Side-by-side benchmark of hostnic attach/detach (issue 7), measure only.
 // On a throwaway lab (scripts/bench/lab.mjs) with a real Docker container, it
@@ -7,7 +7,7 @@
 // noise hits all of them alike) and reports median and p90 of every timing:
 //
 //   node -e 0                  the start-up no Node program avoids
-//   hostnic --version          our start-up (bundle load + yargs)
+//   hostnic --version          our start-up (bin/hostnic requires the bundle; yargs)
 //   hostnic attach / detach    by container name, 192.168.1.40/24@192.168.1.1
 //   ... by docker:NAME         the same without the bare-name lookup in every runtime
 //   ... @16 / @64              with 16 / 64 other attachments recorded in the state dir
@@ -19,6 +19,14 @@
 //
 // plus the peak RSS of one attach, then the targets of the issue with
 // PASS/MISS. Everything also goes to bench-results/bench-<timestamp>.json.
+//
+// --before REV (repeatable) adds the code of a git revision as contenders
+// in the same rounds: its hostnic --version and attach/detach by name, built
+// once with its own build script in the lab's temp dir
+// (scripts/bench/revision.mjs). The report then gives both medians and the
+// difference for --version, attach and detach, against issue 11's start-up
+// budget (now at most 20 ms over before). E.g. --before 44012bb (main before
+// issue 11: yargs patched at build time, a V8 code cache of the bundle).
 //
 // --profile runs one attach + detach with --verbose and a tracing preload
 // (scripts/bench/preload.cjs) and shows where the time goes; it also times
@@ -37,6 +45,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { ADDR, GW4, Lab, NIC } from './bench/lab.mjs';
 import { drain, inNs, live, must, run, signalAll } from './bench/proc.mjs';
+import { buildRevision, checkRuns, plainEnv } from './bench/revision.mjs';
 import { fmt, summarize, table, unionLength } from './bench/stats.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -50,6 +59,9 @@ const MIB = 1024 * 1024;
 /** The address argument of every attach: address/prefix@gateway. */
 const ADDR_GW = `${ADDR}@${GW4}`;
 
+/** Issue 11: hostnic --version and an attach may each cost at most this much more than before it. */
+const STARTUP_BUDGET_MS = 20;
+
 const TARGETS = {
   attachOverNode: 40, // ms over node -e 0
   detachOverNode: 40,
@@ -61,20 +73,24 @@ const TARGETS = {
 // ------------------------------------------------------------------ options
 
 function usage() {
-  return `usage: node scripts/bench.mjs [--runs N] [--profile] [--out DIR]
+  return `usage: node scripts/bench.mjs [--runs N] [--before REV]... [--profile] [--out DIR]
   --runs N     measured rounds (default 15, at least 7); one warm-up round comes first
+  --before REV also run the code of git revision REV (built in the lab) in the same rounds,
+               and print its --version/attach/detach medians beside the current build's (repeatable)
   --profile    one traced attach + detach (--verbose) and the cost of each building block
   --out DIR    where the JSON goes (default bench-results/)
   --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round`;
 }
 
 function parseArgs(argv) {
-  const o = { runs: 15, profile: false, out: join(REPO, 'bench-results'), wait: true };
+  const o = { runs: 15, profile: false, out: join(REPO, 'bench-results'), wait: true, before: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') o.runs = Number(argv[++i]);
     else if (a.startsWith('--runs=')) o.runs = Number(a.slice(7));
     else if (a === '--profile') o.profile = true;
+    else if (a === '--before') o.before.push(argv[++i]);
+    else if (a.startsWith('--before=')) o.before.push(a.slice(9));
     else if (a === '--no-wait') o.wait = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a.startsWith('--out=')) o.out = a.slice(6);
@@ -82,6 +98,8 @@ function parseArgs(argv) {
     else { console.error(`bench: unknown argument ${a}\n${usage()}`); process.exit(2); }
   }
   if (!Number.isInteger(o.runs) || o.runs < 7) { console.error('bench: --runs must be an integer >= 7'); process.exit(2); }
+  if (o.before.some((r) => !r)) { console.error(`bench: --before needs a git revision\n${usage()}`); process.exit(2); }
+  if (o.before.length && o.profile) { console.error('bench: --before is for the timing run, not --profile'); process.exit(2); }
   return o;
 }
 
@@ -125,34 +143,24 @@ async function checked(what, argv, opts) {
  * Copy bin/hostnic and dist/ into the lab's temp dir and run that copy: the
  * bundle has no runtime dependency outside node's builtins, and a build
  * elsewhere on the machine (`npm test`) swaps in a new dist/ at any moment.
- * The copied code cache was made for the bundle's old path, so bin/hostnic
- * ignores it: one run remakes it for the copy, and a second one (HOSTNIC_DEBUG
- * names a missing or rejected cache) checks that every measured run has it.
+ * --profile builds its own copy instead, unminified with esbuild's section
+ * comments (bundle.mjs --readable), so the CPU profile is charged per module.
  */
-function snapshotBuild(lab) {
+function snapshotBuild(lab, opts) {
   const app = join(lab.tmp, 'app');
-  cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
-  cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+  if (opts.profile) {
+    const r = spawnSync(NODE, [join(REPO, 'scripts', 'bundle.mjs'), '--readable', app], { env: plainEnv(), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bundle.mjs --readable failed (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
+  } else {
+    cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
+    cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+  }
   const hash = createHash('sha256');
   for (const f of readdirSync(join(app, 'dist')).sort()) hash.update(f).update(readFileSync(join(app, 'dist', f)));
   CLI = join(app, 'bin', 'hostnic');
-  for (const pass of ['remake', 'check']) {
-    const r = spawnSync(NODE, [CLI, '--version'], { env: versionEnv(), encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`hostnic --version failed (exit ${r.status ?? r.signal}): ${r.stderr.trim()}`);
-    if (pass === 'check' && cacheMissed(r.stderr)) throw new Error(`the copied bundle runs without its code cache: ${r.stderr.trim()}`);
-  }
+  checkRuns(CLI, 'the current build');
   return hash.digest('hex').slice(0, 12);
 }
-
-/** The environment of a plain `hostnic --version`, with HOSTNIC_DEBUG: bin/hostnic then says when it had no usable code cache. */
-function versionEnv() {
-  const env = { ...process.env, HOSTNIC_DEBUG: '1' };
-  delete env.NODE_OPTIONS; // bin/hostnic saves a cache only from a plain node
-  return env;
-}
-
-/** bin/hostnic's HOSTNIC_DEBUG line for a run that compiled the bundle from source. */
-const cacheMissed = (stderr) => /^hostnic: \S+\.cache /m.test(stderr);
 
 /** PIDs of test runners (vitest) on this machine: they load the cores and make the timings noisy. */
 function otherTestRuns() {
@@ -183,19 +191,19 @@ async function waitQuiet(opts, label) {
   quiet.waitedMs += Date.now() - started;
 }
 
-function hostnicArgv(lab, args, nodeFlags = []) {
-  return inNs(lab.hostNs, [NODE, ...nodeFlags, CLI, ...args]);
+function hostnicArgv(lab, args, nodeFlags = [], cli = CLI) {
+  return inNs(lab.hostNs, [NODE, ...nodeFlags, cli, ...args]);
 }
 
 /** hostnic's arguments for the lab's attach and detach; the target spelled as given. */
 const attachArgs = (target) => ['attach', target, NIC, ADDR_GW];
 const detachArgs = (target) => ['detach', target, NIC];
 
-/** One hostnic attach then detach in a state dir. */
-async function hostnicCycle(lab, stateDir, target) {
+/** One hostnic attach then detach in a state dir; `cli`: another build's bin/hostnic (--before). */
+async function hostnicCycle(lab, stateDir, target, cli = CLI) {
   const env = hostnicEnv(stateDir);
-  const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, attachArgs(target)), { env });
-  const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, detachArgs(target)), { env });
+  const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, attachArgs(target), [], cli), { env });
+  const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, detachArgs(target), [], cli), { env });
   return { attach: a.ms, detach: d.ms, cycle: a.ms + d.ms };
 }
 
@@ -393,7 +401,10 @@ function meta(lab) {
   };
 }
 
-async function benchmark(lab, opts) {
+/** The sample keys of a --before build: the current build's, with this suffix. */
+const beforeSuffix = (b) => ` (before ${b.short})`;
+
+async function benchmark(lab, opts, befores) {
   const dirs = {
     seed: lab.stateDir('seed'),
     name: lab.stateDir('s0-name'),
@@ -401,6 +412,7 @@ async function benchmark(lab, opts) {
     s16: lab.stateDir('s16'),
     s64: lab.stateDir('s64'),
     mem: lab.stateDir('mem'),
+    ...Object.fromEntries(befores.map((b) => [b.short, lab.stateDir(`before-${b.short}`)])),
   };
   const scripts = writeFloorScripts(lab);
 
@@ -434,6 +446,10 @@ async function benchmark(lab, opts) {
     { name: 'floor', run: async () => addCycle('floor', await scriptCycle(lab, scripts['floor-attach.sh'], scripts['floor-detach.sh'], 'floor')), reset: true },
     { name: 'guarded floor', run: async () => addCycle('guarded floor', await scriptCycle(lab, scripts['guarded-attach.sh'], scripts['guarded-detach.sh'], 'guarded floor')), reset: true },
     { name: 'floor, 1 process/command', run: async () => addCycle('floor, 1 process/command', await scriptCycle(lab, scripts['naive-attach.sh'], scripts['naive-detach.sh'], 'naive floor')), reset: true },
+    ...befores.flatMap((b) => [
+      { name: `hostnic --version${beforeSuffix(b)}`, run: async () => add(`hostnic --version${beforeSuffix(b)}`, (await checked(`hostnic --version${beforeSuffix(b)}`, hostnicArgv(lab, ['--version'], [], b.cli))).ms) },
+      { name: `hostnic${beforeSuffix(b)}`, run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs[b.short], lab.container, b.cli), beforeSuffix(b)), reset: true },
+    ]),
   ];
 
   const total = opts.runs + 1;
@@ -467,7 +483,7 @@ async function benchmark(lab, opts) {
 /** Table order: hostnic variants, then the CNI plugin, then the floors; within each, attach, detach, cycle. */
 function rank(key) {
   const group = ['hostnic', 'CNI', 'floor, 1', 'guarded floor', 'floor'].findIndex((g) => key.startsWith(g));
-  const variant = [' @16', ' @64', '(docker:NAME)'].findIndex((v) => key.includes(v)) + 1;
+  const variant = [' @16', ' @64', '(docker:NAME)', '(before '].findIndex((v) => key.includes(v)) + 1;
   const phase = ['attach', 'ADD', 'detach', 'DEL', 'cycle'].findIndex((p) => key.includes(` ${p}`));
   return (group < 0 ? 9 : group) * 1000 + variant * 10 + phase;
 }
@@ -476,7 +492,8 @@ function report(result, lab) {
   const stats = Object.fromEntries(Object.entries(result.samples).map(([k, v]) => [k, summarize(v)]));
   const med = (k) => stats[k]?.median ?? NaN;
   const node0 = med('node -e 0');
-  const order = ['node -e 0', 'hostnic --version'];
+  const befores = result.config.before;
+  const order = ['node -e 0', 'hostnic --version', ...befores.map((b) => `hostnic --version${beforeSuffix(b)}`)];
   const keys = [...order.filter((k) => k in stats), ...Object.keys(stats).filter((k) => !order.includes(k)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))];
   const rows = keys.map((k) => [k, stats[k]]).map(([k, s]) => [k, String(s.n), fmt(s.median), fmt(s.p90), fmt(s.min), fmt(s.median - node0)]);
   const timing = table(['contender', 'n', 'median ms', 'p90 ms', 'min ms', '- node -e 0'], rows, [1, 2, 3, 4, 5]);
@@ -506,6 +523,17 @@ function report(result, lab) {
     ['detach@64 / detach@0', `${fmt(ratio(med('hostnic detach @64'), med('hostnic detach')), 2)} x`],
     ['attach@16 / attach@0', `${fmt(ratio(med('hostnic attach @16'), med('hostnic attach')), 2)} x`],
   ];
+  // Issue 11: the current build against each --before build, measured in the same rounds.
+  const startup = befores.flatMap((b) => [
+    ['hostnic --version', 'hostnic --version', true],
+    ['attach (by name)', 'hostnic attach', true],
+    ['detach (by name)', 'hostnic detach', false],
+  ].map(([what, key, budgeted]) => {
+    const beforeMs = med(`${key}${beforeSuffix(b)}`);
+    const nowMs = med(key);
+    const diffMs = nowMs - beforeMs;
+    return { before: b.rev, sha: b.sha, what, beforeMs, nowMs, diffMs, limitMs: budgeted ? STARTUP_BUDGET_MS : null, pass: budgeted ? diffMs <= STARTUP_BUDGET_MS : null };
+  }));
   const tRows = targets.map((t) => [
     t.target,
     `${fmt(t.value, t.unit === 'x' ? 2 : 1)} ${t.unit}`,
@@ -521,13 +549,27 @@ function report(result, lab) {
     '',
     timing,
     '',
+    ...(startup.length ? [startupText(startup, result.meta.git), ''] : []),
     table(['target (issue 7)', 'median', 'p90', 'limit', 'result'], tRows, [1, 2]),
     `peak RSS: ${result.memory.bytes.map((b) => fmt(b / MIB)).join(', ')} MiB (${result.memory.how})`,
     '',
     table(['also', 'value'], info, [1]),
     '',
   ].join('\n');
-  return { stats, targets, info: Object.fromEntries(info), text };
+  return { stats, targets, startup, info: Object.fromEntries(info), text };
+}
+
+/** The before/after table of the --before builds. */
+function startupText(startup, git) {
+  const rows = startup.map((r) => [
+    r.what,
+    `${fmt(r.beforeMs)} (${r.before})`,
+    fmt(r.nowMs),
+    `${r.diffMs >= 0 ? '+' : ''}${fmt(r.diffMs)}`,
+    r.limitMs === null ? '-' : `<= +${r.limitMs}`,
+    r.pass === null ? '-' : r.pass ? 'PASS' : 'MISS',
+  ]);
+  return table([`start-up, medians in ms: before / now (git ${git})`, 'before', 'now', 'now - before', 'budget (issue 11)', 'result'], rows, [1, 2, 3]);
 }
 
 function writeJson(dir, prefix, doc) {
@@ -595,13 +637,14 @@ async function traced(lab, stateDir, args, file) {
   };
 }
 
-/** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a bundle file: [{ line, name }]. */
+/** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a readable bundle (bundle.mjs --readable): [{ line, name }]. */
 function bundleSections(file) {
   const out = [];
   let lines = [];
   try { lines = readFileSync(file, 'utf8').split('\n'); } catch { return out; }
   lines.forEach((text, line) => {
-    const m = /^\/\/ (node_modules\/((?:@[^/]+\/)?[^/]+)\/|(src\/\S+))/.exec(text);
+    // node_modules/ may come with a path before it (a checkout whose node_modules is a link elsewhere).
+    const m = /^\/\/ ((?:\S*\/)?node_modules\/((?:@[^/]+\/)?[^/]+)\/|(src\/\S+))/.exec(text);
     if (m) out.push({ line, name: m[2] ? m[2] : m[3] });
   });
   return out;
@@ -624,7 +667,7 @@ async function cpuProfile(lab, stateDir, args) {
   const parent = new Map();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const sections = new Map();
-  // Our code: bin/hostnic and the bundle it compiles with vm.Script under its path. The profile names
+  // Our code: bin/hostnic and the bundle it requires. The profile names
   // both by file:// URL (Node 20); a bare absolute path is taken as well.
   const inBundle = (cf) => cf.url.startsWith('file://') || cf.url.startsWith('/');
   const bundleGroup = (cf) => {
@@ -680,9 +723,7 @@ async function microBench(lab, n = 15) {
       return { code: r.exitCode, signal: r.signal, stderr: r.stderr, ms: performance.now() - t };
     } },
     { name: 'node -e 0', run: () => run([NODE, '-e', '0']) },
-    // HOSTNIC_DEBUG makes bin/hostnic say when it compiled the bundle from source: such a run fails the block.
-    { name: 'node bin/hostnic --version (bundle from its code cache + yargs)', run: () => run([NODE, CLI, '--version'], { env: versionEnv() }),
-      ok: (r) => r.code === 0 && !cacheMissed(r.stderr) },
+    { name: 'node bin/hostnic --version (bundle + yargs)', run: () => run([NODE, CLI, '--version'], { env: plainEnv() }) },
     { name: 'ip -n HOST -json -d link show (ip alone)', run: () => run(['ip', '-n', lab.host, '-json', '-d', 'link', 'show']) },
     { name: 'nsenter --net=HOST ip -json -d link show', run: () => run(inNs(lab.hostNs, ['ip', '-json', '-d', 'link', 'show'])) },
     { name: 'nsenter --net=CTR ip -json -d link show', run: () => run(inNs(lab.ctrNs, ['ip', '-json', '-d', 'link', 'show'])) },
@@ -833,7 +874,8 @@ async function main() {
   try {
     process.stderr.write(`bench: lab ${lab.id}: namespaces ${lab.host}, ${lab.cloud}; container ${lab.container}\n`);
     await lab.setup();
-    const build = snapshotBuild(lab);
+    const build = snapshotBuild(lab, opts);
+    const befores = opts.before.map((rev) => buildRevision(REPO, rev, lab.tmp, (line) => process.stderr.write(`${line}\n`)));
     process.stderr.write(`bench: hostnic under test: ${CLI} (dist sha256 ${build})\n`);
     await waitQuiet(opts, 'the lab setup');
     const idInfo = await must(['docker', 'inspect', '--format', '{{.Id}}', lab.container]);
@@ -848,11 +890,11 @@ async function main() {
     } else {
       const started = performance.now();
       const m0 = meta(lab);
-      const result = await benchmark(lab, opts);
-      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: ADDR_GW, nic: NIC, targets: TARGETS }, ...result };
+      const result = await benchmark(lab, opts, befores);
+      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: ADDR_GW, nic: NIC, targets: TARGETS, before: befores.map(({ rev, sha, short }) => ({ rev, sha, short })), startupBudgetMs: STARTUP_BUDGET_MS }, ...result };
       const rep = report(doc, lab);
       process.stdout.write(rep.text);
-      const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, also: rep.info });
+      const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, startup: rep.startup, also: rep.info });
       process.stdout.write(`written: ${file}\n`);
     }
   } catch (e) {

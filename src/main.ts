@@ -42,15 +42,6 @@ const load = {
   recover: () => import('./commands/recover.js'),
 };
 
-/**
- * Import every command module and run nothing: the build calls it before it
- * saves V8's code cache of the bundle, so the cache holds their compiled
- * top-level code too (bin/hostnic, scripts/bundle.mjs).
- */
-export async function loadCommandModules(): Promise<void> {
-  await Promise.all(Object.values(load).map((f) => f()));
-}
-
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
   if (process.getuid?.() !== 0) fail(ROOT_MESSAGE);
   const { makeContext } = await load.context();
@@ -180,8 +171,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .epilog(EXIT_CODES)
     // Wrap to the terminal; piped help stays unwrapped so examples are whole lines.
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns) : null)
-    // Never prints yargs' help: the bundle leaves out yargs' rendering of a
-    // command's help before every run for it (scripts/bundle.mjs).
+    // Never prints yargs' help: a usage error is one line and a hint.
     .fail((msg, err) => {
       if (err) throw err;
       fail(msg.split('\n')[0] ?? 'invalid command line', 'see hostnic --help');

@@ -1,132 +1,138 @@
 /**
- * bin/hostnic runs dist/hostnic.js with V8's code cache dist/hostnic.js.cache
- * (made by scripts/bundle.mjs). These tests check that the build's cache is
- * used, and what a run does with a cache it cannot use: compile from source,
- * and refresh the cache only where it may (see bin/hostnic).
- *
- * Each case runs on a copy of bin/ and dist/ in a temp dir. HOSTNIC_DEBUG=1
- * makes bin/hostnic say on stderr when it did not use the cache.
+ * Start-up: bin/hostnic requires dist/hostnic.js, the one-file bundle, and
+ * runs it; where Node has module.enableCompileCache (>= 22.1) it enables
+ * Node's own compile cache, for root only, in /var/cache/hostnic (see
+ * bin/hostnic). These tests check that the bundle runs as built, with no
+ * cache of any kind; that a run writes nothing into bin/ or dist/; and, with
+ * a stand-in for module.enableCompileCache preloaded (this machine's Node 20
+ * has none), who enables the cache and where.
  *
  * Needs the bundle (`npm run build`), like every e2e suite.
  */
 import { spawnSync } from 'node:child_process';
-import { chownSync, cpSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
+const CACHE_DIR = '/var/cache/hostnic';
 const work = mkdtempSync(join(tmpdir(), 'hostnic-startup-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// Readable by the other user some cases run as.
+chmodSync(work, 0o755);
+const cacheDirBefore = existsSync(CACHE_DIR);
+afterAll(() => {
+  rmSync(work, { recursive: true, force: true });
+  // The stand-in cases make the directory as a real run on Node >= 22 would: leave the machine as found.
+  if (!cacheDirBefore) rmSync(CACHE_DIR, { recursive: true, force: true });
+});
 
 let copies = 0;
-/** The cache's second line: the path of the bundle it was made for. */
-function madeFor(cache: string): string {
-  return readFileSync(cache, 'utf8').split('\n')[1]!;
-}
-
-/** A copy of the built bin/ and dist/, its cache made for the copy's path (as a build there would); `asBuilt`: left as the build made it. */
-function install({ asBuilt = false } = {}): { bin: string; cache: string; bundle: string } {
+/** A copy of the built bin/ and dist/, readable by anyone. */
+function install(): { dir: string; bin: string } {
   const dir = join(work, String(++copies));
   for (const d of ['bin', 'dist']) cpSync(join(REPO, d), join(dir, d), { recursive: true });
-  const cache = join(dir, 'dist', 'hostnic.js.cache');
-  const bundle = join(dir, 'dist', 'hostnic.js');
-  if (!asBuilt) {
-    const data = readFileSync(cache);
-    const from = `\n${madeFor(cache)}\n`;
-    const at = data.indexOf(from);
-    writeFileSync(cache, Buffer.concat([data.subarray(0, at), Buffer.from(`\n${bundle}\n`), data.subarray(at + from.length)]));
-  }
-  return { bin: join(dir, 'bin', 'hostnic'), cache, bundle };
+  return { dir, bin: join(dir, 'bin', 'hostnic') };
 }
 
-function run(bin: string, { nodeArgs = [] as string[], env = {} as NodeJS.ProcessEnv } = {}) {
+/** Every file and directory under dir with its size, mode and mtime: what a write would change. */
+function tree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string): void => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const s = statSync(p);
+      out.push(`${relative(dir, p)} ${s.size} ${s.mode.toString(8)} ${s.mtimeMs}`);
+      if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** A module.enableCompileCache that says on stderr how it was called (Node 20 has none). */
+const STAND_IN = join(work, 'enable-compile-cache.cjs');
+writeFileSync(STAND_IN, `require('node:module').enableCompileCache = (dir) => {
+  process.stderr.write('enableCompileCache ' + JSON.stringify(dir) + ' as uid ' + process.geteuid() + '\\n');
+  return { status: 0 };
+};\n`);
+
+/** An fs.mkdirSync that says on stderr what it was asked to make, and makes nothing. */
+const MKDIR_SPY = join(work, 'mkdir-spy.cjs');
+writeFileSync(MKDIR_SPY, `require('node:fs').mkdirSync = (dir) => { process.stderr.write('mkdir ' + dir + '\\n'); };\n`);
+
+const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+function run(bin: string, args: string[], { nodeArgs = [] as string[], env = {} as NodeJS.ProcessEnv, as = [] as string[] } = {}) {
   const base = { ...process.env };
-  for (const k of ['NODE_OPTIONS', 'HOSTNIC_CODE_CACHE']) delete base[k];
-  const r = spawnSync(process.execPath, [...nodeArgs, bin, '--version'], { encoding: 'utf8', env: { ...base, HOSTNIC_DEBUG: '1', ...env } });
+  for (const k of ['NODE_OPTIONS', 'NODE_COMPILE_CACHE', 'HOSTNIC_DEBUG']) delete base[k];
+  const argv = [...as, process.execPath, ...nodeArgs, bin, ...args];
+  const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: '/', env: { ...base, ...env } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A cache V8 rejects: the build's, with its V8 version hash (bytes 4-7 of V8's header) changed, as another Node would have made it. */
-function otherNode(cache: string): void {
-  const data = readFileSync(cache);
-  const v8 = data.indexOf('\n', data.indexOf('\n') + 1) + 1;
-  data[v8 + 4] = data[v8 + 4]! ^ 0xff;
-  writeFileSync(cache, data);
-}
+describe('start-up', () => {
+  it('the build is the bundle and its package.json, nothing else; it runs as built', () => {
+    expect(readdirSync(join(REPO, 'dist')).sort()).toEqual(['hostnic.js', 'package.json']);
+    const { bin } = install();
+    expect(run(bin, ['--version'])).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    expect(run(bin, ['attach', '--help']).stdout).toContain('hostnic attach nginx eth1 192.168.1.4/24@192.168.1.1');
+  });
 
-const isRoot = process.getuid?.() === 0;
+  it('no dependency is patched: yargs renders the help of a command before running it, as published', () => {
+    // The build used to cut yargs' cacheHelpMessage() out of its command runner,
+    // and its version guess (yargs.version() after yargs.help()) out of yargs().
+    const bundle = readFileSync(join(REPO, 'dist', 'hostnic.js'), 'utf8');
+    expect(bundle).toMatch(/getUsageInstance\(\)\.cacheHelpMessage\(\)/);
+    expect(bundle).toMatch(/yargs\.help\(\)[,;]\s*yargs\.version\(\)/);
+    // main.ts's .version() wins over the guess wherever it runs.
+    const pkg = join(work, 'other-package');
+    mkdirSync(pkg);
+    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'other', version: '9.9.9' }));
+    const r = spawnSync(process.execPath, [join(REPO, 'bin', 'hostnic'), '--version'], { encoding: 'utf8', cwd: pkg });
+    expect(r.stdout).toBe(`${VERSION}\n`);
+  });
 
-describe('V8 code cache of the bundle', () => {
-  it('the build made one and a run uses it', () => {
-    const r = run(join(REPO, 'bin', 'hostnic'));
+  it('a run writes nothing into bin/ or dist/: as root, as another user, on success and on error', () => {
+    const { dir, bin } = install();
+    const before = tree(dir);
+    const stateDir = mkdtempSync(join(work, 'state-'));
+    expect(run(bin, ['--version']).status).toBe(0);
+    expect(run(bin, ['--help']).status).toBe(0);
+    expect(run(bin, ['no-such-command']).status).toBe(2);
+    const status = run(bin, ['status', '--json'], { env: { HOSTNIC_STATE_DIR: stateDir } });
+    expect(status.status).toBe(0);
+    expect(JSON.parse(status.stdout)).toEqual(expect.anything());
+    expect(run(bin, ['__complete', 'nics'], { as: AS_NOBODY }).status).toBe(0);
+    expect(run(bin, ['--version'], { as: AS_NOBODY })).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    // And where Node has a compile cache: still nothing here.
+    expect(run(bin, ['--version'], { nodeArgs: ['--require', STAND_IN] }).status).toBe(0);
+    expect(tree(dir)).toEqual(before);
+  });
+
+  it('on a Node without module.enableCompileCache (this one: Node 20) a run makes no directory', () => {
+    const r = run(join(REPO, 'bin', 'hostnic'), ['--version'], { nodeArgs: ['--require', MKDIR_SPY] });
     expect(r).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    // The spy sees the directory a Node with a compile cache would make.
+    const withCache = run(join(REPO, 'bin', 'hostnic'), ['--version'], { nodeArgs: ['--require', MKDIR_SPY, '--require', STAND_IN] });
+    expect(withCache.stderr).toBe(`mkdir ${CACHE_DIR}\nenableCompileCache "${CACHE_DIR}" as uid 0\n`);
   });
 
-  it('a cache V8 rejects: the run compiles from source and writes a new cache, which the next run uses', () => {
-    const { bin, cache } = install();
-    otherNode(cache);
-    const first = run(bin);
-    expect(first.status).toBe(0);
-    expect(first.stdout).toBe(`${VERSION}\n`);
-    expect(first.stderr).toMatch(/hostnic\.js\.cache rejected by V8/);
-    expect(run(bin)).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+  it('where Node has module.enableCompileCache, a run as root enables it in /var/cache/hostnic, a directory only root can enter', () => {
+    const { bin } = install();
+    const r = run(bin, ['--version'], { nodeArgs: ['--require', STAND_IN] });
+    expect(r).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: `enableCompileCache "${CACHE_DIR}" as uid 0\n` });
+    const s = statSync(CACHE_DIR);
+    expect(s.uid).toBe(0);
+    // 0700 when hostnic made it; one made before (by root: /var/cache is root's) is not group- or world-writable.
+    if (!cacheDirBefore) expect(s.mode & 0o777).toBe(0o700);
+    expect(s.mode & 0o022).toBe(0);
   });
 
-  it('a cache of another build is not used, even one V8 would take', () => {
-    const { bin, cache, bundle } = install();
-    // Another build of the same length: the same code under another build id.
-    const source = readFileSync(bundle, 'utf8');
-    const other = source.replace(/^(\/\/ hostnic \S+ build )(\w)/, (_, head: string, c: string) => head + (c === '0' ? '1' : '0'));
-    expect(other.length).toBe(source.length);
-    expect(other).not.toBe(source);
-    writeFileSync(bundle, other);
-    expect(run(bin).stderr).toMatch(/hostnic\.js\.cache missing, or made for another build or path/);
-    // Refreshed for this build.
-    expect(readFileSync(cache).subarray(0, other.indexOf('\n') + 1).toString()).toBe(other.slice(0, other.indexOf('\n') + 1));
-    expect(run(bin).stderr).toBe('');
-  });
-
-  it('the build made it for the path of dist/: V8 names the compiled code as it was named when the cache was made', () => {
-    expect(madeFor(join(REPO, 'dist', 'hostnic.js.cache'))).toBe(join(REPO, 'dist', 'hostnic.js'));
-  });
-
-  it('a cache made for another path (the package installed elsewhere) is remade for this one, so stack traces name this bundle', () => {
-    const { bin, cache, bundle } = install({ asBuilt: true });
-    expect(madeFor(cache)).not.toBe(bundle);
-    expect(run(bin).stderr).toMatch(/missing, or made for another build or path/);
-    expect(madeFor(cache)).toBe(bundle);
-    expect(run(bin).stderr).toBe('');
-  });
-
-  it('no cache: the run works and makes one', () => {
-    const { bin, cache } = install();
-    rmSync(cache);
-    const first = run(bin);
-    expect(first.stdout).toBe(`${VERSION}\n`);
-    expect(first.stderr).toMatch(/missing, or made for another build or path/);
-    expect(statSync(cache).size).toBeGreaterThan(0);
-    expect(run(bin).stderr).toBe('');
-  });
-
-  it('is not refreshed by a node with flags or NODE_OPTIONS (its cache may not fit a plain run)', () => {
-    const { bin, cache } = install();
-    otherNode(cache);
-    const before = readFileSync(cache);
-    expect(run(bin, { nodeArgs: ['--stack-size=2000'] }).stdout).toBe(`${VERSION}\n`);
-    expect(run(bin, { env: { NODE_OPTIONS: '--no-warnings' } }).stdout).toBe(`${VERSION}\n`);
-    expect(readFileSync(cache).equals(before)).toBe(true);
-  });
-
-  it.skipIf(!isRoot)('is not refreshed in a dist/ another user owns, and leaves no file there', () => {
-    const { bin, cache } = install();
-    otherNode(cache);
-    const before = readFileSync(cache);
-    chownSync(dirname(cache), 65534, 65534);
-    expect(run(bin).stdout).toBe(`${VERSION}\n`);
-    expect(readFileSync(cache).equals(before)).toBe(true);
-    expect(spawnSync('ls', [dirname(cache)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort()).toEqual(['hostnic.js', 'hostnic.js.cache', 'package.json']);
+  it('another user (a shell completing `hostnic __complete`) never enables it: Node\'s default directory is in the shared /tmp', () => {
+    const r = run(join(REPO, 'bin', 'hostnic'), ['--version'], { nodeArgs: ['--require', STAND_IN], as: AS_NOBODY });
+    expect(r).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
   });
 });
