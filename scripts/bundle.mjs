@@ -10,20 +10,28 @@
 // (its `import()` becomes a lazy init call), so `hostnic status` does not run
 // the attach planner's top-level code.
 //
+// On Node 20, which has no compile cache of its own, the build also makes
+// dist/hostnic.js.cache for the bundle's final path (bin/node20-cache.cjs);
+// a run only reads it.
+//
 // `node scripts/bundle.mjs --readable DIR` writes DIR/dist, unminified and
 // with esbuild's "// node_modules/PKG/..." and "// src/..." section comments,
 // and a copy of bin/ as DIR/bin: what `npm run bench -- --profile` runs, to
 // charge CPU time to packages and source files.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { cpSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const readable = process.argv[2] === '--readable' ? process.argv[3] : undefined;
 if (process.argv.length > 2 && !readable) throw new Error('usage: node scripts/bundle.mjs [--readable DIR]');
 const home = readable ?? root;
-const dist = `${home}/dist`;
+// The path bin/hostnic computes (the Node 20 code cache is made for it).
+const dist = join(realpathSync(home), 'dist');
 const { version } = JSON.parse(readFileSync(`${root}/package.json`, 'utf8'));
 const { outputFiles } = await build({
   entryPoints: [`${root}/src/main.ts`],
@@ -45,7 +53,9 @@ const { outputFiles } = await build({
   // bundle's URL, as it was in the ESM bundle (completion.ts finds
   // ../completions/ by it, yargs its own directory). The bundle is strict code
   // as the ESM was: "use strict" must come first, esbuild's own comes after.
-  banner: { js: `"use strict";\nvar __hostnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
+  // The first line names the build: a code cache made for another build is
+  // not used (bin/node20-cache.cjs).
+  banner: { js: `"use strict";/* hostnic ${version} build ${randomBytes(8).toString('hex')} */\nvar __hostnicImportMetaUrl = require('node:url').pathToFileURL(__filename).href;` },
   define: { __HOSTNIC_VERSION__: JSON.stringify(version), 'import.meta.url': '__hostnicImportMetaUrl' },
   logLevel: 'warning',
 });
@@ -60,12 +70,19 @@ for (const [name, text] of [['package.json', '{ "type": "commonjs" }\n'], ['host
   writeFileSync(tmp, text);
   renameSync(tmp, `${dist}/${name}`);
 }
-// Builds before issue 11 left a V8 code cache here.
 rmSync(`${dist}/hostnic.js.cache`, { force: true });
-
-// The entry point runs the new bundle.
+// Node 20: the code cache of this build, made by running it once.
 const env = { ...process.env };
 delete env.NODE_OPTIONS;
+if (!readable && !createRequire(import.meta.url)('node:module').enableCompileCache) {
+  const tmp = `${dist}/.hostnic.js.cache.${process.pid}.tmp`;
+  const made = spawnSync(process.execPath, ['-e', 'require(process.argv[1]).make(process.argv[2], process.argv[3])',
+    `${root}/bin/node20-cache.cjs`, `${dist}/hostnic.js`, tmp], { env, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`bundle: making the Node 20 code cache failed: ${made.stderr}`);
+  renameSync(tmp, `${dist}/hostnic.js.cache`);
+}
+
+// The entry point runs the new bundle.
 const check = spawnSync(process.execPath, [`${home}/bin/hostnic`, '--version'], { env, encoding: 'utf8' });
 if (check.status !== 0 || check.stdout !== `${version}\n`) {
   throw new Error(`bundle: bin/hostnic --version failed (exit ${check.status ?? check.signal}): ${check.stderr}${check.stdout}`);

@@ -11,6 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,17 @@ writeFileSync(STAND_IN, `require('node:module').enableCompileCache = (dir) => {
 const MKDIR_SPY = join(work, 'mkdir-spy.cjs');
 writeFileSync(MKDIR_SPY, `require('node:fs').mkdirSync = (dir) => { process.stderr.write('mkdir ' + dir + '\\n'); };\n`);
 
+/** A vm.Script that says on stderr, at exit, whether it was given a code cache and whether V8 took it. */
+const SCRIPT_SPY = join(work, 'script-spy.cjs');
+writeFileSync(SCRIPT_SPY, `const vm = require('node:vm');
+const Script = vm.Script;
+vm.Script = class extends Script {
+  constructor(source, options) {
+    super(source, options);
+    process.once('exit', () => process.stderr.write('script cache=' + !!(options && options.cachedData) + ' rejected=' + this.cachedDataRejected + '\\n'));
+  }
+};\n`);
+
 const AS_NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
 function run(bin: string, args: string[], { nodeArgs = [] as string[], env = {} as NodeJS.ProcessEnv, as = [] as string[] } = {}) {
@@ -74,8 +86,9 @@ function run(bin: string, args: string[], { nodeArgs = [] as string[], env = {} 
 }
 
 describe('start-up', () => {
-  it('the build is the bundle and its package.json, nothing else; it runs as built', () => {
-    expect(readdirSync(join(REPO, 'dist')).sort()).toEqual(['hostnic.js', 'package.json']);
+  it('the build is the bundle and its package.json (and on Node 20 its code cache), nothing else; it runs as built', () => {
+    const node20 = !(process.versions.node.split('.').map(Number)[0]! >= 22);
+    expect(readdirSync(join(REPO, 'dist')).sort()).toEqual(node20 ? ['hostnic.js', 'hostnic.js.cache', 'package.json'] : ['hostnic.js', 'package.json']);
     const { bin } = install();
     expect(run(bin, ['--version'])).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
     expect(run(bin, ['attach', '--help']).stdout).toContain('hostnic attach nginx eth1 192.168.1.4/24@192.168.1.1');
@@ -134,5 +147,30 @@ describe('start-up', () => {
   it('another user (a shell completing `hostnic __complete`) never enables it: Node\'s default directory is in the shared /tmp', () => {
     const r = run(join(REPO, 'bin', 'hostnic'), ['--version'], { nodeArgs: ['--require', STAND_IN], as: AS_NOBODY });
     expect(r).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it('Node 20: the build\'s code cache is used where it was made for, and nowhere else', () => {
+    if ((nodeModule as { enableCompileCache?: unknown }).enableCompileCache) return; // a Node with its own cache: the cases above
+    const cache = readFileSync(join(REPO, 'dist', 'hostnic.js.cache'));
+    const bundle = readFileSync(join(REPO, 'dist', 'hostnic.js'), 'utf8');
+    // Its header: the bundle's first line (the build) and the bundle's path.
+    expect(cache.subarray(0, 200).toString('latin1').split('\n').slice(0, 2)).toEqual([bundle.split('\n')[0], join(REPO, 'dist', 'hostnic.js')]);
+    expect(bundle.split('\n')[0]).toMatch(/^"use strict";\/\* hostnic \S+ build [0-9a-f]{16} \*\/$/);
+    const here = run(join(REPO, 'bin', 'hostnic'), ['--version'], { nodeArgs: ['--require', SCRIPT_SPY] });
+    expect(here).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: 'script cache=true rejected=false\n' });
+    // A copy elsewhere (the cache names another path): a plain require, nothing written.
+    const { dir, bin } = install();
+    const before = tree(dir);
+    expect(run(bin, ['--version'], { nodeArgs: ['--require', SCRIPT_SPY] })).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    // A cache of another build at the right path: not used either.
+    const other = install();
+    const file = join(other.dir, 'dist', 'hostnic.js');
+    const head = `${bundle.split('\n')[0]}\n${join(REPO, 'dist', 'hostnic.js')}\n`;
+    writeFileSync(`${file}.cache`, Buffer.concat([Buffer.from(`"use strict";/* hostnic 0.0.0 build 0000000000000000 */\n${file}\n`), cache.subarray(head.length)]));
+    expect(run(other.bin, ['--version'], { nodeArgs: ['--require', SCRIPT_SPY] })).toEqual({ status: 0, stdout: `${VERSION}\n`, stderr: '' });
+    // The same cache with this build's header at this path is used: the header is all that decided.
+    writeFileSync(`${file}.cache`, Buffer.concat([Buffer.from(`${bundle.split('\n')[0]}\n${file}\n`), cache.subarray(head.length)]));
+    expect(run(other.bin, ['--version'], { nodeArgs: ['--require', SCRIPT_SPY] }).stderr).toBe('script cache=true rejected=false\n');
+    expect(tree(dir)).toEqual(before);
   });
 });
