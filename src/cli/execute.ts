@@ -19,7 +19,7 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
     return { exitCode: EXIT.ok, leftovers: [], dryRun: desc };
   }
   ctx.state.ensure();
-  const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).run(plan);
+  const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer, locks: ctx.locks }).run(plan);
   reportFailure(outcome);
   return outcome;
 }

@@ -1,7 +1,7 @@
 /**
  * The runner's batched path (several `ip` steps of one namespace in one
- * `ip -batch` process), with real kernel failures. The test hooks turn
- * batching off, so this path is tested here directly, in-process.
+ * `ip -batch` process), with real kernel failures half-way through a batch,
+ * in-process. The test hooks run on this same path (test/README.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { requireRoot, snapshot } from '../helpers/lab.js';
 import { BatchError, runBatch, type Cmd } from '../../src/exec.js';
-import { Runner, type Plan } from '../../src/runner.js';
+import { Locks, Runner, type Plan } from '../../src/runner.js';
 import { StateDir } from '../../src/state.js';
 import type { StepSpec } from '../../src/steps/types.js';
 
@@ -73,6 +73,9 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     const state = new StateDir(stateRoot);
     state.ensure();
     const plan: Plan = { id: 'batchtest', command: 'test', title: 'batch', steps, touches: ['v1'], finalize: {} };
+    // The runner runs a plan only under the locks of what it touches.
+    const locks = new Locks(state);
+    await locks.take(plan.touches);
     // Every link change the kernel makes in the namespace while the plan runs, and every command with its input.
     const events = await monitorLinks();
     const before = await snapshot(ns);
@@ -86,9 +89,10 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     let outcome: Awaited<ReturnType<Runner['run']>>;
     let seen: string;
     try {
-      outcome = await new Runner({ state, renderer: 'silent' }).run(plan);
+      outcome = await new Runner({ state, renderer: 'silent', locks }).run(plan);
     } finally {
       execConfig.trace = undefined;
+      locks.release();
       seen = await events.stop();
     }
     const after = await snapshot(ns);
