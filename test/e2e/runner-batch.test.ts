@@ -9,7 +9,8 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { requireRoot, snapshot } from '../helpers/lab.js';
+import { createLab, requireRoot, snapshot, type Lab } from '../helpers/lab.js';
+import { comparable } from '../helpers/hostnic.js';
 import { BatchError, runBatch, type Cmd } from '../../src/exec.js';
 import { Locks, Runner, type Plan } from '../../src/runner.js';
 import { StateDir } from '../../src/state.js';
@@ -115,6 +116,49 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     expect(v1.ifalias).toBe('before');
     expect(readdirSync(state.journalDir)).toEqual([]);
     expect(after).toEqual(before);
+  });
+});
+
+describe.skipIf(!root)('the test hooks run on the batched path (the one production takes)', () => {
+  let lab: Lab;
+  beforeAll(async () => { lab = await createLab(); });
+  afterAll(async () => { await lab?.destroy(); });
+
+  /** The `ip -batch -` processes a --verbose run traced, each with its input lines. */
+  const batchesOf = (stderr: string): string[][] => [...stderr.matchAll(/ip -batch - <<'EOF'\n([\s\S]*?)\nEOF/g)].map((m) => m[1]!.split('\n'));
+
+  it('hooks on: the same batches as without them; HOSTNIC_TEST_FAIL=N is a line inside step N\'s batch, right after its commands, and the later lines never run', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
+    const ctr = await lab.addContainer();
+    const hostBefore = comparable(await lab.snapshot(lab.host));
+    const ctrBefore = comparable(await lab.snapshot(ctr.nsPath));
+    const args = ['attach', `pid:${ctr.pid}`, nic, '192.168.1.90/24@192.168.1.1', 'fd00:1::90/64', '--mtu', '1400', '--verbose'];
+    const plain = await lab.hostnic(args);
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    const hooked = await lab.hostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1' } });
+    expect(hooked.exitCode, hooked.stderr).toBe(0);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    const production = batchesOf(plain.stderr);
+    expect(production.length).toBeGreaterThan(0);
+    expect(batchesOf(hooked.stderr)).toEqual(production);
+
+    // A step in the middle of a batch of several lines: the IPv4 address in the container.
+    const plan = JSON.parse((await lab.hostnic([...args.slice(0, -1), '--dry-run', '--json'])).stdout) as { plan: { steps: { commands: string[] }[] } };
+    const n = plan.plan.steps.findIndex((st) => st.commands.some((c) => c.includes('addr add 192.168.1.90/24')));
+    const batch = production.find((b) => b.some((l) => l.includes('addr add 192.168.1.90/24')))!;
+    const at = batch.findIndex((l) => l.includes('addr add 192.168.1.90/24'));
+    expect(at, 'the step is not the last line of its batch').toBeLessThan(batch.length - 1);
+    const failed = await lab.hostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(n) } });
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/Cannot find device "hostnic-test-fault"/);
+    const withFault = batchesOf(failed.stderr).find((b) => b.some((l) => l.includes('addr add 192.168.1.90/24')))!;
+    expect(withFault).toEqual([...batch.slice(0, at + 1), 'link set dev hostnic-test-fault up', ...batch.slice(at + 1)]);
+    // The rollback put both namespaces back, and nothing is left in the state directory.
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(ctrBefore);
+    expect(readdirSync(join(lab.stateDir, 'journal'))).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
   });
 });
 
