@@ -47,8 +47,9 @@ export class Locks {
     return [...this.held.keys()].sort();
   }
 
+  /** An empty key (the MAC of a link without one, e.g. a tun device) names nothing: always held. */
   holds(keys: readonly string[]): boolean {
-    return keys.every((k) => this.held.has(k));
+    return keys.every((k) => k === '' || this.held.has(k));
   }
 
   private path(key: string): string {
@@ -87,7 +88,7 @@ export class Locks {
    */
   async take(keys: readonly string[]): Promise<{ waited: boolean; ms: number }> {
     const started = performance.now();
-    const want = [...new Set(keys)].filter((k) => !this.held.has(k)).sort();
+    const want = [...new Set(keys)].filter((k) => k !== '' && !this.held.has(k)).sort();
     if (want.length === 0) return { waited: false, ms: 0 };
     if (!this.ready) {
       // Let go on the way out, so the files go too (a process killed leaves them, unlocked, for the next one).
