@@ -148,7 +148,10 @@ describe.skipIf(!root)('the test hooks run on the batched path (the one producti
     const plan = JSON.parse((await lab.hostnic([...args.slice(0, -1), '--dry-run', '--json'])).stdout) as { plan: { steps: { commands: string[] }[] } };
     const n = plan.plan.steps.findIndex((st) => st.commands.some((c) => c.includes('addr add 192.168.1.90/24')));
     const batch = production.find((b) => b.some((l) => l.includes('addr add 192.168.1.90/24')))!;
-    const at = batch.findIndex((l) => l.includes('addr add 192.168.1.90/24'));
+    // The last line of that step's own commands (the step adds both addresses).
+    const own = plan.plan.steps[n]!.commands;
+    const at = Math.max(...batch.map((l, k) => (own.some((c) => c.endsWith(` ip ${l}`)) ? k : -1)));
+    expect(batch[at]).toMatch(/^addr add /);
     expect(at, 'the step is not the last line of its batch').toBeLessThan(batch.length - 1);
     const failed = await lab.hostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(n) } });
     expect(failed.exitCode, failed.stderr).toBe(1);
