@@ -2,90 +2,44 @@
  * The one runner. Every command that changes the system (attach, detach,
  * doctor --fix, recover) hands it a Plan: a list of steps. The runner
  *
+ *  - refuses a plan whose identities (NICs, doctor's host files) another
+ *    unfinished plan touches, and runs one only under the locks of what it
+ *    touches (src/runner/locks.ts);
  *  - journals each step to the state directory before it touches the system,
  *    with what the step captured for its undo, so a crash can be recovered;
- *  - renders the steps with listr2;
+ *  - runs consecutive `ip` steps of one namespace in one `ip -batch` process;
+ *  - renders the steps (src/runner/render.ts);
  *  - on a failure, or SIGINT/SIGTERM/SIGHUP, undoes the started steps in
- *    reverse order, rendering that rollback too;
- *  - in dry-run prints each step and its exact commands instead.
+ *    reverse order, rendering that rollback too.
+ *
+ * Dry-run never reaches it: src/cli/execute.ts prints the plan instead.
  */
 import { join } from 'node:path';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
-import type { ListrRendererValue } from 'listr2';
-import { BatchError, batchKey, forRollback, render, run, runBatch, execConfig } from './exec.js';
-import { CommandError, EXIT, HostnicError } from './errors.js';
-import { capture, doCommands, mustCapture, preflight, savedById, undoCommands, undoTitle } from './steps/index.js';
+import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
+import { CommandError, EXIT } from './errors.js';
+import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
-import { SCHEMA, StateDir, isObject } from './state.js';
+import { SCHEMA, type StateDir } from './state.js';
+import { FAULT, faultLike, hooks } from './runner/hooks.js';
+import { finalize, processStart, unfinishedTouching } from './runner/journal.js';
+import type { Locks } from './runner/locks.js';
+import { runTasks } from './runner/render.js';
+import type { Journal, Leftover, Outcome, Plan, Renderer } from './runner/types.js';
 
-export type StepState = 'pending' | 'applying' | 'done' | 'undoing' | 'undone' | 'undo-failed';
-
-export interface Finalize {
-  /**
-   * Records to write, paths relative to the state directory. With `saved`,
-   * the value gets a `saved` field: what the steps captured, by step id.
-   */
-  write?: { path: string; value: Record<string, unknown>; saved?: boolean }[];
-  /** Records to remove, paths relative to the state directory. */
-  remove?: string[];
-}
-
-export interface Plan {
-  id: string;
-  command: string;
-  title: string;
-  steps: StepSpec[];
-  /** Identities this plan touches (NIC names and MACs): others refuse while it is unfinished. */
-  touches: string[];
-  finalize: Finalize;
-}
-
-export interface Journal {
-  schema: typeof SCHEMA;
-  id: string;
-  command: string;
-  title: string;
-  pid: number;
-  startedAt: string;
-  phase: 'apply' | 'rollback';
-  touches: string[];
-  finalize: Finalize;
-  steps: { spec: StepSpec; state: StepState; error?: string }[];
-}
-
-export function isJournal(v: unknown): v is Journal {
-  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps);
-}
-
-export type Renderer = 'default' | 'simple' | 'silent';
+export type * from './runner/types.js';
+export { describeDryRun, previewCaptures, warmRenderer } from './runner/render.js';
+export { finalize, hostnicAlive, isJournal, unfinishedPlans, unfinishedTouching } from './runner/journal.js';
+export { Locks, nsKey } from './runner/locks.js';
 
 export interface RunOptions {
   state: StateDir;
   renderer: Renderer;
-}
-
-export interface Leftover {
-  title: string;
-  error: string;
-  commands: string[];
-}
-
-export interface Outcome {
-  exitCode: number;
-  error?: Error;
-  leftovers: Leftover[];
-  signal?: NodeJS.Signals;
-  /** In dry-run: the plan as it would run. */
-  dryRun?: DryRunPlan;
-}
-
-export interface DryRunPlan {
-  title: string;
-  steps: { title: string; commands: string[] }[];
+  /** The locks this process holds: a plan runs only while they cover what it touches. */
+  locks: Locks;
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm, SIGHUP: EXIT.sighup };
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 class Aborted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
@@ -93,58 +47,33 @@ class Aborted extends Error {
   }
 }
 
-/** Test-only hooks, active only when HOSTNIC_TEST_HOOKS=1 (see test/README.md). */
-const hooks = {
-  on: process.env.HOSTNIC_TEST_HOOKS === '1',
-  /**
-   * Pause points: "before:N" / "after:N" (N = step index; "before:<number of
-   * steps>" is after the last step, before the records are written),
-   * "applying:N" (the journal says step N is applying, none of its commands
-   * ran yet) and "undo:N" (in a rollback, before undoing step N): wait until
-   * the marker file is removed.
-   */
-  async pause(state: StateDir, where: string): Promise<void> {
-    if (!this.on || !(process.env.HOSTNIC_TEST_PAUSE ?? '').split(',').includes(where)) return;
-    const marker = join(state.root, 'test-paused');
-    writeFileSync(marker, `${where} ${process.pid}\n`, { mode: 0o600 });
-    while (existsSync(marker)) await delay(10);
-  },
-  /**
-   * Acknowledge a signal (<state>/test-signal, a line per signal), so a test
-   * that signals a paused hostnic resumes it only once the signal is seen:
-   * else the step can finish first and the signal land elsewhere.
-   */
-  signalled(state: StateDir, sig: NodeJS.Signals): void {
-    if (this.on) appendFileSync(join(state.root, 'test-signal'), `${sig}\n`, { mode: 0o600 });
-  },
-  /** Make step N fail for real after its commands ran: a command the kernel refuses. */
-  async fault(kind: 'FAIL' | 'UNDO_FAIL', index: number): Promise<void> {
-    if (!this.on || process.env[`HOSTNIC_TEST_${kind}`] !== String(index)) return;
-    await run({ argv: ['ip', 'link', 'set', 'dev', 'hostnic-test-fault', 'up'] });
-  },
-};
-
 export class Runner {
   private signal?: NodeJS.Signals;
   private rollingBack = false;
   private journal!: Journal;
   private journalPath!: string;
+  private saved = false;
 
   constructor(private readonly opts: RunOptions) {}
-
-  private saved = false;
 
   private save(): void {
     this.opts.state.writeJson(this.journalPath, this.journal, { syncDir: !this.saved });
     this.saved = true;
   }
 
+  /** The runner's invariants, checked before any step: the locks are held, and no other plan is unfinished on them. */
+  private admit(id: string, title: string, touches: string[]): void {
+    const missing = touches.filter((t) => !this.opts.locks.holds([t]));
+    if (missing.length) throw new Error(`internal: "${title}" would run without holding the lock on ${missing.join(', ')}`);
+    const refusal = unfinishedTouching(this.opts.state, touches, id);
+    if (refusal) throw refusal;
+  }
+
   /**
    * Runs of consecutive steps that can share one `ip -batch` process: no
    * capture to read in between, and every command `ip` in the same namespace
-   * with the same global options. Off while test hooks are on (they pause and
-   * fail at single steps). Returns, for each step, the index of the last step
-   * of its run.
+   * with the same global options. A test pause point splits a run at its own
+   * index only. Returns, for each step, the index of the last step of its run.
    */
   private batches(steps: StepSpec[]): number[] {
     const key = (s: StepSpec): string | undefined => {
@@ -155,11 +84,10 @@ export class Runner {
     // A step with nothing to run (e.g. an undo that is a no-op) does not break a batch.
     const idle = (s: StepSpec): boolean => !mustCapture(s) && doCommands(s).length === 0;
     const end = steps.map((_, i) => i);
-    if (hooks.on) return end;
     for (let i = 0; i < steps.length;) {
       const k = key(steps[i]!);
       let j = i + 1;
-      while (k !== undefined && j < steps.length && (key(steps[j]!) === k || idle(steps[j]!))) j++;
+      while (k !== undefined && j < steps.length && !hooks.splitsAt(j) && (key(steps[j]!) === k || idle(steps[j]!))) j++;
       for (let x = i; x < j; x++) end[x] = j - 1;
       i = j;
     }
@@ -179,29 +107,33 @@ export class Runner {
     if (this.signal) throw new Aborted(this.signal);
   }
 
-  /** Run a plan to the end, or roll it back. Never throws for a step failure. */
+  /**
+   * Run a plan to the end, or roll it back. Throws (before any step) a
+   * refusal when another unfinished plan touches what this one touches;
+   * never throws for a step failure.
+   */
   async run(plan: Plan): Promise<Outcome> {
     const { state } = this.opts;
+    this.admit(plan.id, plan.title, plan.touches);
     this.journalPath = join(state.journalDir, `${plan.id}.json`);
     this.journal = {
-      schema: SCHEMA, id: plan.id, command: plan.command, title: plan.title, pid: process.pid,
-      startedAt: new Date().toISOString(), phase: 'apply', touches: plan.touches, finalize: plan.finalize,
+      schema: SCHEMA, id: plan.id, command: plan.command, title: plan.title, pid: process.pid, pidStart: processStart(process.pid),
+      startedAt: new Date().toISOString(), phase: 'apply', touches: plan.touches, locks: this.opts.locks.keys(), finalize: plan.finalize,
       steps: plan.steps.map((spec) => ({ spec: { ...spec }, state: 'pending' })),
     };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const s of signals) process.on(s, this.onSignal);
+    for (const s of SIGNALS) process.on(s, this.onSignal);
     try {
       this.save();
       let failure: Error | undefined;
       try {
         const end = this.batches(plan.steps);
-        await this.listr(plan.title, this.journal.steps.map((entry, i) => ({
+        await runTasks(this.opts.renderer, plan.title, this.journal.steps.map((entry, i) => ({
           title: entry.spec.title,
           // The first step of a batch runs the whole batch; the others are done by then.
           task: () => (i === 0 || end[i - 1] !== end[i]
             ? (end[i] === i ? this.applyStep(i) : this.applyBatch(i, end[i]!))
             : Promise.resolve()),
-        })), true);
+        })));
         this.checkAbort();
         await hooks.pause(state, `before:${plan.steps.length}`);
         this.checkAbort();
@@ -218,7 +150,7 @@ export class Runner {
       if (leftovers.length) exitCode = EXIT.incomplete;
       return { exitCode, error: failure, leftovers, signal };
     } finally {
-      for (const s of signals) process.off(s, this.onSignal);
+      for (const s of SIGNALS) process.off(s, this.onSignal);
     }
   }
 
@@ -233,6 +165,7 @@ export class Runner {
     this.save();
     await hooks.pause(this.opts.state, `applying:${i}`);
     const cmds = doCommands(entry.spec);
+    if (hooks.fault('FAIL', i)) cmds.push(FAULT);
     for (const [k, cmd] of cmds.entries()) {
       try {
         await run(cmd);
@@ -248,7 +181,6 @@ export class Runner {
       }
       this.checkAbort();
     }
-    await hooks.fault('FAIL', i);
     await hooks.pause(this.opts.state, `after:${i}`);
     this.markDone(i, i);
   }
@@ -265,15 +197,26 @@ export class Runner {
 
   /** Steps from..to in one `ip -batch` process (see batches()). */
   private async applyBatch(from: number, to: number): Promise<void> {
+    const { state } = this.opts;
     const entries = this.journal.steps.slice(from, to + 1);
+    this.checkAbort();
+    await hooks.pause(state, `before:${from}`);
     this.checkAbort();
     for (const e of entries) {
       e.spec.saved = await capture(e.spec); // no system read: see mustCapture()
       await preflight(e.spec, true);
     }
-    const cmds = entries.flatMap((e, k) => doCommands(e.spec).map((cmd, n) => ({ cmd, step: from + k, n })));
+    const cmds: { cmd: Cmd; step: number; n: number }[] = [];
+    const sample = entries.flatMap((e) => doCommands(e.spec))[0] ?? FAULT;
+    entries.forEach((e, k) => {
+      const own = doCommands(e.spec);
+      own.forEach((cmd, n) => cmds.push({ cmd, step: from + k, n }));
+      // A test fault is a line the kernel refuses right after the step's own (partial: the step counts as applied).
+      if (hooks.fault('FAIL', from + k)) cmds.push({ cmd: faultLike(sample), step: from + k, n: own.length });
+    });
     for (const e of entries) e.state = 'applying';
     this.save();
+    await hooks.pause(state, `applying:${from}`);
     try {
       await runBatch(cmds.map((c) => c.cmd));
     } catch (e) {
@@ -292,6 +235,7 @@ export class Runner {
       this.save();
       throw e.cause;
     }
+    await hooks.pause(state, `after:${to}`);
     this.markDone(from, to);
     this.checkAbort();
   }
@@ -306,22 +250,20 @@ export class Runner {
     this.rollingBack = true;
     this.journal.phase = 'rollback';
     this.save();
-    const leftovers: Leftover[] = [];
     const started = this.journal.steps
       .map((entry, i) => ({ entry, i }))
       .filter(({ entry }) => entry.state !== 'pending' && entry.state !== 'undone')
       .reverse();
-    await this.listr('Rolling back', started.map(({ entry, i }) => ({
+    await runTasks(this.opts.renderer, 'Rolling back', started.map(({ entry, i }) => ({
       title: undoTitle(entry.spec),
       task: async () => {
         await hooks.pause(this.opts.state, `undo:${i}`);
         entry.state = 'undoing';
         this.save();
-        const cmds = undoCommands(entry.spec);
         try {
-          await hooks.fault('UNDO_FAIL', i);
+          if (hooks.fault('UNDO_FAIL', i)) await run(FAULT);
           await preflight(entry.spec, false);
-          for (const cmd of cmds) {
+          for (const cmd of undoCommands(entry.spec)) {
             if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
           }
           entry.state = 'undone';
@@ -333,26 +275,29 @@ export class Runner {
           this.save();
         }
       },
-    })), true).catch(() => undefined);
+    }))).catch(() => undefined);
     this.rollingBack = false;
-    for (const { entry } of started) {
-      if (entry.state === 'undone') continue;
-      leftovers.push({
+    const leftovers: Leftover[] = started
+      .filter(({ entry }) => entry.state !== 'undone')
+      .map(({ entry }) => ({
         title: undoTitle(entry.spec),
         error: entry.error ?? 'not attempted: an undo after it failed first',
         commands: undoCommands(entry.spec).map(render),
-      });
-    }
+      }));
     if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
     return leftovers;
   }
 
-  /** Resume the rollback of a journal left by a process that died (hostnic recover). */
+  /**
+   * Resume the rollback of a journal left by a process that died (hostnic
+   * recover), under the locks it ran with (the caller holds them).
+   */
   async recover(journal: Journal): Promise<Outcome> {
+    const missing = (journal.locks ?? journal.touches).filter((t) => !this.opts.locks.holds([t]));
+    if (missing.length) throw new Error(`internal: recovering "${journal.title}" without holding the lock on ${missing.join(', ')}`);
     this.journal = journal;
     this.journalPath = join(this.opts.state.journalDir, `${journal.id}.json`);
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const s of signals) process.on(s, this.onSignal);
+    for (const s of SIGNALS) process.on(s, this.onSignal);
     try {
       if (journal.phase === 'apply' && journal.steps.every((s) => s.state === 'done')) {
         finalize(this.opts.state, journal);
@@ -361,117 +306,12 @@ export class Runner {
       const leftovers = await this.rollback();
       return { exitCode: leftovers.length ? EXIT.incomplete : EXIT.ok, leftovers };
     } finally {
-      for (const s of signals) process.off(s, this.onSignal);
+      for (const s of SIGNALS) process.off(s, this.onSignal);
     }
   }
-
-  private async listr(title: string, tasks: { title: string; task: () => Promise<void> }[], exitOnError: boolean): Promise<void> {
-    const renderer = this.opts.renderer;
-    if (renderer === 'silent') {
-      // Nothing to show (--quiet, --json): the same sequence without loading
-      // listr2 (about 30 ms of start-up that scripts attaching NICs at boot
-      // would pay for nothing).
-      let first: unknown;
-      for (const t of tasks) {
-        try {
-          await t.task();
-        } catch (e) {
-          if (exitOnError) throw e;
-          first ??= e;
-        }
-      }
-      if (first !== undefined) throw first;
-      return;
-    }
-    const { Listr } = await import('listr2');
-    const list = new Listr(
-      [{ title, task: (_ctx, task) => task.newListr(tasks, { exitOnError, concurrent: false }) }],
-      {
-        renderer: renderer as ListrRendererValue,
-        registerSignalListeners: false,
-        exitOnError,
-        rendererOptions: { collapseSubtasks: false, showErrorMessage: true },
-      },
-    );
-    await list.run();
-    // With exitOnError=false listr2 swallows failures; report them to the caller.
-    if (!exitOnError && list.errors.length) throw list.errors[0]!.error;
-  }
-}
-
-/**
- * Set up the task-list renderer now, while hostnic waits for a child process:
- * its modules' set-up (a few ms of CPU) then runs beside the child instead of
- * after it. Nothing to set up when the renderer is silent.
- */
-export function warmRenderer(renderer: Renderer): void {
-  if (renderer !== 'silent') import('listr2').catch(() => undefined);
-}
-
-/** Write and remove the records a finished plan asks for, then drop its journal. */
-export function finalize(state: StateDir, journal: Journal): void {
-  const saved = savedById(journal.steps.map((s) => s.spec));
-  for (const w of journal.finalize.write ?? []) {
-    state.writeJson(join(state.root, w.path), w.saved ? { ...w.value, saved } : w.value);
-  }
-  for (const r of journal.finalize.remove ?? []) state.remove(join(state.root, r));
-  state.remove(join(state.journalDir, `${journal.id}.json`));
 }
 
 /** A command killed or timed out while it ran: it may have done its work. */
 function cutShort(e: unknown): boolean {
   return e instanceof CommandError && e.cutShort;
-}
-
-/** Is `pid` a live hostnic process other than this one (the pid of a dead one may have been reused)? */
-export function hostnicAlive(pid: number, procRoot = '/proc'): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return false;
-  try {
-    return readFileSync(join(procRoot, String(pid), 'cmdline'), 'utf8').split('\0').some((a) => /hostnic/.test(a));
-  } catch {
-    return false;
-  }
-}
-
-/** Plans whose journal is still there: a hostnic died in the middle of them. */
-export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { file: string; error: string }[] } {
-  const { items, bad } = state.readAll(state.journalDir, isJournal);
-  return { journals: items, bad };
-}
-
-let warnedUnreadable = false;
-
-/**
- * Refuse to touch a NIC while a plan that touched it is unfinished. A journal
- * that cannot be read does not block (status and detach must keep working),
- * but says so once: it may be a plan recover cannot finish.
- */
-export function refuseIfUnfinished(state: StateDir, identities: string[]): void {
-  const { journals, bad } = unfinishedPlans(state);
-  if (!warnedUnreadable) {
-    for (const b of bad) process.stderr.write(`hostnic: warning: cannot read ${b.file} (${b.error}); if it is an unfinished plan, \`hostnic recover\` cannot finish it\n`);
-    warnedUnreadable = true;
-  }
-  const hit = journals.find((j) => j.touches.some((t) => identities.includes(t)));
-  if (hit) {
-    throw new HostnicError(
-      `an unfinished plan (${hit.title}, started ${hit.startedAt} by pid ${hit.pid}) touches ${hit.touches[0]}`,
-      EXIT.rolledBack,
-      'run `hostnic recover` to finish it, then try again',
-    );
-  }
-}
-
-export function describeDryRun(plan: Plan): DryRunPlan {
-  return {
-    title: plan.title,
-    steps: plan.steps.map((s) => ({ title: s.title, commands: doCommands(s).map(render) })),
-  };
-}
-
-/** For dry-run: fill in what each capture would read now (read-only). */
-export async function previewCaptures(plan: Plan): Promise<void> {
-  for (const step of plan.steps) {
-    try { step.saved = await capture(step); } catch { /* a link not there yet: nothing to show */ }
-  }
 }

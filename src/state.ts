@@ -1,13 +1,13 @@
 /**
  * The state directory (default /run/hostnic): attachment records, journals of
- * plans in flight, and the lock. Every file is written atomically (temp file,
- * fsync, rename, fsync of the directory), 0600 in a 0700 directory.
+ * plans in flight, and lock files (src/runner/locks.ts). Every file is
+ * written atomically (temp file, fsync, rename, fsync of the directory), 0600
+ * in a 0700 directory.
  */
 import {
   closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
 import { RefusedError } from './errors.js';
 
 /**
@@ -91,38 +91,11 @@ export class StateDir {
   }
 
   /**
-   * Take the exclusive lock that serializes hostnic processes. The lock is
-   * flock(2) on an open file description: `flock` locks the descriptor it
-   * inherits and exits, the lock stays with our copy of the descriptor, and
-   * the kernel drops it when this process dies. So there is no stale lock.
-   * Resolves to how long it took, in ms (long: another hostnic held it).
-   */
-  async lock(timeoutSeconds = 60): Promise<number> {
-    const start = performance.now();
-    this.ensure();
-    const fd = openSync(join(this.root, 'lock'), 'a', 0o600);
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn('flock', ['--exclusive', '--wait', String(timeoutSeconds), '3'], {
-        stdio: ['ignore', 'ignore', 'pipe', fd],
-      });
-      child.on('error', reject);
-      child.on('exit', (c) => resolve(c ?? 1));
-    });
-    if (code !== 0) {
-      closeSync(fd);
-      throw new RefusedError(`another hostnic has held ${join(this.root, 'lock')} for ${timeoutSeconds}s`, 'is a hostnic process stuck? (fuser -v LOCKFILE)');
-    }
-    // Keep fd open until exit: that is the lock.
-    this.sweepTemporaries();
-    return performance.now() - start;
-  }
-
-  /**
    * Remove the temp files of writes cut short (a hostnic killed between the
-   * temp file and the rename leaves `<name>.<pid>.tmp`). Only under the lock,
-   * which every writer holds, and only those whose writer is gone.
+   * temp file and the rename leaves `<name>.<pid>.tmp`): only those whose
+   * writer is gone (each writer names its temp file after its own pid).
    */
-  private sweepTemporaries(): void {
+  sweepTemporaries(): void {
     for (const dir of [this.root, this.journalDir, this.attachDir]) {
       let names: string[] = [];
       try { names = readdirSync(dir); } catch { continue; }

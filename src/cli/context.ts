@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import { execConfig, render } from '../exec.js';
 import type { Renderer } from '../runner.js';
+import { Locks } from '../runner/locks.js';
 import { StateDir, defaultStateDir } from '../state.js';
 
 export interface GlobalOptions {
@@ -20,6 +21,8 @@ export interface Ctx {
   quiet: boolean;
   json: boolean;
   renderer: Renderer;
+  /** The locks this process holds (per NIC, per namespace): take what a plan touches before looking. */
+  locks: Locks;
   /** A line of normal output (suppressed by --quiet and --json). */
   say(line: string): void;
   /** The one JSON document of --json. */
@@ -46,8 +49,10 @@ export function makeContext(o: GlobalOptions): Ctx {
       process.stderr.write(`${chalk.dim(`  $ ${render(cmd)}`)} ${ok ? chalk.dim(`(${ms.toFixed(1)} ms)`) : chalk.red(`failed after ${ms.toFixed(1)} ms`)}\n`);
     };
   }
+  const state = new StateDir(o.stateDir || defaultStateDir());
   return {
-    state: new StateDir(o.stateDir || defaultStateDir()),
+    state,
+    locks: new Locks(state),
     dryRun: !!o.dryRun,
     verbose,
     quiet,

@@ -1,11 +1,14 @@
 /** Run a plan for a command, or print it (--dry-run), and report the outcome. */
 import chalk from 'chalk';
 import { EXIT } from '../errors.js';
-import { Runner, describeDryRun, previewCaptures, type Outcome, type Plan } from '../runner.js';
+import { Runner, describeDryRun, previewCaptures, unfinishedTouching, type Outcome, type Plan } from '../runner.js';
 import type { Ctx } from './context.js';
 
 export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
   if (ctx.dryRun) {
+    // What Runner.run would refuse, a dry run refuses too.
+    const refusal = unfinishedTouching(ctx.state, plan.touches, plan.id);
+    if (refusal) throw refusal;
     await previewCaptures(plan);
     const desc = describeDryRun(plan);
     // With --json the command emits the plan(s) in its one document.
@@ -19,7 +22,7 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
     return { exitCode: EXIT.ok, leftovers: [], dryRun: desc };
   }
   ctx.state.ensure();
-  const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer }).run(plan);
+  const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer, locks: ctx.locks }).run(plan);
   reportFailure(outcome);
   return outcome;
 }

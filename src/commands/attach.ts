@@ -7,8 +7,10 @@ import { liveCheck, STALE_AFTER_MS } from '../observe/live.js';
 import { planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
 import { loadRecords, recordMatches, recordPath, sameRequest } from '../records.js';
-import { refuseIfUnfinished, warmRenderer, type Plan } from '../runner.js';
+import { nsKey, unfinishedTouching, warmRenderer, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../request/parse.js';
+import type { AttachRequest, NicSelector } from '../request/types.js';
+import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
@@ -32,30 +34,49 @@ function checkOptionCounts(args: AttachArgs): void {
   }
 }
 
+/** The identity a selector names, as a lock key: the name or MAC a plan touches, or the PCI address. */
+const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? sel.mac : sel.address);
+
+/**
+ * Lock the NIC and the container's namespace (choosing a free ethN there must
+ * not race), then read both namespaces. The NIC is locked by the selector
+ * first, then by its name and MAC as found; when that meant waiting, look
+ * again. No locks in dry-run: it changes nothing.
+ */
+async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target) {
+  let target = first;
+  let keys = [selectorKey(req.nic), nsKey(target.nsId)];
+  for (;;) {
+    const { ms } = ctx.dryRun ? { ms: 0 } : await ctx.locks.take(keys);
+    // After waiting for another hostnic, the container may have changed: ask again.
+    if (ms > STALE_AFTER_MS) target = await resolveTarget(req.target);
+    const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
+    const link = hostLinks(hostState).find((l) => matchesSelector(l, req.nic));
+    keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
+    if (ctx.dryRun || !(await ctx.locks.take(keys)).waited) return { target, hostState, ctrState, link };
+  }
+}
+
 export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number> {
   checkOptionCounts(args);
   const req = parseAttachRequest({
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
     mtu: args.mtu, routes: args.route ?? [], force: args.force,
   });
-  // The container is looked up while the lock is taken (both only read).
+  // Looked up while listr2 loads (both only read).
   const lookup = resolveTarget(req.target);
-  lookup.catch(() => undefined); // reported below, after the lock
-  const locking = ctx.dryRun ? 0 : ctx.state.lock();
-  warmRenderer(ctx.renderer); // while flock runs
-  const waited = await locking;
-  // Before looking for the NIC: an unfinished plan may have left it in a private namespace.
-  refuseIfUnfinished(ctx.state, [req.nic.kind === 'name' ? req.nic.name : req.nic.kind === 'mac' ? req.nic.mac : req.nic.address]);
-  // After waiting for another hostnic, the container may have changed: ask again.
-  const target = waited > STALE_AFTER_MS ? await resolveTarget(req.target) : await lookup;
-  // Each namespace is read once (links, addresses, routes) and everything is derived from that.
-  const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
+  lookup.catch(() => undefined); // reported below
+  warmRenderer(ctx.renderer);
+  // Each namespace is read once (links, addresses, routes), under the locks, and everything is derived from that.
+  const { target, hostState, ctrState, link } = await lockAndLook(ctx, req, await lookup);
   const hostNics = hostLinks(hostState);
-  const link = hostNics.find((l) => matchesSelector(l, req.nic));
   const sel = describeSelector(req.nic);
 
   if (!link) {
     const rec = loadRecords(ctx.state).records.find((r) => recordMatches(r, req.nic));
+    // An unfinished plan may have taken the NIC away: say so, not "no such NIC" or where a record says it is.
+    const unfinished = unfinishedTouching(ctx.state, [selectorKey(req.nic), ...(rec ? [rec.input.host.name, rec.input.host.mac] : [])]);
+    if (unfinished) throw unfinished;
     if (!rec) throw nicNotFound(req.nic, hostNics);
     const where = `${rec.input.target.display} as ${rec.input.ctrName}`;
     if (rec.input.target.nsId === target.nsId && sameRequest(rec.input.request, req, rec.input.ctrName)) {
@@ -70,7 +91,6 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
   }
 
-  refuseIfUnfinished(ctx.state, [link.ifname, (link.address ?? '').toLowerCase()]);
   const id = randomBytes(4).toString('hex');
   const input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
   const { host, ctrName } = input;

@@ -1,12 +1,14 @@
 /** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { HostnicError, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
-import { liveCheck, NsReads, STALE_AFTER_MS } from '../observe/live.js';
+import { liveCheck, NsReads } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
 import { planDetachOf } from '../plan/detach.js';
 import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, type AttachmentRecord } from '../records.js';
-import { refuseIfUnfinished, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
+import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
@@ -19,19 +21,15 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   const spec = parseTarget(args.container);
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
-  // The container is looked up while the lock is taken (both only read); it may be gone.
-  const lookup = (): Promise<Target | undefined> => resolveTarget(spec).catch((e: unknown) => {
+  // The container is looked up while listr2 loads (both only read); it may be gone.
+  const early = resolveTarget(spec).catch((e: unknown) => {
     if (e instanceof HostnicError) return undefined;
     throw e;
   });
-  const early = lookup();
-  early.catch(() => undefined); // reported below, after the lock
-  const locking = ctx.dryRun ? 0 : ctx.state.lock();
-  warmRenderer(ctx.renderer); // while flock runs
-  const waited = await locking;
+  early.catch(() => undefined); // reported below
+  warmRenderer(ctx.renderer);
   const reads = new NsReads(); // one read per namespace until something changes
-  // After waiting for another hostnic, the container may have changed: ask again.
-  const target = waited > STALE_AFTER_MS ? await lookup() : await early;
+  const target = await early;
   const { records } = loadRecords(ctx.state);
   const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
@@ -54,7 +52,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads);
+    const result = await detachOne(rec, ctx, reads).finally(() => ctx.locks.release());
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -81,7 +79,15 @@ interface DetachResult {
 
 async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promise<DetachResult> {
   const i = rec.input;
-  refuseIfUnfinished(ctx.state, [i.host.name, i.host.mac]);
+  if (!ctx.dryRun) {
+    // The NIC, and the namespace it would go back to if the detach is rolled back.
+    if ((await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)])).waited) reads.clear();
+    // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
+    if (rec.createdAt !== '' && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
+      ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
+      return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
+    }
+  }
   const live = await liveCheck(rec, reads);
   const id = randomBytes(4).toString('hex');
   const inNs = live.where === 'container' || live.where === 'held';

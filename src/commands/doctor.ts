@@ -13,12 +13,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import chalk from 'chalk';
 import { render } from '../exec.js';
-import { EXIT, UsageError } from '../errors.js';
+import { EXIT, RefusedError, UsageError } from '../errors.js';
 import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } from '../doctor/index.js';
 import { FIX_DIR, fixRecordPath, loadFixRecords } from '../doctor/records.js';
 import { FIX_TOKEN, fixPlan, undoPlan } from '../plan/doctor.js';
 import { loadRecords } from '../records.js';
-import { refuseIfUnfinished } from '../runner.js';
 import { doCommands } from '../steps/index.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
@@ -176,8 +175,8 @@ export async function doctorCommand(args: DoctorArgs, ctx: Ctx): Promise<number>
 }
 
 async function fix(ctx: Ctx, names: string[]): Promise<number> {
-  if (!ctx.dryRun) await ctx.state.lock();
-  refuseIfUnfinished(ctx.state, [FIX_TOKEN]);
+  // Host-wide files and the NICs named; the runner refuses a plan an unfinished one conflicts with.
+  if (!ctx.dryRun) await ctx.locks.take([FIX_TOKEN, ...names]);
   const before = await check(ctx, names);
   const problems = problemsOf(before);
   const fixable = problems.filter(automatic);
@@ -199,8 +198,14 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
   const id = randomBytes(4).toString('hex');
   const plan = fixPlan(fixable, id, new Date().toISOString());
   const record = fixRecordPath(id);
-  // Like every command, no change to a NIC an unfinished plan touches (the checks above say which plan).
-  refuseIfUnfinished(ctx.state, plan.touches);
+  if (!ctx.dryRun && !ctx.locks.holds(plan.touches)) {
+    // NICs checked before they were locked: check again under the locks; go on only if the same fixes are due.
+    await ctx.locks.take(plan.touches);
+    const due = (cs: Check[]): string => JSON.stringify(cs.map((c) => [c.id, c.nics ?? []]));
+    if (due(problemsOf(await check(ctx, names)).filter(automatic)) !== due(fixable)) {
+      throw new RefusedError('the host changed while doctor looked at it (another hostnic?)', 'run hostnic doctor --fix again');
+    }
+  }
   if (!ctx.dryRun) {
     ctx.state.ensure();
     mkdirSync(join(ctx.state.root, FIX_DIR), { recursive: true, mode: 0o700 });
@@ -237,8 +242,7 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
 }
 
 async function undo(ctx: Ctx): Promise<number> {
-  if (!ctx.dryRun) await ctx.state.lock();
-  refuseIfUnfinished(ctx.state, [FIX_TOKEN]);
+  if (!ctx.dryRun) await ctx.locks.take([FIX_TOKEN]);
   const { records, bad } = loadFixRecords(ctx.state);
   for (const b of bad) process.stderr.write(`hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
   if (records.length === 0) {
@@ -250,6 +254,8 @@ async function undo(ctx: Ctx): Promise<number> {
   // undone now, they would be skipped, and the detach would bring the fix's
   // values back. Detach first.
   const fixedNics = new Set(records.flatMap((r) => r.nics));
+  // Those NICs locked before looking where they are; waiting for them let go of the lock on the records: read again.
+  if (!ctx.dryRun && (await ctx.locks.take([...fixedNics])).waited) return undo(ctx);
   const attached = loadRecords(ctx.state).records.filter((a) => fixedNics.has(a.input.host.name));
   if (attached.length) {
     const a = attached[0]!.input;
@@ -260,7 +266,6 @@ async function undo(ctx: Ctx): Promise<number> {
   }
   const id = randomBytes(4).toString('hex');
   const plan = undoPlan(records, id);
-  refuseIfUnfinished(ctx.state, plan.touches);
   const outcome = await executePlan(plan, ctx);
   const undone = records.map((r) => ({ id: r.id, createdAt: r.createdAt, checks: r.checks, steps: r.steps.map((s) => s.title) }));
   if (ctx.dryRun) {

@@ -13,7 +13,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   const plans = unfinishedPlans(ctx.state);
   const bad = [...badRecords, ...plans.bad];
   const unfinished = plans.journals.map((j) => ({
-    id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j.pid),
+    id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j),
   }));
   const rows = [];
   for (const rec of records) {

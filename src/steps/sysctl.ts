@@ -42,6 +42,9 @@ export const sysctlAnnounce: StepKind<AnnounceParams> = {
     argv: ['sysctl', '-q', '-w', `net/ipv4/conf/${p.dev}/arp_notify=1`, `net/ipv6/conf/${p.dev}/ndisc_notify=1`],
     netns: nsArg(p.ns),
     tolerate: /^(sysctl: cannot stat \/proc\/sys\/net\/ipv6\/[^\n]*\n?)+$/,
+    // In a rollback (detach inverts this step: its undo is this command), no link of that name
+    // there means the steps before it never ran (a crash in the middle of an ip batch): already so.
+    idempotent: /^(sysctl: cannot stat \/proc\/sys\/net\/ipv[46]\/conf\/[^\n]*\n?)+$/,
   }],
   undo: () => [],
 };

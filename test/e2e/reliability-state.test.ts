@@ -59,14 +59,18 @@ describe.skipIf(!root)('the state directory', () => {
     expect((await waitForExit(child)).exitCode).toBe(0);
     const [journal] = Object.keys(during).filter((k) => k.startsWith('journal/') && k.endsWith('.json'));
     expect(journal).toBeDefined();
+    // The lock files of what the attach holds: the NIC's name and MAC, the container's namespace.
+    const locks = Object.keys(during).filter((k) => k.startsWith('locks/') && k !== 'locks/');
+    expect(locks).toHaveLength(3);
     expect(during).toEqual({
-      'attachments/': '700', 'journal/': '700', [journal!]: '600', lock: '600', 'test-paused': '600',
+      'attachments/': '700', 'journal/': '700', [journal!]: '600', 'locks/': '700', ...Object.fromEntries(locks.map((l) => [l, '600'])), 'test-paused': '600',
     });
     const after = modes(dir);
     const [record] = Object.keys(after).filter((k) => k.startsWith('attachments/') && k.endsWith('.json'));
-    expect(after).toEqual({ 'attachments/': '700', 'journal/': '700', [record!]: '600', lock: '600' });
+    // Let go on the way out: no lock file left.
+    expect(after).toEqual({ 'attachments/': '700', 'journal/': '700', [record!]: '600', 'locks/': '700' });
     expect(mode(dir)).toBe(0o700);
-    for (const f of ['', 'lock', record!]) expect(statSync(join(dir, f)).uid).toBe(0);
+    for (const f of ['', 'locks', record!]) expect(statSync(join(dir, f)).uid).toBe(0);
 
     // A directory someone made looser: tightened on the next run.
     chmodSync(dir, 0o755);

@@ -1,7 +1,7 @@
 /**
  * The runner's batched path (several `ip` steps of one namespace in one
- * `ip -batch` process), with real kernel failures. The test hooks turn
- * batching off, so this path is tested here directly, in-process.
+ * `ip -batch` process), with real kernel failures half-way through a batch,
+ * in-process. The test hooks run on this same path (test/README.md).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
@@ -9,9 +9,10 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { requireRoot, snapshot } from '../helpers/lab.js';
+import { createLab, requireRoot, snapshot, type Lab } from '../helpers/lab.js';
+import { comparable } from '../helpers/hostnic.js';
 import { BatchError, runBatch, type Cmd } from '../../src/exec.js';
-import { Runner, type Plan } from '../../src/runner.js';
+import { Locks, Runner, type Plan } from '../../src/runner.js';
 import { StateDir } from '../../src/state.js';
 import type { StepSpec } from '../../src/steps/types.js';
 import type { LinkAttrs } from '../../src/steps/link.js';
@@ -74,6 +75,9 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     const state = new StateDir(stateRoot);
     state.ensure();
     const plan: Plan = { id: 'batchtest', command: 'test', title: 'batch', steps, touches: ['v1'], finalize: {} };
+    // The runner runs a plan only under the locks of what it touches.
+    const locks = new Locks(state);
+    await locks.take(plan.touches);
     // Every link change the kernel makes in the namespace while the plan runs, and every command with its input.
     const events = await monitorLinks();
     const before = await snapshot(ns);
@@ -87,9 +91,10 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     let outcome: Awaited<ReturnType<Runner['run']>>;
     let seen: string;
     try {
-      outcome = await new Runner({ state, renderer: 'silent' }).run(plan);
+      outcome = await new Runner({ state, renderer: 'silent', locks }).run(plan);
     } finally {
       execConfig.trace = undefined;
+      locks.release();
       seen = await events.stop();
     }
     const after = await snapshot(ns);
@@ -112,6 +117,53 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     expect(v1.ifalias).toBe('before');
     expect(readdirSync(state.journalDir)).toEqual([]);
     expect(after).toEqual(before);
+  });
+});
+
+describe.skipIf(!root)('the test hooks run on the batched path (the one production takes)', () => {
+  let lab: Lab;
+  beforeAll(async () => { lab = await createLab(); });
+  afterAll(async () => { await lab?.destroy(); });
+
+  /** The `ip -batch -` processes a --verbose run traced, each with its input lines. */
+  const batchesOf = (stderr: string): string[][] => [...stderr.matchAll(/ip -batch - <<'EOF'\n([\s\S]*?)\nEOF/g)]
+    .map((m) => m[1]!.split('\n').map((l) => l.replace(/\/id=\w+\//, '/id=*/'))); // the tag's id differs from one attach to the next
+
+  it('hooks on: the same batches as without them; HOSTNIC_TEST_FAIL=N is a line inside step N\'s batch, right after its commands, and the later lines never run', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
+    const ctr = await lab.addContainer();
+    const hostBefore = comparable(await lab.snapshot(lab.host));
+    const ctrBefore = comparable(await lab.snapshot(ctr.nsPath));
+    const args = ['attach', `pid:${ctr.pid}`, nic, '192.168.1.90/24@192.168.1.1', 'fd00:1::90/64', '--mtu', '1400', '--verbose'];
+    const plain = await lab.hostnic(args);
+    expect(plain.exitCode, plain.stderr).toBe(0);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    const hooked = await lab.hostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1' } });
+    expect(hooked.exitCode, hooked.stderr).toBe(0);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+    const production = batchesOf(plain.stderr);
+    expect(production.length).toBeGreaterThan(0);
+    expect(batchesOf(hooked.stderr)).toEqual(production);
+
+    // A step in the middle of a batch of several lines: the IPv4 address in the container.
+    const plan = JSON.parse((await lab.hostnic([...args.slice(0, -1), '--dry-run', '--json'])).stdout) as { plan: { steps: { commands: string[] }[] } };
+    const n = plan.plan.steps.findIndex((st) => st.commands.some((c) => c.includes('addr add 192.168.1.90/24')));
+    const batch = production.find((b) => b.some((l) => l.includes('addr add 192.168.1.90/24')))!;
+    // The last line of that step's own commands (the step adds both addresses).
+    const own = plan.plan.steps[n]!.commands;
+    const at = Math.max(...batch.map((l, k) => (own.some((c) => c.endsWith(` ip ${l}`)) ? k : -1)));
+    expect(batch[at]).toMatch(/^addr add /);
+    expect(at, 'the step is not the last line of its batch').toBeLessThan(batch.length - 1);
+    const failed = await lab.hostnic(args, { env: { HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(n) } });
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(failed.stderr).toMatch(/Cannot find device "hostnic-test-fault"/);
+    const withFault = batchesOf(failed.stderr).find((b) => b.some((l) => l.includes('addr add 192.168.1.90/24')))!;
+    expect(withFault).toEqual([...batch.slice(0, at + 1), 'link set dev hostnic-test-fault up', ...batch.slice(at + 1)]);
+    // The rollback put both namespaces back, and nothing is left in the state directory.
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(ctrBefore);
+    expect(readdirSync(join(lab.stateDir, 'journal'))).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
   });
 });
 

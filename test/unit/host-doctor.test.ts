@@ -24,9 +24,9 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function journal(id: string, pid: number, title = `Attach nic1 to pid:42 as eth1 (${id})`) {
+function journal(id: string, pid: number, title = `Attach nic1 to pid:42 as eth1 (${id})`, pidStart = 777) {
   return {
-    schema: SCHEMA, id, command: 'attach', title, pid, startedAt: '2026-01-02T03:04:05.000Z', phase: 'apply',
+    schema: SCHEMA, id, command: 'attach', title, pid, pidStart, startedAt: '2026-01-02T03:04:05.000Z', phase: 'apply',
     touches: ['nic1'], finalize: {}, steps: [],
   };
 }
@@ -59,10 +59,16 @@ describe('unfinished-plans check (the runner journal)', () => {
     writeFileSync(join(state.journalDir, 'cccc0003.json'), JSON.stringify(journal('cccc0003', 4242, 'Attach nic2')));
     const proc = join(dir, 'proc');
     mkdirSync(join(proc, '4242'), { recursive: true });
-    writeFileSync(join(proc, '4242', 'cmdline'), '/usr/bin/node\0/usr/local/bin/hostnic\0attach\0');
+    // /proc/PID/stat: the command name may hold spaces and ')'; field 22 is the start time (777, as in the journal).
+    const stat = (start: number) => `4242 (node) x) S 1 4242 4242 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 ${start} 1000 100\n`;
+    writeFileSync(join(proc, '4242', 'stat'), stat(777));
     expect(planSummaries(dir, proc).plans).toEqual([expect.objectContaining({ id: 'cccc0003', running: true })]);
     const c = checkUnfinishedPlans(dir, proc);
     expect(c).toMatchObject({ verdict: 'ok', title: `No unfinished plans in ${dir} ("Attach nic2" in progress, pid 4242)` });
+    // The same pid, started later: a dead hostnic's pid reused by another process.
+    writeFileSync(join(proc, '4242', 'stat'), stat(778));
+    expect(planSummaries(dir, proc).plans).toEqual([expect.objectContaining({ id: 'cccc0003', running: false })]);
+    expect(checkUnfinishedPlans(dir, proc).verdict).toBe('fail');
   });
 });
 

@@ -22,7 +22,7 @@ export function planSummaries(stateDir: string, procRoot = '/proc'): { plans: Un
   const { journals, bad } = journalsOf(new StateDir(stateDir));
   return {
     plans: journals.map((j) => ({
-      id: j.id, title: j.title, command: j.command, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j.pid, procRoot),
+      id: j.id, title: j.title, command: j.command, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j, procRoot),
     })),
     unreadable: bad,
   };

@@ -1,0 +1,82 @@
+/**
+ * Journals on disk: a plan's steps and their state, written before each step
+ * touches the system, removed when the plan finished or was rolled back. A
+ * journal still there belongs to a running plan or to a hostnic that died.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, HostnicError } from '../errors.js';
+import { SCHEMA, isObject, type StateDir } from '../state.js';
+import { savedById } from '../steps/index.js';
+import type { Journal } from './types.js';
+
+export function isJournal(v: unknown): v is Journal {
+  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps);
+}
+
+/** Write and remove the records a finished plan asks for, then drop its journal. */
+export function finalize(state: StateDir, journal: Journal): void {
+  const saved = savedById(journal.steps.map((s) => s.spec));
+  for (const w of journal.finalize.write ?? []) {
+    state.writeJson(join(state.root, w.path), w.saved ? { ...w.value, saved } : w.value);
+  }
+  for (const r of journal.finalize.remove ?? []) state.remove(join(state.root, r));
+  state.remove(join(state.journalDir, `${journal.id}.json`));
+}
+
+/** Plans whose journal is still there: running, or a hostnic died in the middle of them. */
+export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { file: string; error: string }[] } {
+  const { items, bad } = state.readAll(state.journalDir, isJournal);
+  return { journals: items, bad };
+}
+
+/**
+ * When process `pid` started (field 22 of /proc/PID/stat: clock ticks since
+ * boot); undefined if there is no such process. With the pid, it names one
+ * process for the life of the machine: a reused pid has a later start.
+ */
+export function processStart(pid: number, procRoot = '/proc'): number | undefined {
+  try {
+    const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'utf8');
+    // The command name (field 2) is in parentheses and may hold spaces or ')': fields 3.. follow the last ')'.
+    const start = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
+    return Number.isInteger(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the hostnic that wrote this journal still running (not this process)?
+ * The same pid with the same start time: a dead hostnic's pid given to
+ * another process does not count. A journal without a start time cannot be
+ * told from a reused pid, so its writer counts as gone.
+ */
+export function hostnicAlive(j: { pid: number; pidStart?: number }, procRoot = '/proc'): boolean {
+  if (!Number.isInteger(j.pid) || j.pid <= 0 || j.pid === process.pid || j.pidStart === undefined) return false;
+  return processStart(j.pid, procRoot) === j.pidStart;
+}
+
+let warnedUnreadable = false;
+
+/**
+ * The refusal for a plan on identities another plan touches whose journal is
+ * still there (its hostnic died, or it is running): undefined when there is
+ * none. A journal that cannot be read does not block (status and detach must
+ * keep working), but says so once: it may be a plan recover cannot finish.
+ */
+export function unfinishedTouching(state: StateDir, identities: string[], except?: string): HostnicError | undefined {
+  const { journals, bad } = unfinishedPlans(state);
+  if (!warnedUnreadable) {
+    for (const b of bad) process.stderr.write(`hostnic: warning: cannot read ${b.file} (${b.error}); if it is an unfinished plan, \`hostnic recover\` cannot finish it\n`);
+    warnedUnreadable = true;
+  }
+  const hit = journals.find((j) => j.id !== except && j.touches.some((t) => identities.includes(t)));
+  if (!hit) return undefined;
+  const running = hostnicAlive(hit);
+  return new HostnicError(
+    `an unfinished plan (${hit.title}, started ${hit.startedAt} by pid ${hit.pid}${running ? ', still running' : ''}) touches ${hit.touches.find((t) => identities.includes(t))}`,
+    EXIT.rolledBack,
+    running ? 'wait for it to finish, then try again' : 'run `hostnic recover` to finish it, then try again',
+  );
+}
