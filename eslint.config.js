@@ -66,7 +66,7 @@ export default tseslint.config(
       globals: {
         process: 'readonly', console: 'readonly', Buffer: 'readonly', require: 'writable', module: 'writable',
         __dirname: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
-        performance: 'readonly', URL: 'readonly', AbortController: 'readonly',
+        performance: 'readonly', URL: 'readonly', AbortController: 'readonly', structuredClone: 'readonly', exports: 'writable',
       },
     },
     rules: {

@@ -640,7 +640,7 @@ async function traced(lab, stateDir, args, file) {
 /** esbuild's "// node_modules/PKG/..." and "// src/..." section comments of a readable bundle (bundle.mjs --readable): [{ line, name }]. */
 function bundleSections(file) {
   const out = [];
-  let lines = [];
+  let lines;
   try { lines = readFileSync(file, 'utf8').split('\n'); } catch { return out; }
   lines.forEach((text, line) => {
     // node_modules/ may come with a path before it (a checkout whose node_modules is a link elsewhere).
@@ -847,7 +847,7 @@ async function profile(lab, opts) {
     `cycle: ${fmt(attach.wallMs + detach.wallMs)} ms wall, ${attach.processes + detach.processes} processes, ${fmt(attach.externalBusyMs + detach.externalBusyMs)} ms waiting on them`,
     '',
   ].join('\n');
-  const strip = ({ stderr, ...rest }) => rest;
+  const strip = ({ stderr: _stderr, ...rest }) => rest;
   return { doc: { kind: 'profile', meta: meta(lab), node0: summarize(node0), attach: strip(attach), detach: strip(detach), cpuProfile: { attach: cpuA, detach: cpuD }, micro, verbose: { attach: attach.stderr, detach: detach.stderr } }, text };
 }
 

@@ -97,7 +97,7 @@ export class StateDir {
    */
   sweepTemporaries(): void {
     for (const dir of [this.root, this.journalDir, this.attachDir]) {
-      let names: string[] = [];
+      let names: string[];
       try { names = readdirSync(dir); } catch { continue; }
       for (const name of names) {
         const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];

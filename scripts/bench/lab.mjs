@@ -30,7 +30,7 @@ function listNetns() {
 /** Every regular file's text under dir (state directories: small files). */
 function treeText(dir) {
   let out = '';
-  let entries = [];
+  let entries;
   try { entries = readdirSync(dir, { withFileTypes: true }); } catch { return out; }
   for (const e of entries) {
     const p = join(dir, e.name);

@@ -13,7 +13,6 @@ import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
 import { describeTarget, resolveTarget } from '../runtime/resolve.js';
-import type { Target } from '../runtime/types.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 

@@ -61,7 +61,7 @@ export class Locks {
     const path = this.path(key);
     for (;;) {
       const fd = openSync(path, 'a', 0o600); // O_CLOEXEC: the commands hostnic runs do not inherit it
-      let ok = false;
+      let ok: boolean;
       try {
         ok = await flockFd(fd, waitSeconds);
         // Still linked (a removed file has no links left) and still the file at `path`.

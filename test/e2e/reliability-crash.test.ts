@@ -203,8 +203,7 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`SIGKI
   }, 300_000);
 
   it('killed again in the middle of the rollback (after a SIGINT): recover finishes the rollback', async () => {
-    const { pausedAt, resume } = await import('../helpers/hostnic.js');
-    const { signalGroup } = await import('../helpers/lab.js');
+    const { pausedAt } = await import('../helpers/hostnic.js');
     const half = Math.floor(steps / 2);
     for (const [stopAt, undoAt] of [[steps - 1, half], [half, 1], [2, 2]] as const) {
       const label = `interrupted at after:${stopAt}, killed at undo:${undoAt}`;

@@ -8,7 +8,7 @@ import { giveDefaultRoute, takeHostName, viaPrivateNamespace } from '../helpers/
 import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { signalGroup, waitForExit, type Lab, type Proc, type RunResult, type Snapshot } from '../helpers/lab.js';
+import { signalGroup, waitForExit, type Lab, type RunResult, type Snapshot } from '../helpers/lab.js';
 import { comparable, pausedAt } from '../helpers/hostnic.js';
 
 export const HOOKS = { HOSTNIC_TEST_HOOKS: '1' };
@@ -50,7 +50,7 @@ export async function startPaused(lab: Lab, args: string[], where: string, env: 
   } catch (e) {
     try { signalGroup(child, 'SIGKILL'); } catch { /* it ended by itself */ }
     const r = await waitForExit(child);
-    throw new Error(`${(e as Error).message}\nexit ${r.exitCode}\n${r.stdout}${r.stderr}`);
+    throw new Error(`${(e as Error).message}\nexit ${r.exitCode}\n${r.stdout}${r.stderr}`, { cause: e });
   }
   return child;
 }
