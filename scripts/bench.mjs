@@ -169,7 +169,8 @@ function otherTestRuns() {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0');
-      if (argv.some((a) => /(^|\/)vitest(\.m?js)?$/.test(a))) pids.push(Number(e));
+      // A node process running vitest: not a `flock LOCK npx vitest` still waiting for its turn.
+      if (/(^|\/)node$/.test(argv[0] ?? '') && argv.some((a) => /(^|\/)vitest(\.m?js)?$/.test(a))) pids.push(Number(e));
     } catch { /* gone */ }
   }
   return pids;
