@@ -28,8 +28,8 @@ import type { Journal, Leftover, Outcome, Plan, Renderer } from './runner/types.
 
 export type * from './runner/types.js';
 export { describeDryRun, previewCaptures, warmRenderer } from './runner/render.js';
-export { finalize, hostnicAlive, isJournal, unfinishedPlans, unfinishedTouching } from './runner/journal.js';
-export { Locks, nsKey } from './runner/locks.js';
+export { hostnicAlive, unfinishedPlans, unfinishedTouching } from './runner/journal.js';
+export { nsKey } from './runner/locks.js';
 
 export interface RunOptions {
   state: StateDir;
@@ -293,7 +293,7 @@ export class Runner {
    * recover), under the locks it ran with (the caller holds them).
    */
   async recover(journal: Journal): Promise<Outcome> {
-    const missing = (journal.locks ?? journal.touches).filter((t) => !this.opts.locks.holds([t]));
+    const missing = journal.locks.filter((t) => !this.opts.locks.holds([t]));
     if (missing.length) throw new Error(`internal: recovering "${journal.title}" without holding the lock on ${missing.join(', ')}`);
     this.journal = journal;
     this.journalPath = join(this.opts.state.journalDir, `${journal.id}.json`);

@@ -46,14 +46,21 @@ const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? sel.nam
 async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target) {
   let target = first;
   let keys = [selectorKey(req.nic), nsKey(target.nsId)];
+  let waitedMs = 0; // since the container was looked up
   for (;;) {
-    const { ms } = ctx.dryRun ? { ms: 0 } : await ctx.locks.take(keys);
+    if (!ctx.dryRun) waitedMs += (await ctx.locks.take(keys)).ms;
     // After waiting for another hostnic, the container may have changed: ask again.
-    if (ms > STALE_AFTER_MS) target = await resolveTarget(req.target);
+    if (waitedMs > STALE_AFTER_MS) {
+      target = await resolveTarget(req.target);
+      waitedMs = 0;
+    }
     const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
     const link = hostLinks(hostState).find((l) => matchesSelector(l, req.nic));
     keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
-    if (ctx.dryRun || !(await ctx.locks.take(keys)).waited) return { target, hostState, ctrState, link };
+    if (ctx.dryRun) return { target, hostState, ctrState, link };
+    const again = await ctx.locks.take(keys);
+    if (!again.waited) return { target, hostState, ctrState, link };
+    waitedMs += again.ms;
   }
 }
 

@@ -80,7 +80,9 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   const i = rec.input;
   if (!ctx.dryRun) {
     // The NIC, and the namespace it would go back to if the detach is rolled back.
-    if ((await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)])).waited) reads.clear();
+    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
+    // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
+    reads.clear();
     // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
     if (rec.createdAt !== '' && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
       ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);

@@ -11,7 +11,7 @@ export async function recoverCommand(ctx: Ctx): Promise<number> {
   const done = [];
   for (const listed of journals) {
     // Under the locks the plan ran with: a plan still running is waited for.
-    await ctx.locks.take(listed.locks ?? listed.touches);
+    await ctx.locks.take(listed.locks);
     try {
       // Read again under them: it may have finished meanwhile, or another recover finished it.
       const j = unfinishedPlans(ctx.state).journals.find((x) => x.id === listed.id);

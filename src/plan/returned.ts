@@ -2,19 +2,19 @@
 import { invert, withSaved } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
 import type { AttachmentRecord } from '../records.js';
-import { planAttach } from './attach.js';
+import { planSections } from './attach.js';
 
 /**
  * The container's namespace is gone but a physical NIC came back to the
  * host (maybe as devN): rename it and restore its host settings.
  */
 export function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
-  const steps = planAttach({ ...rec.input, ctrName: liveName }).map((s) => withSaved(s, rec.saved));
+  const sections = planSections({ ...rec.input, ctrName: liveName });
   // The rename happened in the container or the private namespace; the NIC is in the host now.
-  const rename = steps.find((s) => s.id === 'rename');
+  const rename = sections.move.find((s) => s.id === 'rename');
   if (rename?.kind !== 'link.set') throw new Error(`internal: the plan of ${rec.id} has no rename`);
   const inHost: StepSpec<'link.set'> = { ...rename, params: { ...rename.params, ns: null } };
-  // The host-side steps: everything before the NIC left the host (the private namespace aside).
-  const hostSide = steps.filter((s) => s.id.startsWith('host.'));
+  // The host-side steps: what was taken off before the NIC left the host, with what they saved.
+  const hostSide = sections.host.map((s) => withSaved(s, rec.saved));
   return [invert(inHost), ...hostSide.reverse().map(invert)];
 }

@@ -11,7 +11,8 @@ import { savedById } from '../steps/index.js';
 import type { Journal } from './types.js';
 
 export function isJournal(v: unknown): v is Journal {
-  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps);
+  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps)
+    && Array.isArray(v.touches) && Array.isArray(v.locks);
 }
 
 /** Write and remove the records a finished plan asks for, then drop its journal. */
@@ -66,16 +67,18 @@ let warnedUnreadable = false;
  * keep working), but says so once: it may be a plan recover cannot finish.
  */
 export function unfinishedTouching(state: StateDir, identities: string[], except?: string): HostnicError | undefined {
+  // An empty identity (the MAC of a link that has none: tun, wireguard) names nothing.
+  const ids = identities.filter((t) => t !== '');
   const { journals, bad } = unfinishedPlans(state);
   if (!warnedUnreadable) {
     for (const b of bad) process.stderr.write(`hostnic: warning: cannot read ${b.file} (${b.error}); if it is an unfinished plan, \`hostnic recover\` cannot finish it\n`);
     warnedUnreadable = true;
   }
-  const hit = journals.find((j) => j.id !== except && j.touches.some((t) => identities.includes(t)));
+  const hit = journals.find((j) => j.id !== except && j.touches.some((t) => ids.includes(t)));
   if (!hit) return undefined;
   const running = hostnicAlive(hit);
   return new HostnicError(
-    `an unfinished plan (${hit.title}, started ${hit.startedAt} by pid ${hit.pid}${running ? ', still running' : ''}) touches ${hit.touches.find((t) => identities.includes(t))}`,
+    `an unfinished plan (${hit.title}, started ${hit.startedAt} by pid ${hit.pid}${running ? ', still running' : ''}) touches ${hit.touches.find((t) => ids.includes(t))}`,
     EXIT.rolledBack,
     running ? 'wait for it to finish, then try again' : 'run `hostnic recover` to finish it, then try again',
   );

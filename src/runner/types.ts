@@ -40,7 +40,7 @@ export interface Journal {
   phase: 'apply' | 'rollback';
   touches: string[];
   /** The locks the plan ran under (src/runner/locks.ts): recover takes them again. */
-  locks?: string[];
+  locks: string[];
   finalize: Finalize;
   steps: { spec: StepSpec; state: StepState; error?: string }[];
 }

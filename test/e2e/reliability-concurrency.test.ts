@@ -31,7 +31,7 @@ async function locksHeld(lab: Lab): Promise<string[]> {
 /** The lock file of a key, as src/runner/locks.ts names it. */
 const lockFile = (lab: Lab, key: string): string => join(lockDir(lab), encodeURIComponent(key));
 
-/** Wait until `pid` has a `flock` child: it is queued on the lock. */
+/** Wait until `pid` has a `flock --wait` child: it is queued on the lock (a `--nonblock` try is not). */
 async function waitQueued(pid: number, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -40,7 +40,7 @@ async function waitQueued(pid: number, timeoutMs = 10_000): Promise<void> {
       try {
         const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
         const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-        if (ppid === pid && readlinkSync(`/proc/${e}/exe`).endsWith('/flock')) return;
+        if (ppid === pid && readlinkSync(`/proc/${e}/exe`).endsWith('/flock') && readFileSync(`/proc/${e}/cmdline`, 'utf8').split('\0').includes('--wait')) return;
       } catch { /* gone */ }
     }
     await new Promise((r) => setTimeout(r, 20));

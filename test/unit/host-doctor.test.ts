@@ -27,7 +27,7 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function journal(id: string, pid: number, title = `Attach nic1 to pid:42 as eth1 (${id})`, pidStart = 777) {
   return {
     schema: SCHEMA, id, command: 'attach', title, pid, pidStart, startedAt: '2026-01-02T03:04:05.000Z', phase: 'apply',
-    touches: ['nic1'], finalize: {}, steps: [],
+    touches: ['nic1'], locks: ['nic1'], finalize: {}, steps: [],
   };
 }
 
@@ -146,7 +146,11 @@ describe('the checks and the plans', () => {
       id: '0000ffff', command: 'doctor --undo', title: 'Undo 2 doctor fixes (rp-filter, arp-flux)', touches: [FIX_TOKEN, 'nic2', 'nic1'],
       finalize: { remove: ['doctor/fix-00000002.json', 'doctor/fix-00000001.json'] },
     });
-    expect(plan.steps).toEqual(undoSteps([r2, r1]));
+    // Newest record first, each step inverted, with what it saved, its id prefixed by its record's.
+    expect(plan.steps.map((s) => [s.id, s.kind, s.inverse, s.saved, s.title])).toEqual([
+      ['00000002/sysctl:b', 'sysctl.set', true, '1', 'Restore b'],
+      ['00000001/sysctl:a', 'sysctl.set', true, '0', 'Restore a'],
+    ]);
     expect(undoPlan([r1], 'x').title).toBe('Undo the doctor fix (arp-flux)');
   });
 });

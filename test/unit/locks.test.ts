@@ -4,6 +4,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Locks } from '../../src/runner/locks.js';
+import { unfinishedTouching } from '../../src/runner/journal.js';
+import { RefusedError } from '../../src/errors.js';
+import { SCHEMA } from '../../src/state.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { StateDir } from '../../src/state.js';
 
 const dirs: string[] = [];
@@ -42,5 +46,62 @@ describe('locks per key', () => {
     expect(existsSync(join(s.root, 'locks', 'doctor%3Afix'))).toBe(true);
     expect(await a.take(['doctor:fix'])).toEqual({ waited: false, ms: 0 });
     a.release();
+  });
+
+  it('a waiter that locked the file its holder removed takes the new one: never two holders of one key', async () => {
+    const s = state();
+    const a = new Locks(s);
+    const b = new Locks(s);
+    const c = new Locks(s);
+    await a.take(['eth2']);
+    const order: string[] = [];
+    const bGot = b.take(['eth2']).then(() => { order.push('b'); });
+    await new Promise((r) => setTimeout(r, 200));
+    const cGot = c.take(['eth2']).then(() => { order.push('c'); });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(order).toEqual([]);
+    a.release(); // removes the file both waiters have open
+    await Promise.race([bGot, cGot]);
+    await new Promise((r) => setTimeout(r, 300));
+    // One of them holds it, the other still waits (on the new file).
+    expect(order.length).toBe(1);
+    const first = order[0] === 'b' ? b : c;
+    const second = order[0] === 'b' ? c : b;
+    expect(first.holds(['eth2'])).toBe(true);
+    expect(second.holds(['eth2'])).toBe(false);
+    first.release();
+    await Promise.all([bGot, cGot]);
+    expect(second.holds(['eth2'])).toBe(true);
+    second.release();
+    expect(readdirSync(join(s.root, 'locks'))).toEqual([]);
+  });
+
+  it('a lock held past the timeout: refused, naming the key, and the waiter holds nothing', async () => {
+    const s = state();
+    const a = new Locks(s);
+    const b = new Locks(s, 1);
+    await a.take(['eth2']);
+    await b.take(['ns:9:9']);
+    const err = await b.take(['eth2']).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedError);
+    expect((err as Error).message).toBe('another hostnic has held the lock on eth2 for 1s');
+    expect(b.keys()).toEqual([]);
+    a.release();
+  });
+});
+
+describe('unfinished plans on the identities a plan touches', () => {
+  const journal = (id: string, touches: string[]) => ({
+    schema: SCHEMA, id, command: 'attach', title: `attach ${touches[0]}`, pid: 1, pidStart: 1, startedAt: '', phase: 'apply',
+    touches, locks: touches, finalize: {}, steps: [],
+  });
+
+  it('refuses on a shared identity; an empty one (a NIC without a MAC) names nothing', () => {
+    const s = state();
+    mkdirSync(s.journalDir, { recursive: true });
+    writeFileSync(join(s.journalDir, 'aaaa0001.json'), JSON.stringify(journal('aaaa0001', ['tun0', ''])));
+    expect(unfinishedTouching(s, ['tun1', ''])).toBeUndefined();
+    expect(unfinishedTouching(s, ['tun0', ''])?.message).toMatch(/^an unfinished plan \(attach tun0, .*\) touches tun0$/);
+    expect(unfinishedTouching(s, ['tun0'], 'aaaa0001')).toBeUndefined(); // its own journal
   });
 });

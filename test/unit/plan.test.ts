@@ -267,7 +267,7 @@ describe('state files', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { StateDir, SCHEMA } = await import('../../src/state.js');
-    const { finalize } = await import('../../src/runner.js');
+    const { finalize } = await import('../../src/runner/journal.js');
     const { loadRecords } = await import('../../src/records.js');
     const dir = mkdtempSync(join(tmpdir(), 'hostnic-unit-'));
     try {
@@ -278,7 +278,7 @@ describe('state files', () => {
       const captured = { 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], 'host.sysctl.ipv4.arp_ignore': '2' };
       const steps = planAttach(input).map((s) => withSaved(s, captured));
       finalize(state, {
-        schema: SCHEMA, id: 'j1', command: 'attach', title: 't', pid: 1, startedAt: '', phase: 'apply', touches: [],
+        schema: SCHEMA, id: 'j1', command: 'attach', title: 't', pid: 1, startedAt: '', phase: 'apply', touches: [], locks: [],
         finalize: { write: [{ path: 'attachments/abcd1234.json', value: { schema: SCHEMA, kind: 'attachment', id: 'abcd1234', createdAt: '', input }, saved: true }] },
         steps: steps.map((spec) => ({ spec, state: 'done' as const })),
       });
