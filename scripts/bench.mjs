@@ -154,6 +154,15 @@ function snapshotBuild(lab, opts) {
   } else {
     cpSync(join(REPO, 'dist'), join(app, 'dist'), { recursive: true });
     cpSync(join(REPO, 'bin'), join(app, 'bin'), { recursive: true });
+    // Node 20: the build's code cache names the bundle's path, so the copy gets
+    // its own, made the way the build makes it (bin/node20-cache.cjs), as an
+    // installed build in place would have.
+    const bundle = join(app, 'dist', 'hostnic.js');
+    if (existsSync(`${bundle}.cache`)) {
+      const r = spawnSync(NODE, ['-e', 'require(process.argv[1]).make(process.argv[2], process.argv[3])', join(app, 'bin', 'node20-cache.cjs'), bundle, `${bundle}.cache`],
+        { env: plainEnv(), stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`making the code cache of the copy failed: ${r.stderr.trim()}`);
+    }
   }
   const hash = createHash('sha256');
   for (const f of readdirSync(join(app, 'dist')).sort()) hash.update(f).update(readFileSync(join(app, 'dist', f)));
