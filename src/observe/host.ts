@@ -1,8 +1,9 @@
 /** Read-only observation of the system, turned into planner inputs. */
 import { UsageError } from '../errors.js';
 import {
-  addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, routeDevices, type Link, type LinkAddrs, type NsState,
+  addrArgs, addrExpiry, isUp, mainDefaults, ownSysctl, routeDevices, type AddrExpiry, type Link, type LinkAddrs, type NsState,
 } from '../kernel/ip.js';
+import { routesToKeep } from './routes.js';
 import type { HostNicState } from '../plan/attach.js';
 import type { NicSelector } from '../request/types.js';
 
@@ -40,13 +41,15 @@ function sysctlDiffs(dev: string): HostNicState['sysctls'] {
 
 /** Everything about a host NIC that attach takes away and detach must give back (from one read of the host). */
 export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
-  const kept = link.addr_info
-    // The kernel makes IPv6 link-local addresses itself when the link comes up.
-    .filter((a) => !(a.family === 'inet6' && a.scope === 'link'))
-    .map((a) => addrArgs(a, link.ifname).slice(0, -2));
-  const own = [...host.routes4, ...host.routes6]
-    .filter((r) => r.dev === link.ifname)
-    .filter((r) => r.protocol !== 'kernel' && !(r.dst.startsWith('fe80::') || r.dst.startsWith('ff00::')));
+  const now = Math.floor(Date.now() / 1000);
+  // The kernel makes IPv6 link-local addresses itself when the link comes up.
+  const own = link.addr_info.filter((a) => !(a.family === 'inet6' && a.scope === 'link'));
+  const kept = own.map((a) => addrArgs(a, link.ifname).slice(0, -2));
+  const expires: Record<string, AddrExpiry> = {};
+  for (const a of own) {
+    const e = addrExpiry(a, now);
+    if (e) expires[`${a.local}/${a.prefixlen}`] = e;
+  }
   return {
     name: link.ifname,
     ifindex: link.ifindex,
@@ -58,7 +61,9 @@ export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
     up: isUp(link),
     ...(link.ifalias ? { alias: link.ifalias } : {}),
     addrs: kept,
-    routes: own.map((r) => ({ family: familyOf(r.gateway ?? (r.dst === 'default' ? (r.via?.host ?? '') : r.dst)), args: routeArgs(r, link.ifname) })),
+    ...(Object.keys(expires).length ? { addrExpires: expires } : {}),
+    routes: routesToKeep(link.ifname, link.addr_info, host),
+    neigh: (host.neigh ?? []).filter((n) => n.dev === link.ifname).map((n) => ({ dst: n.dst, ...(n.lladdr ? { lladdr: n.lladdr } : {}) })),
     sysctls: sysctlDiffs(link.ifname),
   };
 }
