@@ -24,6 +24,8 @@ export interface Link {
   parentbus?: string;
   parentdev?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  /** The bridge or bond it is a port of. */
+  master?: string;
   link_type?: string;
 }
 

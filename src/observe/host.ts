@@ -60,6 +60,7 @@ export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
     mtu: link.mtu,
     up: isUp(link),
     ...(link.ifalias ? { alias: link.ifalias } : {}),
+    ...(link.master ? { master: { name: link.master, kind: link.linkinfo?.info_slave_kind ?? 'master' } } : {}),
     addrs: kept,
     ...(Object.keys(expires).length ? { addrExpires: expires } : {}),
     routes: routesToKeep(link.ifname, link.addr_info, host),

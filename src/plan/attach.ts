@@ -29,6 +29,8 @@ export interface HostNicState {
   addrExpires?: Record<string, AddrExpiry>;
   /** Routes through it that the kernel does not make by itself (observe/routes.ts), in restore order. */
   routes: { family: Family; args: string[] }[];
+  /** The bridge (or bond) it is a port of: attach with --force takes it out, detach puts it back. */
+  master?: { name: string; kind: string };
   /** Permanent neighbour entries on it (absent in records of older hostnics). */
   neigh?: { dst: string; lladdr?: string }[];
   /** Per-interface sysctls whose value differs from the namespace default (the move resets them). */
@@ -117,6 +119,11 @@ export function planSections(input: AttachInput): Sections {
   };
 
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
+  // Backwards, the bridge gets its port back last: with its addresses and routes in place (as it was).
+  if (host.master) {
+    step('link.master', 'host.master', `Take ${host.name} out of ${host.master.kind} ${host.master.name}`,
+      `Put ${host.name} back into ${host.master.kind} ${host.master.name}`, { ns: HOST, dev: host.name, master: host.master.name }, true);
+  }
   // Backwards, the neighbour entries come last: on the link up, with its addresses.
   if (host.neigh?.length) {
     const list = host.neigh.map((n) => n.dst).join(', ');

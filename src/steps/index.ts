@@ -4,6 +4,7 @@ import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
+import { linkMaster } from './master.js';
 import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
@@ -21,6 +22,7 @@ const KINDS: Registry = {
   'route.add': routeAdd,
   'route.default': routeDefault,
   'neigh.add': neighAdd,
+  'link.master': linkMaster,
   'sysctl.set': sysctlSet,
   'sysctl.announce': sysctlAnnounce,
   'file.write': fileWrite,

@@ -13,6 +13,7 @@ import type { Cmd } from '../exec.js';
 import type { AddrParams } from './addr.js';
 import type { FileWriteParams, FileWriteSaved } from './file.js';
 import type { MoveParams, SetParams } from './link.js';
+import type { MasterParams } from './master.js';
 import type { NeighParams } from './neigh.js';
 import type { NetnsParams } from './netns.js';
 import type { NetworkdReloadParams } from './networkd.js';
@@ -28,6 +29,7 @@ export interface StepTypes {
   'addr.add': { params: AddrParams; saved: undefined };
   'route.add': { params: RoutesParams; saved: undefined };
   'neigh.add': { params: NeighParams; saved: undefined };
+  'link.master': { params: MasterParams; saved: undefined };
   'route.default': { params: DefaultParams; saved: DefaultSaved };
   'sysctl.set': { params: SysctlParams; saved: SysctlSaved };
   'sysctl.announce': { params: AnnounceParams; saved: undefined };

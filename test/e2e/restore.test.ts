@@ -139,4 +139,27 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     expect(await permanent()).toEqual(neighBefore);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
+
+  it('a bridge port is refused (exit 2, naming the bridge); with --force detach puts it back into the bridge', async () => {
+    const nic = await lab.addNic();
+    await host(
+      ['ip', 'link', 'add', 'brh0', 'address', '02:00:00:00:02:01', 'type', 'bridge', 'stp_state', '0'],
+      ['ip', 'link', 'set', 'dev', 'brh0', 'up'],
+      ['ip', 'link', 'set', 'dev', nic, 'master', 'brh0'],
+    );
+    const ctr = await lab.addContainer();
+    const before = await lab.snapshot(lab.host);
+    const refused = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr.split('\n')[0]).toBe(`hostnic: ${nic} is a port of bridge brh0: moving it takes it out of brh0`);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+
+    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '--force']);
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  });
 });
