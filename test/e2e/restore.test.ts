@@ -162,4 +162,28 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     expect(d.exitCode).toBe(0);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
+
+  it('every per-interface sysctl the move resets comes back, read generically (not from a fixed list), disable_ipv6 included', async () => {
+    const nic = await lab.addNic({ addrs: ['192.168.1.20/24'] });
+    const keys = [
+      `net/ipv4/conf/${nic}/accept_local=1`, `net/ipv4/conf/${nic}/bootp_relay=1`, `net/ipv4/conf/${nic}/route_localnet=1`,
+      `net/ipv4/conf/${nic}/arp_evict_nocarrier=0`, `net/ipv6/conf/${nic}/hop_limit=32`, `net/ipv6/conf/${nic}/disable_ipv6=1`,
+    ];
+    await host(['sysctl', '-q', '-w', ...keys]);
+    const read = async (): Promise<string> => (await lab.inNs(lab.host, ['grep', '-r', '', `/proc/sys/net/ipv4/conf/${nic}`, `/proc/sys/net/ipv6/conf/${nic}`]))
+      .stdout.split('\n').filter((l) => !/stable_secret/.test(l)).sort().join('\n');
+    const sysctlsBefore = await read();
+    for (const kv of keys) expect(sysctlsBefore).toContain(`/proc/sys/${kv.replace('=', ':')}`);
+    const ctr = await lab.addContainer();
+    const before = await lab.snapshot(lab.host);
+    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+    expect(await read()).toEqual(sysctlsBefore);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  });
 });
+
