@@ -75,6 +75,8 @@ export interface Outcome {
   exitCode: number;
   error?: Error;
   leftovers: Leftover[];
+  /** The plan finished, but these commands of best-effort steps failed (exit 3). */
+  notDone?: Leftover[];
   signal?: NodeJS.Signals;
   /** In dry-run: the plan as it would run. */
   dryRun?: DryRunPlan;
@@ -133,6 +135,8 @@ export class Runner {
   constructor(private readonly opts: RunOptions) {}
 
   private saved = false;
+  /** Commands of best-effort steps that failed (see StepSpec.bestEffort). */
+  private notDone: Leftover[] = [];
 
   private save(): void {
     this.opts.state.writeJson(this.journalPath, this.journal, { syncDir: !this.saved });
@@ -148,7 +152,7 @@ export class Runner {
    */
   private batches(steps: StepSpec[]): number[] {
     const key = (s: StepSpec): string | undefined => {
-      if (mustCapture(s)) return undefined;
+      if (mustCapture(s) || s.bestEffort) return undefined;
       const keys = doCommands(s).map(batchKey);
       return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
     };
@@ -210,6 +214,7 @@ export class Runner {
       }
       if (!failure) {
         finalize(state, this.journal);
+        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone };
         return { exitCode: EXIT.ok, leftovers: [] };
       }
       const leftovers = await this.rollback();
@@ -234,6 +239,15 @@ export class Runner {
     await hooks.pause(this.opts.state, `applying:${i}`);
     const cmds = doCommands(entry.spec);
     for (const [k, cmd] of cmds.entries()) {
+      if (entry.spec.bestEffort) {
+        try {
+          await run(cmd);
+        } catch (e) {
+          if (cutShort(e)) throw e;
+          this.notDone.push({ title: entry.spec.title, error: (e as Error).message, commands: [render(cmd)] });
+        }
+        continue;
+      }
       try {
         await run(cmd);
       } catch (e) {

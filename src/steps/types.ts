@@ -62,6 +62,13 @@ type SpecMap = {
     inverse?: boolean;
     /** What `capture` read before the step ran (for an inverse step: the original step's). */
     saved?: SavedOf<K>;
+    /**
+     * Run forwards, a command of it that fails does not stop the plan: the
+     * others still run, the plan finishes, and what failed is reported with
+     * its commands (exit 3). For what detach restores on the host once the
+     * NIC is home: a route must never keep the NIC in the container.
+     */
+    bestEffort?: boolean;
   };
 };
 

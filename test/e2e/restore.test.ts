@@ -185,5 +185,29 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     expect(await read()).toEqual(sysctlsBefore);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
-});
+  it('a route that cannot come back does not keep the NIC in the container: it comes home, the command is printed, exit 3', async () => {
+    const nic = await lab.addNic({ addrs: ['192.168.1.20/24'] });
+    const other = await lab.addNic({ addrs: ['192.168.1.50/24'] });
+    // A route through the NIC whose source address is another link's: it cannot come back while that address is gone.
+    await host(['ip', 'route', 'add', '203.0.113.0/24', 'via', '192.168.1.1', 'dev', nic, 'src', '192.168.1.50', 'table', '100']);
+    const ctr = await lab.addContainer();
+    const before = await lab.snapshot(lab.host);
+    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    await host(['ip', 'addr', 'del', '192.168.1.50/24', 'dev', other]);
 
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode).toBe(3);
+    const cmd = `ip route add 203.0.113.0/24 via 192.168.1.1 dev ${nic} src 192.168.1.50 table 100`;
+    expect(d.stderr).toContain(cmd);
+    // The NIC is home with everything else; the record is gone (nothing is left in the container).
+    const home = await lab.snapshot(lab.host);
+    expect(home.links.map((l) => l.ifname)).toContain(nic);
+    expect((await lab.snapshot(ctr.nsPath)).links.map((l) => l.ifname)).toEqual(['lo']);
+    expect((await lab.hostnic(['status', '--json'])).stdout).not.toContain(nic);
+    // What was printed finishes the job: with the source address back, the host is as it was.
+    await host(['ip', 'addr', 'add', '192.168.1.50/24', 'dev', other], cmd.split(' '));
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  });
+});

@@ -202,6 +202,15 @@ describe('the direct path (the host name is free in the container)', () => {
     expect(k.indexOf('sysctl.set')).toBeLessThan(k.indexOf('link.set:up'));
   });
 
+  it('once the NIC is home, what detach restores on the host is best effort; nothing before it is', () => {
+    for (const path of ['direct', 'private'] as const) {
+      const detach = planDetach(input, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path });
+      expect(detach.filter((s) => s.bestEffort).map((s) => s.id))
+        .toEqual(['host.sysctl.ipv4.arp_ignore', 'host.down', 'host.addrs', 'host.routes4']);
+      expect(planAttach(input).some((s) => s.bestEffort)).toBe(false);
+    }
+  });
+
   it('a rollback of the rename inverts it exactly', () => {
     const rename = steps.find((s) => s.id === 'rename')!;
     expect(undoCommands(rename).map(render)).toEqual(doCommands(invert(rename)).map(render));
