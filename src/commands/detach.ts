@@ -73,6 +73,8 @@ interface DetachResult {
   where: string;
   detail: string;
   error?: string;
+  /** Home, but these host settings could not be restored (exit 3): their commands. */
+  notDone?: { title: string; error: string; commands: string[] }[];
   plan?: DryRunPlan;
 }
 
@@ -107,6 +109,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   return {
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
+    ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }

@@ -43,7 +43,12 @@ export function planDetach(input: AttachInput, saved: SavedById, live: DetachLiv
   // steps and the move out of the container then share one `ip -batch`.
   const create = out.findIndex((s) => s.id === 'tmpns.remove');
   if (create > 0) out.unshift(...out.splice(create, 1));
-  return out;
+  // Once the NIC is home, what is restored on the host around it is best
+  // effort: a route that cannot come back (its gateway or source address is
+  // gone) is reported with its command, and does not send the NIC back into
+  // the container.
+  const home = out.findIndex((s) => s.id === 'move');
+  return out.map((s, i) => (i > home && s.id.startsWith('host.') ? { ...s, bestEffort: true } : s));
 }
 
 /** What the live check found (observe/live.ts), as far as planning a detach needs it. */

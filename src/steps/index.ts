@@ -4,6 +4,8 @@ import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
+import { linkMaster } from './master.js';
+import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
 import { sysctlAnnounce, sysctlSet } from './sysctl.js';
@@ -19,6 +21,8 @@ const KINDS: Registry = {
   'addr.add': addrAdd,
   'route.add': routeAdd,
   'route.default': routeDefault,
+  'neigh.add': neighAdd,
+  'link.master': linkMaster,
   'sysctl.set': sysctlSet,
   'sysctl.announce': sysctlAnnounce,
   'file.write': fileWrite,

@@ -13,6 +13,8 @@ import type { Cmd } from '../exec.js';
 import type { AddrParams } from './addr.js';
 import type { FileWriteParams, FileWriteSaved } from './file.js';
 import type { MoveParams, SetParams } from './link.js';
+import type { MasterParams } from './master.js';
+import type { NeighParams } from './neigh.js';
 import type { NetnsParams } from './netns.js';
 import type { NetworkdReloadParams } from './networkd.js';
 import type { NmManagedParams, NmManagedSaved, NmReloadParams } from './nm.js';
@@ -26,6 +28,8 @@ export interface StepTypes {
   'link.set': { params: SetParams; saved: undefined };
   'addr.add': { params: AddrParams; saved: undefined };
   'route.add': { params: RoutesParams; saved: undefined };
+  'neigh.add': { params: NeighParams; saved: undefined };
+  'link.master': { params: MasterParams; saved: undefined };
   'route.default': { params: DefaultParams; saved: DefaultSaved };
   'sysctl.set': { params: SysctlParams; saved: SysctlSaved };
   'sysctl.announce': { params: AnnounceParams; saved: undefined };
@@ -58,6 +62,13 @@ type SpecMap = {
     inverse?: boolean;
     /** What `capture` read before the step ran (for an inverse step: the original step's). */
     saved?: SavedOf<K>;
+    /**
+     * Run forwards, a command of it that fails does not stop the plan: the
+     * others still run, the plan finishes, and what failed is reported with
+     * its commands (exit 3). For what detach restores on the host once the
+     * NIC is home: a route must never keep the NIC in the container.
+     */
+    bestEffort?: boolean;
   };
 };
 
