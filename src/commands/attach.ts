@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { readNs } from '../kernel/ip.js';
-import { describeSelector, hostLinks, hostNicState, matchesSelector, nicNotFound } from '../observe/host.js';
+import { describeSelector, findNic, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
 import { liveCheck, STALE_AFTER_MS } from '../observe/live.js';
 import { planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
@@ -51,7 +51,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   // Each namespace is read once (links, addresses, routes) and everything is derived from that.
   const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
   const hostNics = hostLinks(hostState);
-  const link = hostNics.find((l) => matchesSelector(l, req.nic));
+  const link = findNic(hostNics, req.nic);
   const sel = describeSelector(req.nic);
 
   if (!link) {
