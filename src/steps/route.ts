@@ -42,6 +42,13 @@ export interface DefaultParams {
    * its default routes in between.
    */
   previous?: Route[];
+  /**
+   * Set by detach when the container's default route is no longer the one
+   * hostnic set (someone changed it by hand): why. The step then changes
+   * nothing in either direction: what is there now stays, and the previous
+   * route is not put back over it.
+   */
+  leave?: string;
 }
 
 /** The default routes of that family found when the step ran. */
@@ -58,12 +65,38 @@ export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
   // Only for a plan made without `previous` (a record rebuilt from a tag).
   capture: async (p) => p.previous ?? defaultRoutes(p.ns ?? undefined, p.family),
   needsCapture: (p) => p.previous === undefined,
-  apply: (p, saved) => [
+  apply: (p, saved) => (p.leave !== undefined ? [] : [
     ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r))),
     routeCmd(p.ns, p.family, 'add', ours(p)),
-  ],
-  undo: (p, saved) => [
+  ]),
+  undo: (p, saved) => (p.leave !== undefined ? [] : [
     routeCmd(p.ns, p.family, 'del', ours(p)),
     ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
-  ],
+  ]),
 };
+
+const gwOf = (r: Route): string | undefined => r.gateway ?? r.via?.host;
+const show = (r: Route): string => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.dev ?? (r.nexthops ?? []).map((h) => h.dev).join(',')}`;
+
+/**
+ * Whether undoing the step would put the previous default route back over
+ * something a person did: undefined when the container's default routes of
+ * that family (main table, as read now) are exactly the one hostnic set and
+ * every previous route's device is still there; else why they are left as
+ * they are. Pure: `now` and `devs` are what the caller read.
+ */
+export function defaultDrift(p: DefaultParams, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>): string | undefined {
+  const prev = before(p, saved);
+  const isOurs = (r: Route): boolean => gwOf(r) === p.gateway && r.dev === p.dev;
+  const v = `IPv${p.family}`;
+  const was = prev.length ? prev.map(show).join('; ') : 'none';
+  if (now.length !== 1 || !isOurs(now[0]!)) {
+    const is = now.length ? now.map(show).join('; ') : 'none';
+    return `the container's ${v} default route was changed after attach (now: ${is}; hostnic set: via ${p.gateway} dev ${p.dev}): left as it is, the previous one (${was}) not put back`;
+  }
+  const lost = prev.flatMap((r) => (r.dev ? [r.dev] : (r.nexthops ?? []).flatMap((h) => (h.dev ? [h.dev] : [])))).filter((d) => !devs.has(d));
+  if (lost.length) {
+    return `the container's previous ${v} default route (${was}) cannot be put back: ${[...new Set(lost)].join(', ')} is gone; the container has no ${v} default route now`;
+  }
+  return undefined;
+}
