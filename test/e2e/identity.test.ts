@@ -7,9 +7,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLab, must, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
-import { comparable } from '../helpers/hostnic.js';
-import { expectOneError } from './reliability-helpers.js';
+import { createLab, must, requireRoot, waitForExit, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { comparable, linkIn, resume } from '../helpers/hostnic.js';
+import { attachmentFiles, expectOneError, journalFiles, startPaused } from './reliability-helpers.js';
 
 const root = requireRoot();
 const modeOf = (p: string): number => lstatSync(p).mode & 0o7777;
@@ -155,5 +155,31 @@ describe.skipIf(!root)('refusals: state directory, ambiguous NIC, namespace type
     const d = await lab.hostnic(['detach', `/run/netns/${ns}`]);
     expect(d.exitCode, d.stderr).toBe(0);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+  });
+
+  it('a NIC deleted and another created under its name between the plan and the move: the stranger is left alone, never given the MAC', async () => {
+    const name = 'swap0';
+    const mac = '02:00:00:00:0d:01';
+    for (const [what, strangerMac] of [['another MAC', '02:00:00:00:0d:02'], ['the same MAC, another ifindex', mac]] as const) {
+      await lab.inNs(lab.host, ['ip', 'link', 'add', name, 'address', mac, 'type', 'veth', 'peer', 'name', 'swap0p']);
+      await lab.inNs(lab.host, ['ip', 'link', 'set', 'dev', name, 'up']);
+      const ctrBefore = await lab.snapshot(ctr.nsPath);
+      // Step 0 is the first change to the NIC (bring it down); the move comes after.
+      const child = await startPaused(lab, ['attach', `pid:${ctr.pid}`, name, '192.168.1.44/24'], 'before:0');
+      await lab.inNs(lab.host, ['ip', 'link', 'del', name]);
+      await lab.inNs(lab.host, ['ip', 'link', 'add', name, 'address', strangerMac, 'type', 'veth', 'peer', 'name', 'swap0p']);
+      await lab.inNs(lab.host, ['ip', 'link', 'set', 'dev', name, 'up']);
+      const stranger = linkIn(await lab.snapshot(lab.host), name);
+      resume(lab.stateDir);
+      const r = await waitForExit(child);
+      expect.soft(r.exitCode, `${what}: ${r.stderr}`).toBe(1);
+      expect.soft(r.stderr, what).toMatch(new RegExp(`^hostnic: ${name} is not the NIC this plan was made for \\(it had MAC ${mac}, ifindex \\d+; the link now named ${name} has MAC ${strangerMac}, ifindex ${stranger.ifindex}\\)`, 'm'));
+      // The stranger is where it was, as it was: not moved, not downed, not renamed, not given the MAC.
+      expect(linkIn(await lab.snapshot(lab.host), name)).toEqual(stranger);
+      expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+      expect(journalFiles(lab)).toEqual([]);
+      expect(attachmentFiles(lab)).toEqual([]);
+      await lab.inNs(lab.host, ['ip', 'link', 'del', name]);
+    }
   });
 });
