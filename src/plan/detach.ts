@@ -8,6 +8,7 @@
  * nothing, so it is planned afresh for the path detach can take now.
  */
 import { checkIds, invert, withSaved } from '../steps/index.js';
+export { leftAlone } from '../steps/index.js';
 import type { SavedById, StepSpec } from '../steps/types.js';
 import { mainDefaults, type NsState } from '../kernel/ip.js';
 import { defaultDrift } from '../steps/route.js';
@@ -60,12 +61,7 @@ function leaveDrifted(step: StepSpec, ctr: NsState | undefined): StepSpec {
   const why = defaultDrift(step.params, step.saved, now, new Set(ctr.links.map((l) => l.ifname)));
   if (why === undefined) return step;
   const title = `Leave the container's IPv${step.params.family} default route as it is (changed after attach)`;
-  return { ...step, undoTitle: title, params: { ...step.params, leave: why } };
-}
-
-/** What a detach leaves as it found it, and why (to print). */
-export function leftAlone(steps: readonly StepSpec[]): string[] {
-  return steps.flatMap((s) => (s.kind === 'route.default' && s.params.leave !== undefined ? [s.params.leave] : []));
+  return { ...step, undoTitle: title, leave: why };
 }
 
 /** What the live check found (observe/live.ts), as far as planning a detach needs it. */

@@ -42,13 +42,6 @@ export interface DefaultParams {
    * its default routes in between.
    */
   previous?: Route[];
-  /**
-   * Set by detach when the container's default route is no longer the one
-   * hostnic set (someone changed it by hand): why. The step then changes
-   * nothing in either direction: what is there now stays, and the previous
-   * route is not put back over it.
-   */
-  leave?: string;
 }
 
 /** The default routes of that family found when the step ran. */
@@ -65,14 +58,14 @@ export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
   // Only for a plan made without `previous` (a record rebuilt from a tag).
   capture: async (p) => p.previous ?? defaultRoutes(p.ns ?? undefined, p.family),
   needsCapture: (p) => p.previous === undefined,
-  apply: (p, saved) => (p.leave !== undefined ? [] : [
+  apply: (p, saved) => [
     ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'del', theirs(r))),
     routeCmd(p.ns, p.family, 'add', ours(p)),
-  ]),
-  undo: (p, saved) => (p.leave !== undefined ? [] : [
+  ],
+  undo: (p, saved) => [
     routeCmd(p.ns, p.family, 'del', ours(p)),
     ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
-  ]),
+  ],
 };
 
 const gwOf = (r: Route): string | undefined => r.gateway ?? r.via?.host;
@@ -80,7 +73,7 @@ const show = (r: Route): string => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.d
 
 /**
  * Whether undoing the step would put the previous default route back over
- * something a person did: undefined when the container's default routes of
+ * something a person did (detach then marks it `leave`, steps/types.ts): undefined when the container's default routes of
  * that family (main table, as read now) are exactly the one hostnic set and
  * every previous route's device is still there; else why they are left as
  * they are. Pure: `now` and `devs` are what the caller read.

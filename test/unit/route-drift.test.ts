@@ -1,6 +1,7 @@
 /** steps/route.ts defaultDrift: when detach leaves a container's default route as a person left it. */
 import { describe, expect, it } from 'vitest';
 import { defaultDrift, routeDefault, type DefaultParams } from '../../src/steps/route.js';
+import { doCommands, leftAlone, makeStep, undoCommands } from '../../src/steps/index.js';
 
 const p: DefaultParams = {
   ns: '/proc/1/ns/net', family: 4, gateway: '192.168.1.1', dev: 'eth1',
@@ -23,8 +24,10 @@ describe('defaultDrift', () => {
     expect(defaultDrift(p, undefined, [ours], new Set(['lo', 'eth1']))).toMatch(/cannot be put back: eth0 is gone/);
   });
   it('a step marked to be left changes nothing either way', () => {
-    expect(routeDefault.undo({ ...p, leave: 'x' }, undefined)).toEqual([]);
-    expect(routeDefault.apply({ ...p, leave: 'x' }, undefined)).toEqual([]);
+    const step = { ...makeStep('route.default', 'ctr.default4', 'Replace', p), inverse: true, leave: 'changed' };
+    expect(doCommands(step)).toEqual([]);
+    expect(undoCommands(step)).toEqual([]);
+    expect(leftAlone([step])).toEqual(['changed']);
     expect(routeDefault.undo(p, undefined).map((c) => c.argv.join(' '))).toEqual([
       'ip route del 0.0.0.0/0 via 192.168.1.1 dev eth1', 'ip route add 0.0.0.0/0 via 172.31.0.1 dev eth0',
     ]);
