@@ -21,6 +21,23 @@ export function matchesSelector(link: Link, sel: NicSelector): boolean {
 }
 
 /**
+ * The one NIC a selector names, or undefined. Two NICs can share a MAC (a
+ * bond's ports, a MAC set by hand, a VLAN on its parent) and a PCI function
+ * can carry several ports: picking one of them would move a NIC the
+ * operator may not have meant, so that is refused, naming them all.
+ */
+export function findNic<L extends Link>(links: L[], sel: NicSelector): L | undefined {
+  const hits = links.filter((l) => matchesSelector(l, sel));
+  if (hits.length > 1) {
+    throw new UsageError(
+      `${describeSelector(sel)} is ambiguous: it matches ${hits.length} NICs (${hits.map((l) => l.ifname).join(', ')})`,
+      'name the NIC by its interface name instead',
+    );
+  }
+  return hits[0];
+}
+
+/**
  * Keys the kernel derives from the link itself (IPv6's `mtu` follows the
  * link MTU): the move back sets them, writing them would only race it.
  */

@@ -118,6 +118,9 @@ export function planSections(input: AttachInput): Sections {
     into.push(makeStep(kind, id, title, params, { undoTitle, inverse }));
   };
 
+  // Who the NIC is (the plan's first change to it and the move check it): a link that took its name meanwhile is refused.
+  const identity = { mac: host.mac, ...(host.ifindex ? { ifindex: host.ifindex } : {}) };
+
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
   // Backwards, the bridge gets its port back last: with its addresses and routes in place (as it was).
   if (host.master) {
@@ -148,7 +151,7 @@ export function planSections(input: AttachInput): Sections {
   // (accept_ra, autoconf, disable_ipv6) that its own settings refuse.
   if (host.up) {
     step('link.set', 'host.down', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
-      { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
+      { ns: HOST, from: { name: host.name, up: true, ...identity }, to: { up: false } });
   }
   for (const s of host.sysctls) {
     const key = s.key.replaceAll('/', '.');
@@ -175,14 +178,14 @@ export function planSections(input: AttachInput): Sections {
     `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev });
   if (input.path === 'direct') {
     step('link.move', 'move', `Move ${host.name} into ${target.display}`, `Move ${host.name} back to the host`,
-      { name: host.name, mac: host.mac, from: HOST, to: CTR });
+      { name: host.name, ...identity, from: HOST, to: CTR });
     announce(host.name);
     step('link.set', 'rename', renameTitle, renameBack, rename(CTR));
   } else {
     const TMP: NsRef = tmpNsPath(input.tmpNs);
     step('netns.add', 'tmpns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
     step('link.move', 'move.tmpns', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
-      { name: host.name, mac: host.mac, from: HOST, to: TMP });
+      { name: host.name, ...identity, from: HOST, to: TMP });
     step('link.set', 'rename', renameTitle, renameBack, rename(TMP));
     step('link.move', 'move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
       { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });
