@@ -105,7 +105,7 @@ _hostnic() {
         local opts=$global_opts
         case $cmd in
             attach) opts+=' --name --mac --mtu --route --force' ;;
-            doctor) opts+=' --fix --undo' ;;
+            doctor) opts+=' --fix --undo --force' ;;
             status) opts+=' --scan' ;;
         esac
         # shellcheck disable=SC2086 # a list of words

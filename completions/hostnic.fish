@@ -110,9 +110,10 @@ complete -c hostnic -n '__hostnic_at detach 1' -a '(__hostnic_detach_nics)' -d '
 
 # status [--scan]
 complete -c hostnic -n '__hostnic_command_is status' -l scan -d 'Also look for tagged NICs in every namespace'
-# doctor [--fix | --undo]
+# doctor [--fix | --undo [--force]]
 complete -c hostnic -n '__hostnic_command_is doctor' -l fix -d 'Apply the fixes'
 complete -c hostnic -n '__hostnic_command_is doctor' -l undo -d 'Undo the fixes hostnic made'
+complete -c hostnic -n '__hostnic_command_is doctor' -l force -d 'With --undo: also put back what was changed by hand'
 
 # completion bash|zsh|fish
 complete -c hostnic -n '__hostnic_at completion 0' -a 'bash zsh fish' -d Shell

@@ -144,11 +144,12 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .positional('nics', { type: 'string', array: true, describe: 'limit the per-NIC checks to these NICs (default: every secondary NIC)' })
         .option('fix', { type: 'boolean', describe: 'apply the fixes of failing and warning checks as one plan (rolled back on failure) and record them' })
         .option('undo', { type: 'boolean', describe: 'revert every recorded fix: previous sysctl values, files removed or restored, NetworkManager as before' })
+        .option('force', { type: 'boolean', describe: 'with --undo: also put back what was changed by hand after the fix (default: leave it, and say so)' })
         .conflicts('fix', 'undo')
         .example('$0 doctor', 'e.g. eth1, a second NIC on 192.168.1.0/24: "fail arp-flux" (arp_ignore=0), "fail networkmanager" (NetworkManager manages eth1)')
         .example('$0 doctor --fix --dry-run', 'the fix steps and their exact commands: sysctl -w, the sysctl.d and NetworkManager conf.d files, nmcli')
         .example('$0 doctor --fix', 'arp_ignore=1 and arp_announce=2 now and at boot, NetworkManager leaves eth1 alone (nmcli + conf.d), then checks again')
-        .example('$0 doctor --undo', 'put back exactly what --fix changed')
+        .example('$0 doctor --undo', 'put back exactly what --fix changed (what was changed by hand since stays, unless --force)')
         .example('$0 doctor eth1 --json', 'the checks about eth1 (and the host-wide ones), for scripts')
         .epilog([
           'Exit codes:',

@@ -53,6 +53,8 @@ export class Runner {
   private journal!: Journal;
   private journalPath!: string;
   private saved = false;
+  /** Commands of best-effort steps that failed (see StepSpec.bestEffort). */
+  private notDone: Leftover[] = [];
 
   constructor(private readonly opts: RunOptions) {}
 
@@ -77,7 +79,7 @@ export class Runner {
    */
   private batches(steps: StepSpec[]): number[] {
     const key = (s: StepSpec): string | undefined => {
-      if (mustCapture(s)) return undefined;
+      if (mustCapture(s) || s.bestEffort) return undefined;
       const keys = doCommands(s).map(batchKey);
       return keys.length && keys.every((k) => k !== undefined && k === keys[0]) ? keys[0] : undefined;
     };
@@ -142,6 +144,7 @@ export class Runner {
       }
       if (!failure) {
         finalize(state, this.journal);
+        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone };
         return { exitCode: EXIT.ok, leftovers: [] };
       }
       const leftovers = await this.rollback();
@@ -167,6 +170,15 @@ export class Runner {
     const cmds = doCommands(entry.spec);
     if (hooks.fault('FAIL', i)) cmds.push(FAULT);
     for (const [k, cmd] of cmds.entries()) {
+      if (entry.spec.bestEffort && cmd !== FAULT) { // a test fault stays a hard failure
+        try {
+          await run(cmd);
+        } catch (e) {
+          if (cutShort(e)) throw e;
+          this.notDone.push({ title: entry.spec.title, error: (e as Error).message, commands: [render(cmd)] });
+        }
+        continue;
+      }
       try {
         await run(cmd);
       } catch (e) {

@@ -5,10 +5,11 @@
  * in a 0700 directory.
  */
 import {
-  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync, chmodSync,
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, lstatSync, accessSync, constants,
 } from 'node:fs';
-import { join } from 'node:path';
-import { RefusedError } from './errors.js';
+import type { Stats } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from './errors.js';
 
 /**
  * The version of every file in the state directory (journals, records): a
@@ -28,20 +29,15 @@ export class StateDir {
   get journalDir(): string { return join(this.root, 'journal'); }
   get attachDir(): string { return join(this.root, 'attachments'); }
 
+  /**
+   * Make sure the state directory and its subdirectories are usable, creating
+   * what is missing (0700). An existing directory is taken as it is, never
+   * chmod-ed (`--state-dir /tmp` must not make /tmp 0700): one that is a
+   * symlink, not a directory, not root's, group- or world-writable, or
+   * read-only is refused (exit 2), before anything is written.
+   */
   ensure(): void {
-    const uid = process.getuid?.() ?? 0;
-    for (const dir of [this.root, this.journalDir, this.attachDir]) {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const st = statSync(dir);
-      // Someone else's directory could hold records and journals planted to make us undo things that are not ours.
-      if (st.uid !== uid) {
-        throw new RefusedError(
-          `state directory ${dir} is owned by uid ${st.uid}, not root: refusing to use it`,
-          'it must be a root-owned directory (mode 0700): remove it, or choose another with --state-dir',
-        );
-      }
-      if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
-    }
+    for (const dir of [this.root, this.journalDir, this.attachDir]) checkStateDir(dir);
   }
 
   /**
@@ -104,6 +100,50 @@ export class StateDir {
         if (pid && Number(pid) !== process.pid && !existsSync(`/proc/${pid}`)) rmSync(join(dir, name), { force: true });
       }
     }
+  }
+}
+
+const STATE_HINT = 'the state directory must be a root-owned directory, not writable by group or others (hostnic creates a missing one 0700): fix it, or choose another with --state-dir';
+
+/** One directory of the state directory: created 0700 when missing, else checked and refused (UsageError) when unsafe or unusable. */
+function checkStateDir(dir: string): void {
+  const uid = process.getuid?.() ?? 0;
+  const refuse = (why: string): UsageError => new UsageError(`state directory ${dir} ${why}: refusing to use it`, STATE_HINT);
+  let st = lstatOrCode(dir);
+  if (typeof st === 'string') {
+    if (st === 'ENOTDIR') throw refuse('is under a file, not a directory');
+    if (st !== 'ENOENT') throw refuse(`cannot be read (${st})`);
+    try {
+      // One level at a time (not `recursive`, whose errors can say ENOENT for EROFS), outermost first.
+      const missing: string[] = [];
+      for (let d = dir; lstatOrCode(d) === 'ENOENT' && d !== dirname(d); d = dirname(d)) missing.unshift(d);
+      for (const d of missing) mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      if (code === 'ENOTDIR' || code === 'EEXIST') throw refuse('is under a file, not a directory');
+      throw refuse(code === 'EROFS' ? 'cannot be created: the file system is read-only' : `cannot be created (${code})`);
+    }
+    st = lstatOrCode(dir);
+    if (typeof st === 'string') throw refuse(`cannot be read after creating it (${st})`);
+  }
+  // Someone else's directory could hold records and journals planted to make us undo things that are not ours.
+  if (st.isSymbolicLink()) throw refuse('is a symbolic link');
+  if (!st.isDirectory()) throw refuse('is not a directory');
+  if (st.uid !== uid) throw refuse(`is owned by uid ${st.uid}, not root`);
+  if (st.mode & 0o022) throw refuse(`is writable by ${st.mode & 0o020 ? 'its group' : 'others'} (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw refuse(code === 'EROFS' ? 'is on a read-only file system' : `is not writable (${code})`);
+  }
+}
+
+function lstatOrCode(path: string): Stats | string {
+  try {
+    return lstatSync(path);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
   }
 }
 

@@ -30,6 +30,14 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
 /** Print why a plan failed and, when the rollback was incomplete, what is left and how to fix it. */
 export function reportFailure(outcome: Outcome): void {
   if (outcome.exitCode === EXIT.ok) return;
+  if (outcome.notDone?.length) {
+    process.stderr.write(`hostnic: done, but INCOMPLETE: ${outcome.notDone.length} command(s) failed:\n`);
+    for (const l of outcome.notDone) {
+      process.stderr.write(`  - ${l.title}: ${l.error}\n    to finish by hand:\n`);
+      for (const c of l.commands) process.stderr.write(`      ${c}\n`);
+    }
+    return;
+  }
   const why = outcome.signal ? `interrupted by ${outcome.signal}` : (outcome.error?.message ?? 'failed');
   if (outcome.leftovers.length === 0) {
     process.stderr.write(`hostnic: ${why}; every change was rolled back\n`);

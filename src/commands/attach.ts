@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { readNs } from '../kernel/ip.js';
-import { describeSelector, hostLinks, hostNicState, matchesSelector, nicNotFound } from '../observe/host.js';
+import { describeSelector, findNic, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
 import { liveCheck, STALE_AFTER_MS } from '../observe/live.js';
 import { planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
@@ -55,7 +55,7 @@ async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target) {
       waitedMs = 0;
     }
     const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
-    const link = hostLinks(hostState).find((l) => matchesSelector(l, req.nic));
+    const link = findNic(hostLinks(hostState), req.nic);
     keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
     if (ctx.dryRun) return { target, hostState, ctrState, link };
     const again = await ctx.locks.take(keys);

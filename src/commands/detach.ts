@@ -6,7 +6,7 @@ import { HostnicError, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
-import { planDetachOf } from '../plan/detach.js';
+import { leftAlone, planDetachOf } from '../plan/detach.js';
 import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, type AttachmentRecord } from '../records.js';
 import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
@@ -73,6 +73,10 @@ interface DetachResult {
   where: string;
   detail: string;
   error?: string;
+  /** Home, but these host settings could not be restored (exit 3): their commands. */
+  notDone?: { title: string; error: string; commands: string[] }[];
+  /** What was left as found, and why (a default route changed by hand). */
+  leftAlone?: string[];
   plan?: DryRunPlan;
 }
 
@@ -92,8 +96,9 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   const live = await liveCheck(rec, reads);
   const id = randomBytes(4).toString('hex');
   const inNs = live.where === 'container' || live.where === 'held';
-  const ctrLinks = inNs ? (await reads.get(live.nsPath ?? i.target.nsPath)).links : [];
-  const { steps, title } = planDetachOf(rec, live, ctrLinks, id);
+  const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
+  const { steps, title } = planDetachOf(rec, live, ctr, id);
+  const notes = leftAlone(steps);
   const plan: Plan = {
     id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac],
     finalize: { remove: [recordPath(rec.id)] },
@@ -103,10 +108,13 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
     ctx.say(live.where === 'gone'
       ? `${i.host.name}: ${live.detail}; record removed`
       : `detached ${i.host.name} from ${i.target.display}`);
+    if (!ctx.json) for (const n of notes) process.stderr.write(`hostnic: note: ${n}\n`);
   }
   return {
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
+    ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
+    ...(notes.length ? { leftAlone: notes } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }

@@ -18,7 +18,7 @@ import { inspectHost, runChecks, type Check, type DoctorOptions, type Verdict } 
 import { FIX_DIR, fixRecordPath, loadFixRecords } from '../doctor/records.js';
 import { FIX_TOKEN, fixPlan, undoPlan } from '../plan/doctor.js';
 import { loadRecords } from '../records.js';
-import { doCommands } from '../steps/index.js';
+import { doCommands, leftAlone, leaveChanged } from '../steps/index.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 import { wrap } from '../cli/table.js';
@@ -27,6 +27,8 @@ export interface DoctorArgs {
   nics?: string[];
   fix?: boolean;
   undo?: boolean;
+  /** With --undo: put back also what a person changed after the fix. */
+  force?: boolean;
 }
 
 // ---------------------------------------------------------------------------
@@ -155,9 +157,10 @@ async function check(ctx: Ctx, names: string[]): Promise<Check[]> {
 export async function doctorCommand(args: DoctorArgs, ctx: Ctx): Promise<number> {
   const names = [...new Set(args.nics ?? [])];
   if (args.fix && args.undo) throw new UsageError('--fix and --undo exclude each other');
+  if (args.force && !args.undo) throw new UsageError('--force goes with --undo: it puts back what a person changed after the fix');
   if (args.undo) {
     if (names.length) throw new UsageError('--undo reverts every recorded fix: it takes no NIC names');
-    return undo(ctx);
+    return undo(ctx, !!args.force);
   }
   if (args.fix) return fix(ctx, names);
 
@@ -241,7 +244,7 @@ async function fix(ctx: Ctx, names: string[]): Promise<number> {
   return left.length === 0 ? EXIT.ok : EXIT.rolledBack;
 }
 
-async function undo(ctx: Ctx): Promise<number> {
+async function undo(ctx: Ctx, force: boolean): Promise<number> {
   if (!ctx.dryRun) await ctx.locks.take([FIX_TOKEN]);
   const { records, bad } = loadFixRecords(ctx.state);
   for (const b of bad) process.stderr.write(`hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
@@ -255,7 +258,7 @@ async function undo(ctx: Ctx): Promise<number> {
   // values back. Detach first.
   const fixedNics = new Set(records.flatMap((r) => r.nics));
   // Those NICs locked before looking where they are; waiting for them let go of the lock on the records: read again.
-  if (!ctx.dryRun && (await ctx.locks.take([...fixedNics])).waited) return undo(ctx);
+  if (!ctx.dryRun && (await ctx.locks.take([...fixedNics])).waited) return undo(ctx, force);
   const attached = loadRecords(ctx.state).records.filter((a) => fixedNics.has(a.input.host.name));
   if (attached.length) {
     const a = attached[0]!.input;
@@ -266,6 +269,10 @@ async function undo(ctx: Ctx): Promise<number> {
   }
   const id = randomBytes(4).toString('hex');
   const plan = undoPlan(records, id);
+  // What a person changed after the fix stays, unless --force (read under the lock, just before).
+  if (!force) plan.steps = await leaveChanged(plan.steps);
+  const notes = leftAlone(plan.steps);
+  if (!ctx.json) for (const n of notes) process.stderr.write(`hostnic: note: ${n} (--undo --force puts it back)\n`);
   const outcome = await executePlan(plan, ctx);
   const undone = records.map((r) => ({ id: r.id, createdAt: r.createdAt, checks: r.checks, steps: r.steps.map((s) => s.title) }));
   if (ctx.dryRun) {
@@ -276,7 +283,7 @@ async function undo(ctx: Ctx): Promise<number> {
     if (ctx.json) ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message ?? null, leftovers: outcome.leftovers, undone: [] });
     return outcome.exitCode;
   }
-  if (ctx.json) ctx.emit({ ok: bad.length === 0, undone });
+  if (ctx.json) ctx.emit({ ok: bad.length === 0, undone, ...(notes.length ? { leftAlone: notes } : {}) });
   else for (const u of undone) ctx.say(`Undone: the fix of ${u.checks.join(', ')} made at ${u.createdAt}.`);
   return bad.length ? EXIT.rolledBack : EXIT.ok;
 }

@@ -24,12 +24,16 @@ export interface Link {
   parentbus?: string;
   parentdev?: string;
   linkinfo?: { info_kind?: string; info_slave_kind?: string };
+  /** The bridge or bond it is a port of. */
+  master?: string;
   link_type?: string;
 }
 
 export interface AddrInfo {
   family: 'inet' | 'inet6';
   local: string;
+  /** The peer, for an address added with `peer`. */
+  address?: string;
   prefixlen: number;
   scope?: string;
   broadcast?: string;
@@ -38,6 +42,9 @@ export interface AddrInfo {
   noprefixroute?: boolean;
   tentative?: boolean;
   dadfailed?: boolean;
+  nodad?: boolean;
+  home?: boolean;
+  mngtmpaddr?: boolean;
   valid_life_time?: number;
   preferred_life_time?: number;
 }
@@ -60,7 +67,11 @@ export interface Route {
   flags?: string[];
   pref?: string;
   /** A multipath route's hops (it then has no `dev` of its own). */
-  nexthops?: { gateway?: string; dev?: string }[];
+  nexthops?: { gateway?: string; via?: { family: string; host: string }; dev?: string; weight?: number; flags?: string[] }[];
+  /** Route metrics (`mtu`, `advmss`, ...), as `ip -json` prints them: one object. */
+  metrics?: Record<string, number | string>[];
+  /** Seconds left, for a route that expires (learned from a router advertisement). */
+  expires?: number;
 }
 
 // One definition, in the request layer (pure, no imports); re-exported for the steps and observe.
@@ -85,41 +96,81 @@ export async function defaultRoutes(ns: string | undefined, family: Family): Pro
 }
 
 /**
+ * Route metrics `ip route add` takes back as `ip -json` prints them (plain
+ * numbers, or a name for congctl). rtt, rttvar and rto_min are printed in
+ * another unit than they are given, and `lock` is not in the JSON: those are
+ * not restored.
+ */
+const METRIC_KEYS = new Set(['mtu', 'advmss', 'window', 'reordering', 'hoplimit', 'initcwnd', 'initrwnd', 'quickack',
+  'ssthresh', 'cwnd', 'fastopen_no_cookie', 'congctl']);
+
+/**
  * Arguments that re-create a route read from `ip -json route` (everything
- * after `ip -4 route add`), on the device `dev`.
+ * after `ip -4 route add`), on the device `dev`. A multipath route keeps
+ * its own hops (each on its device) and `dev` is not used.
  */
 export function routeArgs(r: Route, dev: string): string[] {
   const args: string[] = [];
   if (r.type && r.type !== 'unicast') args.push(r.type);
   // "default" would be read as IPv4 by a plain `ip route`: name the family's prefix.
   args.push(r.dst === 'default' ? (r.pref !== undefined ? '::/0' : '0.0.0.0/0') : r.dst);
-  const gw = r.gateway ?? r.via?.host;
-  if (gw) args.push('via', gw);
-  args.push('dev', dev);
+  const hops = r.nexthops ?? [];
+  if (!hops.length) {
+    const gw = r.gateway ?? r.via?.host;
+    if (gw) args.push('via', gw);
+    args.push('dev', dev);
+  }
   if (r.protocol && r.protocol !== 'boot') args.push('proto', r.protocol);
   if (r.scope && r.scope !== 'global' && r.scope !== 'universe') args.push('scope', r.scope);
   if (r.prefsrc) args.push('src', r.prefsrc);
   if (r.metric !== undefined) args.push('metric', String(r.metric));
   if (r.table && r.table !== 'main') args.push('table', r.table);
-  if (r.flags?.includes('onlink')) args.push('onlink');
+  for (const m of r.metrics ?? []) {
+    for (const [k, v] of Object.entries(m)) if (METRIC_KEYS.has(k)) args.push(k, String(v));
+  }
+  if (!hops.length && r.flags?.includes('onlink')) args.push('onlink');
   if (r.pref) args.push('pref', r.pref);
+  // `nexthop` takes the rest of the command line: last.
+  for (const h of hops) {
+    args.push('nexthop');
+    const gw = h.gateway ?? h.via?.host;
+    if (gw) args.push('via', gw);
+    if (h.dev) args.push('dev', h.dev);
+    if (h.weight !== undefined && h.weight !== 1) args.push('weight', String(h.weight));
+    if (h.flags?.includes('onlink')) args.push('onlink');
+  }
   return args;
 }
 
-/** `ip addr add` arguments that re-create an address read from `ip -json addr`. */
+/**
+ * `ip addr add` arguments that re-create an address read from `ip -json
+ * addr`, first item `LOCAL/PREFIX`, flags and attributes kept (peer,
+ * broadcast, scope, label, noprefixroute, nodad, home, mngtmpaddr). A
+ * finite lifetime is not in them: it is a deadline (addrExpiry), and what is
+ * left of it is given when the address is added (steps/addr.ts).
+ */
 export function addrArgs(a: AddrInfo, dev: string): string[] {
   const args = [`${a.local}/${a.prefixlen}`];
+  if (a.address && a.address !== a.local) args.push('peer', `${a.address}/${a.prefixlen}`);
   if (a.family === 'inet' && a.broadcast) args.push('broadcast', a.broadcast);
   if (a.scope && a.scope !== 'global') args.push('scope', a.scope);
   if (a.label && a.label !== dev) args.push('label', a.label);
-  if (a.noprefixroute) args.push('noprefixroute');
-  // A finite lifetime (DHCP, SLAAC) comes back finite: what was left of it
-  // when the plan was made. Without this the address would return permanent.
-  if (a.valid_life_time !== undefined && a.valid_life_time < FOREVER) {
-    args.push('valid_lft', String(a.valid_life_time), 'preferred_lft', String(Math.min(a.preferred_life_time ?? a.valid_life_time, a.valid_life_time)));
-  }
+  for (const flag of ['noprefixroute', 'nodad', 'home', 'mngtmpaddr'] as const) if (a[flag]) args.push(flag);
   args.push('dev', dev);
   return args;
+}
+
+/** When a finite address lifetime ends: absolute times in seconds since the epoch. */
+export interface AddrExpiry {
+  valid: number;
+  preferred: number;
+}
+
+/** The deadlines of an address with a finite lifetime (DHCP, SLAAC) read at `now` (seconds), or undefined for a permanent one. */
+export function addrExpiry(a: AddrInfo, now: number): AddrExpiry | undefined {
+  if (a.valid_life_time === undefined || a.valid_life_time >= FOREVER) return undefined;
+  const preferred = Math.min(a.preferred_life_time ?? a.valid_life_time, a.valid_life_time);
+  return { valid: now + a.valid_life_time, preferred: now + preferred };
 }
 
 /** The kernel's "forever" lifetime (INFINITY_LIFE_TIME). */
@@ -189,11 +240,21 @@ export async function nsSysctl(ns: string | undefined, key: string): Promise<str
   }
 }
 
-/** Links, addresses and routes of one namespace, read once (two processes). */
+/** A neighbour entry as `ip -json neigh` shows it. */
+export interface Neigh {
+  dst: string;
+  dev?: string;
+  lladdr?: string;
+  state?: string[];
+}
+
+/** Links, addresses, routes and permanent neighbour entries of one namespace, read once (two processes). */
 export interface NsState {
   links: LinkAddrs[];
   routes4: Route[];
   routes6: Route[];
+  /** Permanent neighbour entries (absent in states built by hand). */
+  neigh?: Neigh[];
 }
 
 const notLocal = (r: Route): boolean =>
@@ -206,14 +267,15 @@ const notLocal = (r: Route): boolean =>
  * gives no other clue.
  */
 export async function readNs(ns?: string): Promise<NsState> {
-  const [links, addrList, routes] = await readBatch<[Link[], LinkAddrs[], Route[]]>(
-    ['-d'], [['link', 'show'], ['addr', 'show'], ['route', 'show', 'table', 'all']], ns);
+  const [links, addrList, routes, neigh] = await readBatch<[Link[], LinkAddrs[], Route[], Neigh[]]>(
+    ['-d'], [['link', 'show'], ['addr', 'show'], ['route', 'show', 'table', 'all'], ['neigh', 'show', 'nud', 'permanent']], ns);
   const byIndex = new Map(addrList.map((a) => [a.ifindex, a.addr_info ?? []]));
   const own = routes.filter(notLocal);
   return {
     links: links.map((l) => ({ ...l, addr_info: byIndex.get(l.ifindex) ?? [] })),
     routes4: own.filter((r) => r.pref === undefined),
     routes6: own.filter((r) => r.pref !== undefined),
+    neigh,
   };
 }
 

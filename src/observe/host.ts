@@ -1,8 +1,10 @@
 /** Read-only observation of the system, turned into planner inputs. */
+import { readdirSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import {
-  addrArgs, familyOf, isUp, mainDefaults, ownSysctl, routeArgs, routeDevices, type Link, type LinkAddrs, type NsState,
+  addrArgs, addrExpiry, isUp, mainDefaults, ownSysctl, routeDevices, type AddrExpiry, type Link, type LinkAddrs, type NsState,
 } from '../kernel/ip.js';
+import { routesToKeep } from './routes.js';
 import type { HostNicState } from '../plan/attach.js';
 import type { NicSelector } from '../request/types.js';
 
@@ -18,35 +20,75 @@ export function matchesSelector(link: Link, sel: NicSelector): boolean {
   }
 }
 
-/** Per-interface sysctls that operators tune and a namespace move silently resets. */
-const IFACE_SYSCTLS = {
-  ipv4: ['arp_ignore', 'arp_announce', 'arp_filter', 'arp_accept', 'arp_notify', 'rp_filter', 'proxy_arp',
-    'accept_redirects', 'send_redirects', 'accept_source_route', 'forwarding', 'log_martians', 'promote_secondaries'],
-  ipv6: ['accept_ra', 'autoconf', 'disable_ipv6', 'forwarding', 'accept_dad', 'dad_transmits', 'ndisc_notify', 'use_tempaddr'],
-};
+/**
+ * The one NIC a selector names, or undefined. Two NICs can share a MAC (a
+ * bond's ports, a MAC set by hand, a VLAN on its parent) and a PCI function
+ * can carry several ports: picking one of them would move a NIC the
+ * operator may not have meant, so that is refused, naming them all.
+ */
+export function findNic<L extends Link>(links: L[], sel: NicSelector): L | undefined {
+  const hits = links.filter((l) => matchesSelector(l, sel));
+  if (hits.length > 1) {
+    throw new UsageError(
+      `${describeSelector(sel)} is ambiguous: it matches ${hits.length} NICs (${hits.map((l) => l.ifname).join(', ')})`,
+      'name the NIC by its interface name instead',
+    );
+  }
+  return hits[0];
+}
 
+/**
+ * Keys the kernel derives from the link itself (IPv6's `mtu` follows the
+ * link MTU): the move back sets them, writing them would only race it.
+ */
+const DERIVED = new Set(['ipv6/mtu']);
+
+/**
+ * Every per-interface sysctl of the NIC (all of /proc/sys/net/ipv{4,6}/conf/DEV,
+ * not a fixed list) whose value differs from the namespace's `default`: a
+ * namespace move resets each of them to the new namespace's `default`, so
+ * these are what the NIC would come back without. Keys that cannot be read
+ * (stable_secret when unset) or written (mc_forwarding) are skipped.
+ */
 function sysctlDiffs(dev: string): HostNicState['sysctls'] {
   const out: HostNicState['sysctls'] = [];
-  for (const [family, keys] of Object.entries(IFACE_SYSCTLS)) {
+  for (const family of ['ipv4', 'ipv6']) {
+    const dir = `/proc/sys/net/${family}/conf/${dev}`;
+    let keys: string[];
+    try {
+      keys = readdirSync(dir).sort();
+    } catch {
+      continue; // IPv6 off
+    }
     for (const k of keys) {
+      if (DERIVED.has(`${family}/${k}`)) continue;
+      try {
+        if ((statSync(`${dir}/${k}`).mode & 0o200) === 0) continue;
+      } catch {
+        continue;
+      }
       const key = `net/${family}/conf/${dev}/${k}`;
       const value = ownSysctl(key);
       const defaultValue = ownSysctl(`net/${family}/conf/default/${k}`);
       if (value !== undefined && defaultValue !== undefined && value !== defaultValue) out.push({ key, value, defaultValue });
     }
   }
-  return out;
+  // disable_ipv6 last: detach restores in reverse, so it comes back first, before any other key and before the addresses.
+  const last = (k: string): number => (k.endsWith('/disable_ipv6') ? 1 : 0);
+  return out.sort((a, b) => last(a.key) - last(b.key));
 }
 
 /** Everything about a host NIC that attach takes away and detach must give back (from one read of the host). */
 export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
-  const kept = link.addr_info
-    // The kernel makes IPv6 link-local addresses itself when the link comes up.
-    .filter((a) => !(a.family === 'inet6' && a.scope === 'link'))
-    .map((a) => addrArgs(a, link.ifname).slice(0, -2));
-  const own = [...host.routes4, ...host.routes6]
-    .filter((r) => r.dev === link.ifname)
-    .filter((r) => r.protocol !== 'kernel' && !(r.dst.startsWith('fe80::') || r.dst.startsWith('ff00::')));
+  const now = Math.floor(Date.now() / 1000);
+  // The kernel makes IPv6 link-local addresses itself when the link comes up.
+  const own = link.addr_info.filter((a) => !(a.family === 'inet6' && a.scope === 'link'));
+  const kept = own.map((a) => addrArgs(a, link.ifname).slice(0, -2));
+  const expires: Record<string, AddrExpiry> = {};
+  for (const a of own) {
+    const e = addrExpiry(a, now);
+    if (e) expires[`${a.local}/${a.prefixlen}`] = e;
+  }
   return {
     name: link.ifname,
     ifindex: link.ifindex,
@@ -57,8 +99,11 @@ export function hostNicState(link: LinkAddrs, host: NsState): HostNicState {
     mtu: link.mtu,
     up: isUp(link),
     ...(link.ifalias ? { alias: link.ifalias } : {}),
+    ...(link.master ? { master: { name: link.master, kind: link.linkinfo?.info_slave_kind ?? 'master' } } : {}),
     addrs: kept,
-    routes: own.map((r) => ({ family: familyOf(r.gateway ?? (r.dst === 'default' ? (r.via?.host ?? '') : r.dst)), args: routeArgs(r, link.ifname) })),
+    ...(Object.keys(expires).length ? { addrExpires: expires } : {}),
+    routes: routesToKeep(link.ifname, link.addr_info, host),
+    neigh: (host.neigh ?? []).filter((n) => n.dev === link.ifname).map((n) => ({ dst: n.dst, ...(n.lladdr ? { lladdr: n.lladdr } : {}) })),
     sysctls: sysctlDiffs(link.ifname),
   };
 }

@@ -33,6 +33,12 @@ export function attachInput(id: string, req: AttachRequest, target: Target, seen
       'attach a secondary NIC instead, or pass --force if you are on a console',
     );
   }
+  if (!req.force && host.master) {
+    throw new UsageError(
+      `${link.ifname} is a port of ${host.master.kind} ${host.master.name}: moving it takes it out of ${host.master.name}`,
+      `attach a NIC that is not a ${host.master.kind} port, or pass --force (detach puts it back into ${host.master.name})`,
+    );
+  }
   if (req.mtu !== undefined) {
     const min = link.min_mtu ?? 68;
     const max = link.max_mtu ?? 65535;

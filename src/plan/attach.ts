@@ -9,7 +9,7 @@ import type { Target } from '../runtime/types.js';
 import { checkIds, makeStep } from '../steps/index.js';
 import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
 import type { NsRef } from '../steps/link.js';
-import type { Route } from '../kernel/ip.js';
+import type { AddrExpiry, Route } from '../kernel/ip.js';
 
 /** The NIC as it is in the host before attach: everything detach restores. */
 export interface HostNicState {
@@ -25,8 +25,14 @@ export interface HostNicState {
   alias?: string;
   /** `ip addr add` arguments before `dev`, first item the CIDR (link-local IPv6 left to the kernel). */
   addrs: string[][];
-  /** Routes through it that the kernel does not make by itself. */
+  /** When the addresses with a finite lifetime expire, by CIDR (addrs' first items). */
+  addrExpires?: Record<string, AddrExpiry>;
+  /** Routes through it that the kernel does not make by itself (observe/routes.ts), in restore order. */
   routes: { family: Family; args: string[] }[];
+  /** The bridge (or bond) it is a port of: attach with --force takes it out, detach puts it back. */
+  master?: { name: string; kind: string };
+  /** Permanent neighbour entries on it (absent in records of older hostnics). */
+  neigh?: { dst: string; lladdr?: string }[];
   /** Per-interface sysctls whose value differs from the namespace default (the move resets them). */
   sysctls: { key: string; value: string; defaultValue: string }[];
 }
@@ -112,7 +118,21 @@ export function planSections(input: AttachInput): Sections {
     into.push(makeStep(kind, id, title, params, { undoTitle, inverse }));
   };
 
+  // Who the NIC is (the plan's first change to it and the move check it): a link that took its name meanwhile is refused.
+  const identity = { mac: host.mac, ...(host.ifindex ? { ifindex: host.ifindex } : {}) };
+
   // 1. Host side: take off what the move would silently destroy, keeping it for detach.
+  // Backwards, the bridge gets its port back last: with its addresses and routes in place (as it was).
+  if (host.master) {
+    step('link.master', 'host.master', `Take ${host.name} out of ${host.master.kind} ${host.master.name}`,
+      `Put ${host.name} back into ${host.master.kind} ${host.master.name}`, { ns: HOST, dev: host.name, master: host.master.name }, true);
+  }
+  // Backwards, the neighbour entries come last: on the link up, with its addresses.
+  if (host.neigh?.length) {
+    const list = host.neigh.map((n) => n.dst).join(', ');
+    step('neigh.add', 'host.neigh', `Remove permanent neighbour entries ${list} from ${host.name}`,
+      `Restore permanent neighbour entries ${list} on ${host.name}`, { ns: HOST, dev: host.name, entries: host.neigh }, true);
+  }
   for (const family of [4, 6] as const) {
     const routes = host.routes.filter((r) => r.family === family).map((r) => r.args);
     if (routes.length) {
@@ -123,7 +143,7 @@ export function planSections(input: AttachInput): Sections {
   if (host.addrs.length) {
     const list = host.addrs.map((a) => a[0]).join(', ');
     step('addr.add', 'host.addrs', `Remove host address(es) ${list} from ${host.name}`, `Restore host address(es) ${list} on ${host.name}`,
-      { ns: HOST, dev: host.name, addrs: host.addrs }, true);
+      { ns: HOST, dev: host.name, addrs: host.addrs, ...(host.addrExpires ? { expires: host.addrExpires } : {}) }, true);
   }
   // The link goes down before its sysctls change, so that backwards (detach,
   // rollback) they are all back before it comes up: up with the namespace's
@@ -131,7 +151,7 @@ export function planSections(input: AttachInput): Sections {
   // (accept_ra, autoconf, disable_ipv6) that its own settings refuse.
   if (host.up) {
     step('link.set', 'host.down', `Bring ${host.name} down in the host`, `Bring ${host.name} up in the host`,
-      { ns: HOST, from: { name: host.name, up: true }, to: { up: false } });
+      { ns: HOST, from: { name: host.name, up: true, ...identity }, to: { up: false } });
   }
   for (const s of host.sysctls) {
     const key = s.key.replaceAll('/', '.');
@@ -158,14 +178,14 @@ export function planSections(input: AttachInput): Sections {
     `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev });
   if (input.path === 'direct') {
     step('link.move', 'move', `Move ${host.name} into ${target.display}`, `Move ${host.name} back to the host`,
-      { name: host.name, mac: host.mac, from: HOST, to: CTR });
+      { name: host.name, ...identity, from: HOST, to: CTR });
     announce(host.name);
     step('link.set', 'rename', renameTitle, renameBack, rename(CTR));
   } else {
     const TMP: NsRef = tmpNsPath(input.tmpNs);
     step('netns.add', 'tmpns.add', `Create private namespace ${input.tmpNs}`, `Remove private namespace ${input.tmpNs}`, { name: input.tmpNs });
     step('link.move', 'move.tmpns', `Move ${host.name} into ${input.tmpNs}`, `Move ${host.name} back to the host`,
-      { name: host.name, mac: host.mac, from: HOST, to: TMP });
+      { name: host.name, ...identity, from: HOST, to: TMP });
     step('link.set', 'rename', renameTitle, renameBack, rename(TMP));
     step('link.move', 'move', `Move ${ctrName} into ${target.display}`, `Move ${ctrName} out of ${target.display}`,
       { name: ctrName, mac: req.mac ?? host.mac, from: TMP, to: CTR });

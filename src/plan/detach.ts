@@ -8,8 +8,10 @@
  * nothing, so it is planned afresh for the path detach can take now.
  */
 import { checkIds, invert, withSaved } from '../steps/index.js';
+export { leftAlone } from '../steps/index.js';
 import type { SavedById, StepSpec } from '../steps/types.js';
-import type { Link } from '../kernel/ip.js';
+import { mainDefaults, type NsState } from '../kernel/ip.js';
+import { defaultDrift } from '../steps/route.js';
 import type { AttachmentRecord } from '../records.js';
 import { assemble, choosePath, planSections, type AttachInput, type MovePath } from './attach.js';
 import { planReturned } from './returned.js';
@@ -21,12 +23,18 @@ export interface DetachLive {
   tmpNs: string;
   /** The path the NIC can take out now (plan/attach.ts choosePath). */
   path: MovePath;
+  /**
+   * The container as it is now (under the lock): its default routes and
+   * links. With it, a default route someone changed after attach is left as
+   * it is (steps/route.ts defaultDrift).
+   */
+  ctr?: NsState;
 }
 
 export function planDetach(input: AttachInput, saved: SavedById, live: DetachLive): StepSpec[] {
   const recorded = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs });
   checkIds(assemble(recorded));
-  const put = (list: StepSpec[]): StepSpec[] => list.map((s) => withSaved(s, saved));
+  const put = (list: StepSpec[]): StepSpec[] => list.map((s) => leaveDrifted(withSaved(s, saved), live.ctr));
   const { move } = planSections({ ...input, ctrName: live.ctrName, tmpNs: live.tmpNs, path: live.path });
   const out = assemble({ host: put(recorded.host), move, ctr: put(recorded.ctr) }).reverse().map(invert);
   // The one exception to "exactly backwards". Attach adds the container-side
@@ -43,7 +51,22 @@ export function planDetach(input: AttachInput, saved: SavedById, live: DetachLiv
   // steps and the move out of the container then share one `ip -batch`.
   const create = out.findIndex((s) => s.id === 'tmpns.remove');
   if (create > 0) out.unshift(...out.splice(create, 1));
-  return out;
+  // Once the NIC is home, what is restored on the host around it is best
+  // effort: a route that cannot come back (its gateway or source address is
+  // gone) is reported with its command, and does not send the NIC back into
+  // the container.
+  const home = out.findIndex((s) => s.id === 'move');
+  return out.map((s, i) => (i > home && s.id.startsWith('host.') ? { ...s, bestEffort: true } : s));
+}
+
+/** A default-route step whose route someone changed since attach: marked to be left alone (with why). */
+function leaveDrifted(step: StepSpec, ctr: NsState | undefined): StepSpec {
+  if (step.kind !== 'route.default' || !ctr) return step;
+  const now = mainDefaults(step.params.family === 6 ? ctr.routes6 : ctr.routes4);
+  const why = defaultDrift(step.params, step.saved, now, new Set(ctr.links.map((l) => l.ifname)));
+  if (why === undefined) return step;
+  const title = `Leave the container's IPv${step.params.family} default route as it is (changed after attach)`;
+  return { ...step, undoTitle: title, leave: why };
 }
 
 /** What the live check found (observe/live.ts), as far as planning a detach needs it. */
@@ -58,17 +81,17 @@ export interface DetachFound {
  * The plan that gives one attachment back, for where its NIC is now: in the
  * container (or its namespace held by something), back in the host after
  * the namespace died, or gone (nothing to do but forget the record).
- * `ctrLinks`: the links of the namespace the NIC is in, when it is in one.
+ * `ctr`: the namespace the NIC is in, as read now, when it is in one.
  */
-export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctrLinks: Link[], planId: string): { steps: StepSpec[]; title: string } {
+export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctr: NsState | undefined, planId: string): { steps: StepSpec[]; title: string } {
   const i = rec.input;
   if (found.where === 'container' || found.where === 'held') {
     // Held: the container's process is gone but its namespace is not; reach it through a holder.
     const input = found.nsPath ? { ...i, target: { ...i.target, nsPath: found.nsPath } } : i;
     const ctrName = found.liveName ?? i.ctrName;
-    const path = choosePath(i.host.name, ctrLinks, ctrName);
+    const path = choosePath(i.host.name, ctr?.links ?? [], ctrName);
     return {
-      steps: planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${planId}`, path }),
+      steps: planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${planId}`, path, ...(ctr ? { ctr } : {}) }),
       title: `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`,
     };
   }

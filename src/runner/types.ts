@@ -57,6 +57,8 @@ export interface Outcome {
   exitCode: number;
   error?: Error;
   leftovers: Leftover[];
+  /** The plan finished, but these commands of best-effort steps failed (exit 3). */
+  notDone?: Leftover[];
   signal?: NodeJS.Signals;
   /** In dry-run: the plan as it would run. */
   dryRun?: DryRunPlan;

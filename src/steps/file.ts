@@ -108,4 +108,19 @@ export const fileWrite: StepKind<FileWriteParams, FileWriteSaved> = {
     }
     return cmds;
   },
+
+  watch: {
+    subject: (p) => `file ${p.path}`,
+    read: async (p) => {
+      try {
+        const st = lstatSync(p.path);
+        return st.isFile() ? readFileSync(p.path, 'utf8') : `(not a regular file)`;
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code === 'ENOENT' ? null : undefined;
+      }
+    },
+    applied: (p) => p.content,
+    undone: (_p, saved) => (saved?.existed ? (saved.content ?? undefined) : null),
+    why: (p, now) => `${p.path} was ${now === null ? 'removed' : 'edited'} after hostnic wrote it: left as it is`,
+  },
 };

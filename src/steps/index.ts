@@ -4,6 +4,8 @@ import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
+import { linkMaster } from './master.js';
+import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
 import { sysctlAnnounce, sysctlSet } from './sysctl.js';
@@ -19,6 +21,8 @@ const KINDS: Registry = {
   'addr.add': addrAdd,
   'route.add': routeAdd,
   'route.default': routeDefault,
+  'neigh.add': neighAdd,
+  'link.master': linkMaster,
   'sysctl.set': sysctlSet,
   'sysctl.announce': sysctlAnnounce,
   'file.write': fileWrite,
@@ -37,18 +41,21 @@ function kindOf<K extends KindName>(step: StepSpec<K>): Registry[K] {
 /** Commands that perform the step (its undo, for an inverse step). */
 export function doCommands<K extends KindName>(step: StepSpec<K>): Cmd[] {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
+  if (step.leave !== undefined) return [];
   return step.inverse ? k.undo(step.params, step.saved) : k.apply(step.params, step.saved);
 }
 
 /** Commands that revert the step. */
 export function undoCommands<K extends KindName>(step: StepSpec<K>): Cmd[] {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
+  if (step.leave !== undefined) return [];
   return step.inverse ? k.apply(step.params, step.saved) : k.undo(step.params, step.saved);
 }
 
 /** The kind's read-only check before the step runs forwards (`forward`) or is undone. */
 export async function preflight<K extends KindName>(step: StepSpec<K>, forward: boolean): Promise<void> {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
+  if (step.leave !== undefined) return;
   const applying = forward !== !!step.inverse;
   return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
 }
@@ -56,13 +63,13 @@ export async function preflight<K extends KindName>(step: StepSpec<K>, forward: 
 /** Whether running the step forwards must first read the system (so it cannot share a batch). */
 export function mustCapture<K extends KindName>(step: StepSpec<K>): boolean {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
-  return !step.inverse && !!k.capture && (k.needsCapture?.(step.params) ?? true);
+  return !step.inverse && step.leave === undefined && !!k.capture && (k.needsCapture?.(step.params) ?? true);
 }
 
 /** Read what undo will need, unless an inverse step already carries it. */
 export async function capture<K extends KindName>(step: StepSpec<K>): Promise<SavedOf<K> | undefined> {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
-  if (step.inverse || !k.capture) return step.saved;
+  if (step.inverse || step.leave !== undefined || !k.capture) return step.saved;
   return k.capture(step.params);
 }
 
@@ -110,4 +117,41 @@ export function makeStep<K extends KindName>(
   if (more.undoTitle !== undefined) step.undoTitle = more.undoTitle;
   if (more.inverse) step.inverse = true;
   return step;
+}
+
+/** What a plan leaves as it found it, and why (to print). */
+export function leftAlone(steps: readonly StepSpec[]): string[] {
+  return steps.flatMap((s) => (s.leave !== undefined ? [s.leave] : []));
+}
+
+const norm = (v: string | null | undefined): string | null | undefined => (typeof v === 'string' ? v.trim().split(/\s+/).join(' ') : v);
+
+/**
+ * For an undo plan (inverse steps) of changes made long ago: mark each step
+ * whose subject is no longer what the step made it (a person changed it
+ * since) to be left, with why. Steps on one subject are followed in order:
+ * once an earlier one is undone, the subject is what that undo makes it.
+ * Reads the system; steps of kinds without `watch` are kept as they are.
+ */
+export async function leaveChanged(steps: readonly StepSpec[]): Promise<StepSpec[]> {
+  const now = new Map<string, string | null | undefined>();
+  const out: StepSpec[] = [];
+  for (const step of steps) {
+    const w = (kindOf(step) as StepKind).watch;
+    if (!w || !step.inverse || step.leave !== undefined) {
+      out.push(step);
+      continue;
+    }
+    const subject = w.subject(step.params);
+    const value = now.has(subject) ? now.get(subject) : await w.read(step.params);
+    if (value !== undefined && norm(value) !== norm(w.applied(step.params))) {
+      now.set(subject, value);
+      out.push({ ...step, leave: w.why(step.params, value) });
+      continue;
+    }
+    const after = w.undone(step.params, step.saved);
+    now.set(subject, after === undefined ? value : after);
+    out.push(step);
+  }
+  return out;
 }

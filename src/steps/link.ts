@@ -1,5 +1,7 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
-import { links, ownNetns } from '../kernel/ip.js';
+import { links, ownNetns, type Link } from '../kernel/ip.js';
+import { readJson } from '../exec.js';
+import { RefusedError } from '../errors.js';
 import type { Cmd } from '../exec.js';
 import type { StepKind } from './types.js';
 
@@ -23,6 +25,8 @@ export interface MoveParams {
   name: string;
   /** Its MAC: in a rollback, a link of that name with another MAC is not ours. */
   mac?: string;
+  /** Its ifindex in `from` when the plan was made (the move out of the host): with `mac`, who it is. */
+  ifindex?: number;
   from: NsRef;
   to: NsRef;
 }
@@ -40,7 +44,36 @@ const moveCmd = (p: MoveParams, from: NsRef, to: NsRef): Cmd => ({
 export const linkMove: StepKind<MoveParams> = {
   apply: (p) => [moveCmd(p, p.from, p.to)],
   undo: (p) => [moveCmd(p, p.to, p.from)],
+  // Forwards only: the link under that name must still be the one the plan saw.
+  preflight: async (p, action, { rollback }) => {
+    if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex);
+  },
 };
+
+/**
+ * The link named `name` in `ns` must be the one the plan saw: the same MAC
+ * (and ifindex, when given). Between the plan and the change, a NIC can be
+ * deleted and another created under its name (a hot-unplug and plug, a veth
+ * re-made by a script); acting on it would move, reconfigure or give our MAC
+ * to a stranger. Read just before the change (in a batch: just before the
+ * batch). Throws RefusedError; a link that is gone is left to the command.
+ */
+async function mustBe(ns: NsRef, name: string, mac: string, ifindex?: number): Promise<void> {
+  let found: Link | undefined;
+  try {
+    [found] = await readJson<Link[]>({ argv: ['ip', '-json', 'link', 'show', 'dev', name], netns: nsArg(ns) });
+  } catch {
+    return; // not there: the command itself reports it
+  }
+  if (!found) return;
+  const now = (found.address ?? '').toLowerCase();
+  if (now === mac.toLowerCase() && (ifindex === undefined || found.ifindex === ifindex)) return;
+  const was = `MAC ${mac}${ifindex !== undefined ? `, ifindex ${ifindex}` : ''}`;
+  throw new RefusedError(
+    `${name} is not the NIC this plan was made for (it had ${was}; the link now named ${name} has MAC ${now}, ifindex ${found.ifindex}): it was replaced meanwhile, so it is left alone`,
+    'look at it (ip link show), then run the command again if it is the NIC you mean',
+  );
+}
 
 export interface LinkAttrs {
   name?: string;
@@ -52,8 +85,12 @@ export interface LinkAttrs {
 
 export interface SetParams {
   ns: NsRef;
-  /** Attributes before and after: only the keys present in `to` are changed. */
-  from: LinkAttrs & { name: string };
+  /**
+   * Attributes before and after: only the keys present in `to` are changed.
+   * `from.mac` (and `from.ifindex`), when given, are also who the link is:
+   * applying refuses a link under that name with another MAC or ifindex.
+   */
+  from: LinkAttrs & { name: string; ifindex?: number };
   to: LinkAttrs;
 }
 
@@ -101,6 +138,10 @@ function previous(p: SetParams): LinkAttrs {
 export const linkSet: StepKind<SetParams> = {
   apply: (p) => setCmds(p.ns, p.from.name, p.to, macsOf(p)),
   undo: (p) => setCmds(p.ns, p.to.name ?? p.from.name, { ...previous(p), name: p.from.name }, macsOf(p)),
+  // Forwards, with the MAC the plan saw: never rename, reconfigure or give our MAC to a link that took the name.
+  preflight: async (p, action, { rollback }) => {
+    if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex);
+  },
 };
 
 /** A renamed link's MACs, before and after: how a rollback knows it is ours. */

@@ -67,3 +67,29 @@ export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
     ...before(p, saved).map((r) => routeCmd(p.ns, p.family, 'add', theirs(r))),
   ],
 };
+
+const gwOf = (r: Route): string | undefined => r.gateway ?? r.via?.host;
+const show = (r: Route): string => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.dev ?? (r.nexthops ?? []).map((h) => h.dev).join(',')}`;
+
+/**
+ * Whether undoing the step would put the previous default route back over
+ * something a person did (detach then marks it `leave`, steps/types.ts): undefined when the container's default routes of
+ * that family (main table, as read now) are exactly the one hostnic set and
+ * every previous route's device is still there; else why they are left as
+ * they are. Pure: `now` and `devs` are what the caller read.
+ */
+export function defaultDrift(p: DefaultParams, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>): string | undefined {
+  const prev = before(p, saved);
+  const isOurs = (r: Route): boolean => gwOf(r) === p.gateway && r.dev === p.dev;
+  const v = `IPv${p.family}`;
+  const was = prev.length ? prev.map(show).join('; ') : 'none';
+  if (now.length !== 1 || !isOurs(now[0]!)) {
+    const is = now.length ? now.map(show).join('; ') : 'none';
+    return `the container's ${v} default route was changed after attach (now: ${is}; hostnic set: via ${p.gateway} dev ${p.dev}): left as it is, the previous one (${was}) not put back`;
+  }
+  const lost = prev.flatMap((r) => (r.dev ? [r.dev] : (r.nexthops ?? []).flatMap((h) => (h.dev ? [h.dev] : [])))).filter((d) => !devs.has(d));
+  if (lost.length) {
+    return `the container's previous ${v} default route (${was}) cannot be put back: ${[...new Set(lost)].join(', ')} is gone; the container has no ${v} default route now`;
+  }
+  return undefined;
+}

@@ -20,6 +20,14 @@ export const sysctlSet: StepKind<SysctlParams, SysctlSaved> = {
     saved === undefined
       ? []
       : [{ argv: ['sysctl', '-q', '-w', `${p.key}=${saved}`], netns: nsArg(p.ns), tolerate: /cannot stat|No such file/ }],
+  watch: {
+    subject: (p) => `sysctl ${p.ns ?? ''} ${p.key}`,
+    // A key that is gone (its NIC left) cannot be told changed: undo tolerates it.
+    read: (p) => nsSysctl(p.ns ?? undefined, p.key),
+    applied: (p) => p.value,
+    undone: (_p, saved) => saved,
+    why: (p, now) => `${p.key.replaceAll('/', '.')} is ${now ?? 'gone'} now, not the ${p.value} hostnic set: left as it is`,
+  },
 };
 
 export interface AnnounceParams {

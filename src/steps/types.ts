@@ -13,6 +13,8 @@ import type { Cmd } from '../exec.js';
 import type { AddrParams } from './addr.js';
 import type { FileWriteParams, FileWriteSaved } from './file.js';
 import type { MoveParams, SetParams } from './link.js';
+import type { MasterParams } from './master.js';
+import type { NeighParams } from './neigh.js';
 import type { NetnsParams } from './netns.js';
 import type { NetworkdReloadParams } from './networkd.js';
 import type { NmManagedParams, NmManagedSaved, NmReloadParams } from './nm.js';
@@ -26,6 +28,8 @@ export interface StepTypes {
   'link.set': { params: SetParams; saved: undefined };
   'addr.add': { params: AddrParams; saved: undefined };
   'route.add': { params: RoutesParams; saved: undefined };
+  'neigh.add': { params: NeighParams; saved: undefined };
+  'link.master': { params: MasterParams; saved: undefined };
   'route.default': { params: DefaultParams; saved: DefaultSaved };
   'sysctl.set': { params: SysctlParams; saved: SysctlSaved };
   'sysctl.announce': { params: AnnounceParams; saved: undefined };
@@ -56,8 +60,21 @@ type SpecMap = {
     params: ParamsOf<K>;
     /** Run the kind backwards: `undo` is the action and `apply` restores. */
     inverse?: boolean;
+    /**
+     * Left as found, and why: what the step would change was changed by a
+     * person since hostnic made it (a default route, a sysctl, a file), so
+     * the step changes nothing, in either direction (and says so).
+     */
+    leave?: string;
     /** What `capture` read before the step ran (for an inverse step: the original step's). */
     saved?: SavedOf<K>;
+    /**
+     * Run forwards, a command of it that fails does not stop the plan: the
+     * others still run, the plan finishes, and what failed is reported with
+     * its commands (exit 3). For what detach restores on the host once the
+     * NIC is home: a route must never keep the NIC in the container.
+     */
+    bestEffort?: boolean;
   };
 };
 
@@ -81,4 +98,23 @@ export interface StepKind<P = any, S = any> {
    * refuse (for example: never delete a namespace that still holds a NIC).
    */
   preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void>;
+  /**
+   * For undoing a change made long ago (doctor --undo): the one thing the
+   * step changes, how to read it now, what apply made it, and what undo
+   * makes it. steps/index.ts leaveChanged() compares them.
+   */
+  watch?: Watch<P, S>;
+}
+
+export interface Watch<P, S> {
+  /** What the step changes (two steps with one subject change the same thing). */
+  subject(params: P): string;
+  /** Its value now; null: absent; undefined: cannot tell (then it is not called changed). */
+  read(params: P): Promise<string | null | undefined>;
+  /** Its value once applied. */
+  applied(params: P): string | null;
+  /** Its value once undone (undefined: as it was, undo changes nothing). */
+  undone(params: P, saved: S | undefined): string | null | undefined;
+  /** Why it is left, given what it is now. */
+  why(params: P, now: string | null): string;
 }

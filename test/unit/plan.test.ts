@@ -202,6 +202,15 @@ describe('the direct path (the host name is free in the container)', () => {
     expect(k.indexOf('sysctl.set')).toBeLessThan(k.indexOf('link.set:up'));
   });
 
+  it('once the NIC is home, what detach restores on the host is best effort; nothing before it is', () => {
+    for (const path of ['direct', 'private'] as const) {
+      const detach = planDetach(input, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path });
+      expect(detach.filter((s) => s.bestEffort).map((s) => s.id))
+        .toEqual(['host.sysctl.ipv4.arp_ignore', 'host.down', 'host.addrs', 'host.routes4']);
+      expect(planAttach(input).some((s) => s.bestEffort)).toBe(false);
+    }
+  });
+
   it('a rollback of the rename inverts it exactly', () => {
     const rename = steps.find((s) => s.id === 'rename')!;
     expect(undoCommands(rename).map(render)).toEqual(doCommands(invert(rename)).map(render));
@@ -252,12 +261,37 @@ describe('tag', () => {
 });
 
 describe('addrArgs', () => {
-  it('re-creates an address with what was left of a finite lifetime, and a permanent one as permanent', async () => {
-    const { addrArgs } = await import('../../src/kernel/ip.js');
-    expect(addrArgs({ family: 'inet', local: '10.0.0.2', prefixlen: 24, broadcast: '10.0.0.255', scope: 'global', valid_life_time: 3542, preferred_life_time: 1742 }, 'nic1'))
-      .toEqual(['10.0.0.2/24', 'broadcast', '10.0.0.255', 'valid_lft', '3542', 'preferred_lft', '1742', 'dev', 'nic1']);
-    expect(addrArgs({ family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global', valid_life_time: 4294967295, preferred_life_time: 4294967295 }, 'nic1'))
-      .toEqual(['fd00::2/64', 'dev', 'nic1']);
+  it('keeps flags and attributes; a finite lifetime becomes a deadline, and what is left of it is given when the address is added', async () => {
+    const { addrArgs, addrExpiry } = await import('../../src/kernel/ip.js');
+    const { lifetimeLeft } = await import('../../src/steps/addr.js');
+    const dhcp = { family: 'inet', local: '10.0.0.2', prefixlen: 24, broadcast: '10.0.0.255', scope: 'global', valid_life_time: 3542, preferred_life_time: 1742 } as const;
+    expect(addrArgs(dhcp, 'nic1')).toEqual(['10.0.0.2/24', 'broadcast', '10.0.0.255', 'dev', 'nic1']);
+    const e = addrExpiry(dhcp, 1000)!;
+    expect(e).toEqual({ valid: 4542, preferred: 2742 });
+    expect(lifetimeLeft(e, 1000)).toEqual(['valid_lft', '3542', 'preferred_lft', '1742']);
+    expect(lifetimeLeft(e, 3000)).toEqual(['valid_lft', '1542', 'preferred_lft', '0']);
+    expect(lifetimeLeft(e, 4542)).toBeUndefined();
+    const forever = { family: 'inet6', local: 'fd00::2', prefixlen: 64, scope: 'global', valid_life_time: 4294967295, preferred_life_time: 4294967295 } as const;
+    expect(addrArgs(forever, 'nic1')).toEqual(['fd00::2/64', 'dev', 'nic1']);
+    expect(addrExpiry(forever, 1000)).toBeUndefined();
+    expect(addrArgs({ family: 'inet', local: '10.0.0.1', address: '10.0.0.2', prefixlen: 32, scope: 'global', label: 'nic1:p', noprefixroute: true }, 'nic1'))
+      .toEqual(['10.0.0.1/32', 'peer', '10.0.0.2/32', 'label', 'nic1:p', 'noprefixroute', 'dev', 'nic1']);
+    expect(addrArgs({ family: 'inet6', local: 'fd00::3', prefixlen: 64, scope: 'global', nodad: true, mngtmpaddr: true }, 'nic1'))
+      .toEqual(['fd00::3/64', 'nodad', 'mngtmpaddr', 'dev', 'nic1']);
+  });
+
+  it('an address whose lifetime ended while attached is not restored; a peer address is deleted with its peer', async () => {
+    const { addrAdd } = await import('../../src/steps/addr.js');
+    const now = Date.now() / 1000;
+    const p = {
+      ns: null, dev: 'nic1', addrs: [['10.0.0.2/24'], ['10.0.1.2/24'], ['10.0.0.1/32', 'peer', '10.0.0.9/32']],
+      expires: { '10.0.0.2/24': { valid: now - 5, preferred: now - 5 }, '10.0.1.2/24': { valid: now + 100, preferred: now + 50 } },
+    };
+    const add = addrAdd.apply(p, undefined).map((c) => c.argv.join(' '));
+    expect(add).toHaveLength(2);
+    expect(add[0]).toMatch(/^ip addr add 10\.0\.1\.2\/24 valid_lft (99|100) preferred_lft (49|50) dev nic1$/);
+    expect(add[1]).toBe('ip addr add 10.0.0.1/32 peer 10.0.0.9/32 dev nic1');
+    expect(addrAdd.undo(p, undefined).map((c) => c.argv.join(' '))[0]).toBe('ip addr del 10.0.0.1/32 peer 10.0.0.9/32 dev nic1');
   });
 });
 
