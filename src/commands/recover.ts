@@ -5,6 +5,9 @@ import { reportFailure } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 
 export async function recoverCommand(ctx: Ctx): Promise<number> {
+  // A hostnic killed between a journal's temp file and its rename leaves the
+  // temp file, and no journal to recover (nothing ran after it): remove it.
+  if (!ctx.dryRun) ctx.state.sweepTemporaries();
   const { journals, bad } = unfinishedPlans(ctx.state);
   for (const b of bad) process.stderr.write(`hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
   let exit: number = EXIT.ok;

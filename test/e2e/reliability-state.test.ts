@@ -136,6 +136,22 @@ describe.skipIf(!root)('the state directory', () => {
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
   });
 
+  it('a journal write cut short by SIGKILL (its temp file, no journal): recover removes the temp file of the dead writer, a live one\'s stays', async () => {
+    // A pid no process has: one past the kernel's pid_max.
+    const dead = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8')) + 1;
+    const journal = join(lab.stateDir, 'journal');
+    mkdirSync(journal, { recursive: true, mode: 0o700 });
+    const deadTmp = join(journal, `85102718.json.${dead}.tmp`);
+    const liveTmp = join(journal, `85102719.json.${process.pid}.tmp`);
+    writeFileSync(deadTmp, '{"schema":2,', { mode: 0o600 });
+    writeFileSync(liveTmp, '{"schema":2,', { mode: 0o600 });
+    const r = await lab.hostnic(['recover']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(r.stdout).toBe('nothing to recover\n');
+    expect(readdirSync(journal).sort()).toEqual([`85102719.json.${process.pid}.tmp`]);
+    rmSync(liveTmp);
+  });
+
   it('a corrupted journal: recover says which file and exits 1 (also with good journals next to it); status names it; attach and detach still work', async () => {
     const bad = join(lab.stateDir, 'journal', '0badf00d.json');
     writeFileSync(bad, '{"schema":1,"id":"0badf00d","steps":[{"spec":', { mode: 0o600 });
