@@ -14,7 +14,8 @@ const EXIT_CODES = `Exit codes:
   0  done (including "already attached" and "nothing to do")
   1  failed, and every change was rolled back (or refused: an unfinished plan needs \`hostnic recover\`)
   2  invalid request, or it names a NIC, container, process or namespace that does not exist: nothing was changed
-  3  rollback incomplete: what is left and the commands to fix it are printed
+  3  incomplete: a rollback that could not finish, or a detach that brought the NIC home without all of
+     the host's settings; what is left and the commands to finish it by hand are printed
   129/130/143  interrupted by SIGHUP/SIGINT/SIGTERM, after rolling back`;
 
 declare const __HOSTNIC_VERSION__: string;
