@@ -22,6 +22,16 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     }
   }
 
+  /** Attach the NIC to the container, then detach it: each clean (exit 0, nothing on stderr). */
+  async function roundTrip(pid: number, nic: string, extra: string[] = []): Promise<void> {
+    const a = await lab.hostnic(['attach', `pid:${pid}`, nic, ...extra]);
+    expect(a.stderr).toBe('');
+    expect(a.exitCode).toBe(0);
+    const d = await lab.hostnic(['detach', `pid:${pid}`, nic]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+  }
+
   it("NetworkManager's way: noprefixroute addresses, the subnet route as proto kernel metric 101, the gateway route on top", async () => {
     const nic = await lab.addNic();
     await host(
@@ -68,12 +78,7 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     const ctr = await lab.addContainer();
     const before = await lab.snapshot(lab.host);
 
-    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
-    expect(a.stderr).toBe('');
-    expect(a.exitCode).toBe(0);
-    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
-    expect(d.stderr).toBe('');
-    expect(d.exitCode).toBe(0);
+    await roundTrip(ctr.pid, nic);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
 
@@ -130,12 +135,7 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     expect(neighBefore).toHaveLength(2);
     const ctr = await lab.addContainer();
     const before = await lab.snapshot(lab.host);
-    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
-    expect(a.stderr).toBe('');
-    expect(a.exitCode).toBe(0);
-    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
-    expect(d.stderr).toBe('');
-    expect(d.exitCode).toBe(0);
+    await roundTrip(ctr.pid, nic);
     expect(await permanent()).toEqual(neighBefore);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
@@ -154,12 +154,7 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     expect(refused.stderr.split('\n')[0]).toBe(`hostnic: ${nic} is a port of bridge brh0: moving it takes it out of brh0`);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
 
-    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '--force']);
-    expect(a.stderr).toBe('');
-    expect(a.exitCode).toBe(0);
-    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
-    expect(d.stderr).toBe('');
-    expect(d.exitCode).toBe(0);
+    await roundTrip(ctr.pid, nic, ['--force']);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
 
@@ -176,12 +171,7 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     for (const kv of keys) expect(sysctlsBefore).toContain(`/proc/sys/${kv.replace('=', ':')}`);
     const ctr = await lab.addContainer();
     const before = await lab.snapshot(lab.host);
-    const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic]);
-    expect(a.stderr).toBe('');
-    expect(a.exitCode).toBe(0);
-    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
-    expect(d.stderr).toBe('');
-    expect(d.exitCode).toBe(0);
+    await roundTrip(ctr.pid, nic);
     expect(await read()).toEqual(sysctlsBefore);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
   });
