@@ -138,6 +138,6 @@ describe('help', () => {
     const r = await execa(process.execPath, [`${REPO}/bin/hostnic`, ...args], { reject: false });
     expect(r.exitCode).toBe(0);
     expect(r.stdout).toContain(example);
-    expect(r.stdout).toContain('3  rollback incomplete');
+    expect(r.stdout).toContain('3  incomplete: a rollback that could not finish, or a detach that brought the NIC home without all of');
   });
 });
