@@ -109,6 +109,7 @@ _hostnic() {
         local opts=$global_opts
         case $cmd in
             attach) opts+=' --name --mac --mtu --route --force' ;;
+            detach) opts+=' --force' ;;
             doctor) opts+=' --fix --undo --force' ;;
             status) opts+=' --scan' ;;
             recover) opts+=' --abandon' ;;

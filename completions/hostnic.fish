@@ -104,9 +104,10 @@ complete -c hostnic -n '__hostnic_command_is attach' -l mtu -x -d 'Set this MTU'
 complete -c hostnic -n '__hostnic_command_is attach' -l route -x -d 'Extra route CIDR[@VIA] through the NIC'
 complete -c hostnic -n '__hostnic_command_is attach' -l force -d "Allow moving the NIC of the host's default route"
 
-# detach <container> [<nic>]
+# detach <container> [<nic>] [--force]
 complete -c hostnic -n '__hostnic_at detach 0' -a '(__hostnic_values attached-containers)' -d 'Container with an attached NIC'
 complete -c hostnic -n '__hostnic_at detach 1' -a '(__hostnic_detach_nics)' -d 'Attached NIC'
+complete -c hostnic -n '__hostnic_command_is detach' -l force -d 'Restore what the record says where the tag on the NIC disagrees'
 
 # status [--scan]
 complete -c hostnic -n '__hostnic_command_is status' -l scan -d 'Also look for tagged NICs in every namespace'

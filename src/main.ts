@@ -88,6 +88,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       (y) => y
         .positional('container', { type: 'string', demandOption: true, describe: 'the container, as for attach (also when it is gone)' })
         .positional('nic', { type: 'string', describe: 'host name, container-side name or mac:ADDRESS (default: every NIC hostnic attached to it)' })
+        .option('force', { type: 'boolean', describe: 'restore what the record says even where the tag on the NIC disagrees (default: refuse, and say where)' })
         .example('$0 detach nginx', 'every NIC hostnic gave to nginx goes back to the host')
         .example('$0 detach nginx eth1', 'only that one')
         .epilog(EXIT_CODES),

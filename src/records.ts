@@ -1,13 +1,19 @@
 /** Attachment records: what attach did, so detach and status can reverse and verify it. */
 import { join } from 'node:path';
 import type { LinkAddrs, Route } from './kernel/ip.js';
-import type { AttachInput } from './plan/attach.js';
+import { managedFiles } from './host/paths.js';
+import { planAttach, type AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
 import { describeTarget, targetAlive } from './runtime/resolve.js';
 import type { Target } from './runtime/types.js';
-import { SCHEMA, type StateDir, isObject } from './state.js';
+import { SCHEMA, type StateDir } from './state.js';
+import { checkStep, problemOf, type Bounds } from './steps/validate.js';
+import {
+  PRIVATE_NS, fail, needArray, needBool, needCidr, needDst, needHexId, needIfName, needInt, needIp, needLinkAddr, needMac, needMtu, needNs,
+  needObject, needString, needToken, needWord,
+} from './steps/shapes.js';
 import type { SavedById } from './steps/types.js';
-import type { Tag } from './tag.js';
+import { decodeTag, encodeTag, type Tag } from './tag.js';
 
 export interface AttachmentRecord {
   schema: typeof SCHEMA;
@@ -19,15 +25,103 @@ export interface AttachmentRecord {
   saved: SavedById;
 }
 
-export function isRecord(v: unknown): v is AttachmentRecord {
-  return isObject(v) && v.schema === SCHEMA && v.kind === 'attachment' && typeof v.id === 'string'
-    && isObject(v.input) && isObject(v.saved);
-}
-
 export const recordPath = (id: string): string => join('attachments', `${id}.json`);
 
+/**
+ * Why a record (file `name` in attachments/) must not be used, or undefined.
+ * Detach runs the attach plan rebuilt from a record's input, so that plan
+ * is what is checked: every step against its kind's schema
+ * (steps/validate.ts), each with what the record saved for it; and the
+ * input's other fields, which name the NIC, the container and the files.
+ */
+export function recordProblem(v: unknown, name: string, bounds: Bounds = managedFiles()): string | undefined {
+  return problemOf(() => {
+    const r = needObject(v, 'record', ['schema', 'kind', 'id', 'createdAt', 'input', 'saved']);
+    if (r.kind !== 'attachment') fail('kind', 'not "attachment"');
+    const id = needHexId(r.id, 'id');
+    if (name !== `${id}.json`) fail('id', `${id} is not the file's own name`);
+    needString(r.createdAt, 'createdAt', 64);
+    checkInput(r.input, id);
+    const saved = needObject(r.saved, 'saved', [], Object.keys(r.saved ?? {}));
+    let steps;
+    try {
+      steps = planAttach(r.input as AttachInput);
+    } catch (e) {
+      return fail('input', `no plan can be made from it (${(e as Error).message.split('\n')[0]})`);
+    }
+    const ids = new Set(steps.map((s) => s.id));
+    for (const key of Object.keys(saved)) if (!ids.has(key)) fail(`saved.${key}`, 'no step of this attachment has that id');
+    steps.forEach((s) => checkStep(Object.hasOwn(saved, s.id) ? { ...s, saved: saved[s.id] } : s, bounds, `plan step ${s.id}`));
+  });
+}
+
+/** The fields of an attach input that are not (only) in its steps: who the NIC, the container and the request are. */
+function checkInput(v: unknown, id: string): void {
+  const i = needObject(v, 'input', ['id', 'request', 'host', 'target', 'ctrName', 'tmpNs', 'tag', 'path'], ['ctrDefaults']);
+  if (i.id !== id) fail('input.id', 'is not the record\'s id');
+  needIfName(i.ctrName, 'input.ctrName');
+  if (typeof i.tmpNs !== 'string' || !PRIVATE_NS.test(i.tmpNs)) fail('input.tmpNs', 'is not a private namespace of hostnic (hostnic-<hex>)');
+  needString(i.tag, 'input.tag', 255);
+  if (i.path !== 'direct' && i.path !== 'private') fail('input.path', 'not direct or private');
+  const h = needObject(i.host, 'input.host', ['name', 'ifindex', 'mac', 'mtu', 'up', 'addrs', 'routes', 'sysctls'],
+    ['permaddr', 'parentdev', 'kind', 'alias', 'addrExpires', 'master', 'neigh']);
+  needIfName(h.name, 'input.host.name');
+  needInt(h.ifindex, 'input.host.ifindex', 0, 0x7fffffff);
+  needLinkAddr(h.mac, 'input.host.mac');
+  needMtu(h.mtu, 'input.host.mtu');
+  needBool(h.up, 'input.host.up');
+  if (h.permaddr !== undefined) needLinkAddr(h.permaddr, 'input.host.permaddr');
+  if (h.parentdev !== undefined) needToken(h.parentdev, 'input.host.parentdev');
+  if (h.kind !== undefined) needWord(h.kind, 'input.host.kind');
+  if (h.alias !== undefined) needString(h.alias, 'input.host.alias', 255);
+  needArray(h.routes, 'input.host.routes').forEach((x, n) => {
+    const r = needObject(x, `input.host.routes[${n}]`, ['family', 'args']);
+    if (r.family !== 4 && r.family !== 6) fail(`input.host.routes[${n}].family`, 'not 4 or 6');
+  });
+  needArray(h.sysctls, 'input.host.sysctls').forEach((x, n) => needObject(x, `input.host.sysctls[${n}]`, ['key', 'value', 'defaultValue']));
+  if (h.master !== undefined) {
+    const m = needObject(h.master, 'input.host.master', ['name', 'kind']);
+    needIfName(m.name, 'input.host.master.name');
+    needWord(m.kind, 'input.host.master.kind');
+  }
+  const t = needObject(i.target, 'input.target', ['display', 'kind', 'nsPath', 'nsId'], ['pid', 'runtime']);
+  needString(t.display, 'input.target.display', 1024);
+  if (!['pid', 'netns', 'path', 'docker', 'podman', 'containerd'].includes(t.kind as string)) fail('input.target.kind', 'not a kind of target');
+  if (needNs(t.nsPath, 'input.target.nsPath') === null) fail('input.target.nsPath', 'is not a path');
+  if (typeof t.nsId !== 'string' || !/^\d+:\d+$/.test(t.nsId)) fail('input.target.nsId', 'is not DEVICE:INODE');
+  if (t.pid !== undefined) needInt(t.pid, 'input.target.pid', 1, 0x3fffffff);
+  if (t.runtime !== undefined) {
+    const rt = needObject(t.runtime, 'input.target.runtime', ['name', 'id', 'containerName'], ['namespace']);
+    if (!['docker', 'podman', 'containerd'].includes(rt.name as string)) fail('input.target.runtime.name', 'not a runtime');
+    needToken(rt.id, 'input.target.runtime.id');
+    needString(rt.containerName, 'input.target.runtime.containerName', 1024);
+    if (rt.namespace !== undefined) needString(rt.namespace, 'input.target.runtime.namespace', 1024);
+  }
+  const q = needObject(i.request, 'input.request', ['target', 'nic', 'addresses', 'routes', 'force'], ['name', 'mac', 'mtu']);
+  needObject(q.target, 'input.request.target', ['kind'], Object.keys(q.target ?? {}));
+  needObject(q.nic, 'input.request.nic', ['kind'], Object.keys(q.nic ?? {}));
+  needBool(q.force, 'input.request.force');
+  if (q.name !== undefined) needIfName(q.name, 'input.request.name');
+  if (q.mac !== undefined) needMac(q.mac, 'input.request.mac');
+  if (q.mtu !== undefined) needMtu(q.mtu, 'input.request.mtu');
+  needArray(q.addresses, 'input.request.addresses').forEach((x, n) => {
+    const at = `input.request.addresses[${n}]`;
+    const a = needObject(x, at, ['family', 'address', 'prefix', 'cidr'], ['gateway']);
+    needCidr(a.cidr, `${at}.cidr`);
+    if (a.cidr !== `${String(a.address)}/${String(a.prefix)}`) fail(`${at}.cidr`, 'is not its address/prefix');
+    if (a.gateway !== undefined) needIp(a.gateway, `${at}.gateway`);
+    if (a.family !== (String(a.address).includes(':') ? 6 : 4)) fail(`${at}.family`, 'is not the address\'s family');
+  });
+  needArray(q.routes, 'input.request.routes').forEach((x, n) => {
+    const r = needObject(x, `input.request.routes[${n}]`, ['family', 'dst'], ['via']);
+    needDst(r.dst, `input.request.routes[${n}].dst`);
+    if (r.via !== undefined) needIp(r.via, `input.request.routes[${n}].via`);
+  });
+}
+
 export function loadRecords(state: StateDir): { records: AttachmentRecord[]; bad: { file: string; error: string }[] } {
-  const { items, bad } = state.readAll(state.attachDir, isRecord);
+  const bounds = managedFiles();
+  const { items, bad } = state.readAll<AttachmentRecord>(state.attachDir, (v, name) => recordProblem(v, name, bounds));
   return { records: items, bad };
 }
 
@@ -126,4 +220,31 @@ export function recordFromTag(
     ...(tag.gw6 ? { 'ctr.default6': gw(tag.gw6) } : {}),
   };
   return { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
+}
+
+const gwText = (routes: unknown): string | undefined => {
+  const r = Array.isArray(routes) ? (routes[0] as Route | undefined) : undefined;
+  return r && r.gateway && r.dev ? `${r.gateway}@${r.dev}` : undefined;
+};
+
+const TAG_FIELDS: [keyof Tag, string][] = [
+  ['name', 'host name'], ['mac', 'MAC'], ['mtu', 'MTU'], ['up', 'up'], ['alias', 'alias'],
+  ['gw4', "container's previous IPv4 default route"], ['gw6', "container's previous IPv6 default route"],
+];
+
+/**
+ * Where a record and the tag hostnic left on its NIC (tag.ts) disagree about
+ * what the tag carries (the NIC's host name, MAC, MTU, up state and alias,
+ * the container's default routes attach replaced): one line each, empty
+ * when they agree. The record is made into the tag attach wrote from it
+ * (same fields, same length limit), so only a real difference counts.
+ */
+export function tagDisagreements(rec: AttachmentRecord, tag: Tag): string[] {
+  const { host, request, ctrDefaults } = rec.input;
+  const gw = (family: 4 | 6): string | undefined => (request.addresses.some((a) => a.family === family && a.gateway)
+    ? gwText(rec.saved[`ctr.default${family}`] ?? ctrDefaults?.[family]) : undefined);
+  const mine = decodeTag(encodeTag({ id: rec.id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias, gw4: gw(4), gw6: gw(6) }));
+  if (!mine) return [];
+  const show = (v: unknown): string => (v === undefined ? 'none' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
+  return TAG_FIELDS.filter(([k]) => mine[k] !== tag[k]).map(([k, what]) => `${what}: the record says ${show(mine[k])}, the tag ${show(tag[k])}`);
 }

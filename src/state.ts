@@ -5,7 +5,7 @@
  * in a 0700 directory.
  */
 import {
-  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, lstatSync, accessSync, constants,
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, lstatSync, realpathSync, accessSync, constants,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -61,24 +61,56 @@ export class StateDir {
     try { fsyncSync(dfd); } finally { closeSync(dfd); }
   }
 
+  /**
+   * `rel` (a record path a journal names, already checked to be plain) under
+   * the state directory; refused (an Error) when its directory resolves
+   * elsewhere, through a symbolic link planted in the state directory.
+   */
+  inside(rel: string): string {
+    const path = join(this.root, rel);
+    let dir: string;
+    try {
+      dir = realpathSync(dirname(path));
+    } catch {
+      return path; // not there: a write fails by itself, a removal has nothing to remove
+    }
+    if (dir !== join(realpathSync(this.root), dirname(rel))) {
+      throw new Error(`${dirname(path)} resolves to ${dir}, outside the state directory: not writing or removing ${rel}`);
+    }
+    return path;
+  }
+
   remove(path: string): void {
     rmSync(path, { force: true });
   }
 
-  /** Read every JSON file of a directory; a file that does not parse is reported, not fatal. */
-  readAll<T>(dir: string, check: (v: unknown) => v is T): { items: T[]; bad: { file: string; error: string }[] } {
+  /**
+   * Read every JSON file of a directory; a file that does not parse, or that
+   * `check` finds wrong (it says why; it is given the file's name), is
+   * reported, not fatal, and not returned: nothing runs from it.
+   */
+  readAll<T>(dir: string, check: (v: unknown, name: string) => string | undefined): { items: T[]; bad: { file: string; error: string }[] } {
     const items: T[] = [];
     const bad: { file: string; error: string }[] = [];
     let names: string[] = [];
+    // A symbolic link in the state directory would read files from elsewhere as ours.
+    const st = lstatOrCode(dir);
+    if (typeof st !== 'string' && st.isSymbolicLink()) {
+      return { items, bad: [{ file: dir, error: 'is a symbolic link: not read' }] };
+    }
     try { names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort(); } catch { /* no dir yet */ }
     for (const name of names) {
       const file = join(dir, name);
       try {
         const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
-        if (isObject(value) && value.schema !== SCHEMA && (typeof value.schema === 'number' || typeof value.schema === 'string')) {
-          bad.push({ file, error: `written by a hostnic with state schema ${String(value.schema)}; this hostnic reads schema ${SCHEMA}` });
-        } else if (check(value)) items.push(value);
-        else bad.push({ file, error: 'not a hostnic state file of a schema this version knows' });
+        const other = isObject(value) && value.schema !== SCHEMA && (typeof value.schema === 'number' || typeof value.schema === 'string');
+        if (other) bad.push({ file, error: `written by a hostnic with state schema ${String(value.schema)}; this hostnic reads schema ${SCHEMA}` });
+        else if (!isObject(value) || value.schema !== SCHEMA) bad.push({ file, error: 'not a hostnic state file of a schema this version knows' });
+        else {
+          const why = check(value, name);
+          if (why === undefined) items.push(value as T);
+          else bad.push({ file, error: `invalid: ${why}` });
+        }
       } catch (e) {
         bad.push({ file, error: `unreadable: ${(e as Error).message.split('\n')[0]}` });
       }

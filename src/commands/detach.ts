@@ -4,10 +4,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostnicError, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
-import { liveCheck, NsReads } from '../observe/live.js';
+import { links } from '../kernel/ip.js';
+import { liveCheck, NsReads, type Live } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
 import { leftAlone, planDetachOf } from '../plan/detach.js';
-import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, type AttachmentRecord } from '../records.js';
+import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, type AttachmentRecord } from '../records.js';
 import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
@@ -16,7 +17,7 @@ import { describeTarget, resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 
-export async function detachCommand(args: { container: string; nic?: string }, ctx: Ctx): Promise<number> {
+export async function detachCommand(args: { container: string; nic?: string; force?: boolean }, ctx: Ctx): Promise<number> {
   const spec = parseTarget(args.container);
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
@@ -29,13 +30,22 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   warmRenderer(ctx.renderer);
   const reads = new NsReads(); // one read per namespace until something changes
   const target = await early;
-  const { records } = loadRecords(ctx.state);
+  const { records, bad } = loadRecords(ctx.state);
   const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
   if (target) {
     for (const l of (await reads.get(target.nsPath)).links) {
       const tag = decodeTag(l.ifalias);
-      if (tag && !mine.some((r) => r.id === tag.id)) mine.push(recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname)));
+      if (!tag || mine.some((r) => r.id === tag.id)) continue;
+      // Its record is there but failed validation (steps/validate.ts): nothing runs from it, and the tag alone would lose what it holds.
+      const invalid = bad.find((b) => b.file === join(ctx.state.attachDir, `${tag.id}.json`) && b.error.startsWith('invalid: '));
+      if (invalid && (!sel || (sel.kind === 'name' && (sel.name === l.ifname || sel.name === tag.name)) || (sel.kind === 'mac' && sel.mac === tag.mac))) {
+        throw new UsageError(
+          `the record of ${l.ifname} (${tag.name} in the host) is not valid: ${invalid.file}: ${invalid.error.slice('invalid: '.length)}; nothing changed`,
+          'look at the record, and fix it or move it aside (detach then restores only what the tag on the NIC carries)',
+        );
+      }
+      mine.push(recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname)));
     }
   }
   const chosen: AttachmentRecord[] = [];
@@ -51,7 +61,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads).finally(() => ctx.locks.release());
+    const result = await detachOne(rec, ctx, reads, !!args.force).finally(() => ctx.locks.release());
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -80,7 +90,7 @@ interface DetachResult {
   plan?: DryRunPlan;
 }
 
-async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promise<DetachResult> {
+async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force: boolean): Promise<DetachResult> {
   const i = rec.input;
   if (!ctx.dryRun) {
     // The NIC, and the namespace it would go back to if the detach is rolled back.
@@ -97,6 +107,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   const id = randomBytes(4).toString('hex');
   const inNs = live.where === 'container' || live.where === 'held';
   const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
+  await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
   const { steps, title } = planDetachOf(rec, live, ctr, id);
   const notes = leftAlone(steps);
   const plan: Plan = {
@@ -117,4 +128,30 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
     ...(notes.length ? { leftAlone: notes } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
+}
+
+/**
+ * A record edited by hand (or a tag changed in the container) must not be
+ * acted on silently: where the record and the tag hostnic left on the NIC
+ * disagree about what the tag carries, detach refuses (exit 2, nothing
+ * changed) and says where, unless --force (then the record is followed).
+ * Neither is trusted over the other: the record is root's, but may have been
+ * edited; the tag is the NIC's own, but anyone with CAP_NET_ADMIN in the
+ * container can rewrite it.
+ */
+async function checkTag(rec: AttachmentRecord, live: Live, seen: { ifname: string; ifalias?: string }[], force: boolean, ctx: Ctx): Promise<void> {
+  if (rec.createdAt === '' || !live.liveName) return; // rebuilt from the tag itself, or the NIC is gone
+  const tag = decodeTag(seen.find((l) => l.ifname === live.liveName)?.ifalias);
+  if (!tag || tag.id !== rec.id) return;
+  const diff = tagDisagreements(rec, tag);
+  if (diff.length === 0) return;
+  const file = join(ctx.state.root, recordPath(rec.id));
+  if (force) {
+    process.stderr.write(`hostnic: warning: ${file} disagrees with the tag on ${live.liveName} (${diff.join('; ')}): restoring what the record says (--force)\n`);
+    return;
+  }
+  throw new UsageError(
+    `${file} disagrees with the tag hostnic left on ${live.liveName}: ${diff.join('; ')}; nothing changed`,
+    'the record was edited, or the tag was changed in the container: put the record back as the tag says, or detach --force to restore what the record says',
+  );
 }

@@ -12,7 +12,12 @@ export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}):
   // temp file, and no journal to recover (nothing ran after it): remove it.
   if (!ctx.dryRun) ctx.state.sweepTemporaries();
   const { journals, bad } = unfinishedPlans(ctx.state);
-  for (const b of bad) process.stderr.write(`hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
+  // Never run: a journal that fails validation (steps/validate.ts) stays where it is, for a person.
+  for (const b of bad) {
+    process.stderr.write(b.error.startsWith('invalid: ')
+      ? `hostnic: not running ${b.file}: ${b.error}; left in place (look at it, then move it aside to continue)\n`
+      : `hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
+  }
   let exit: number = EXIT.ok;
   const done = [];
   for (const listed of journals) {

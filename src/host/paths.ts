@@ -7,7 +7,7 @@
  * /sys or the Docker socket) with /tmp/x; single paths are overridden by
  * passing `Partial<HostPaths>`.
  */
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../runtime/docker.js';
 import { defaultStateDir } from '../state.js';
 
@@ -43,6 +43,40 @@ export interface HostPaths {
   dockerSocket: string;
   /** hostnic's state directory (journals of plans in flight). */
   stateDir: string;
+  /** The desired-state file (issue 13): what should be attached where. hostnic writes it; nothing writes it yet. */
+  desiredStateFile: string;
+}
+
+/** The names of the files `doctor --fix` writes (the one definition: the checks and managedFiles use them). */
+export const HOSTNIC_FILES = {
+  /** In sysctlConfDir: the ARP sysctls at boot. */
+  sysctl: '90-hostnic.conf',
+  /** In nmConfDir: NetworkManager's unmanaged devices. */
+  nm: '90-hostnic.conf',
+  /** In networkdConfDir: 00-hostnic-<MAC without colons, or NIC name>.network. */
+  networkdPrefix: '00-hostnic-',
+} as const;
+
+/**
+ * The files outside the state directory that hostnic writes: the only ones a
+ * `file.write` step (in a journal, a fix record) may name (steps/validate.ts
+ * Bounds). Doctor's files, and the desired-state file. `path` is compared
+ * as given (validate.ts has made sure it is absolute, with no `.` or `..`);
+ * what it resolves to is the configuration directories' business, which are
+ * root's, like the files hostnic writes there.
+ */
+export function managedFiles(paths: HostPaths = defaultHostPaths()): { managesFile(path: string): boolean } {
+  const exact = new Set([join(paths.sysctlConfDir, HOSTNIC_FILES.sysctl), join(paths.nmConfDir, HOSTNIC_FILES.nm), paths.desiredStateFile]);
+  return {
+    managesFile: (path) => {
+      if (exact.has(path)) return true;
+      const name = basename(path);
+      if (dirname(path) !== paths.networkdConfDir || !name.startsWith(HOSTNIC_FILES.networkdPrefix) || !name.endsWith('.network')) return false;
+      // A MAC without colons, or an interface name (request/names.ts rules: no '/', ':', '%', space).
+      const id = name.slice(HOSTNIC_FILES.networkdPrefix.length, -'.network'.length);
+      return /^[\x21-\x7e]{1,15}$/.test(id) && !/[/:%]/.test(id) && !id.startsWith('-');
+    },
+  };
 }
 
 export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
@@ -67,6 +101,7 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
     dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
     stateDir: defaultStateDir(env),
+    desiredStateFile: r('/etc/hostnic/attachments.yaml'),
   };
 }
 

@@ -6,28 +6,42 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostnicError } from '../errors.js';
-import { SCHEMA, isObject, type StateDir } from '../state.js';
+import { managedFiles } from '../host/paths.js';
+import { type StateDir } from '../state.js';
 import { savedById } from '../steps/index.js';
+import { checkJournal, checkStatePath, needPlanId } from './schema.js';
+import { problemOf, type Bounds } from '../steps/validate.js';
 import type { Journal } from './types.js';
 
-export function isJournal(v: unknown): v is Journal {
-  return isObject(v) && v.schema === SCHEMA && typeof v.id === 'string' && Array.isArray(v.steps)
-    && Array.isArray(v.touches) && Array.isArray(v.locks);
+/**
+ * Why a journal (file `name` in the journal directory) must not run, or
+ * undefined: its form, every step against its kind's schema
+ * (steps/validate.ts), its id the file's name, its finalize paths records
+ * in the state directory, its identities and locks what hostnic names.
+ */
+export function journalProblem(v: unknown, name: string, bounds: Bounds = managedFiles()): string | undefined {
+  return problemOf(() => checkJournal(v, name, bounds));
 }
 
 /** Write and remove the records a finished plan asks for, then drop its journal. */
 export function finalize(state: StateDir, journal: Journal): void {
   const saved = savedById(journal.steps.map((s) => s.spec));
+  // Checked when the journal was read; again here, with the state directory as it is now (no symlink out of it).
   for (const w of journal.finalize.write ?? []) {
-    state.writeJson(join(state.root, w.path), w.saved ? { ...w.value, saved } : w.value);
+    state.writeJson(state.inside(checkStatePath(w.path, 'finalize.write')), w.saved ? { ...w.value, saved } : w.value);
   }
-  for (const r of journal.finalize.remove ?? []) state.remove(join(state.root, r));
-  state.remove(join(state.journalDir, `${journal.id}.json`));
+  for (const r of journal.finalize.remove ?? []) state.remove(state.inside(checkStatePath(r, 'finalize.remove')));
+  state.remove(join(state.journalDir, `${needPlanId(journal.id)}.json`));
 }
 
-/** Plans whose journal is still there: running, or a hostnic died in the middle of them. */
+/**
+ * Plans whose journal is still there: running, or a hostnic died in the
+ * middle of them. A journal that fails validation is in `bad` with why: it
+ * is never run, and it blocks nothing (it is not trusted to name what it touches).
+ */
 export function unfinishedPlans(state: StateDir): { journals: Journal[]; bad: { file: string; error: string }[] } {
-  const { items, bad } = state.readAll(state.journalDir, isJournal);
+  const bounds = managedFiles();
+  const { items, bad } = state.readAll<Journal>(state.journalDir, (v, name) => journalProblem(v, name, bounds));
   return { journals: items, bad };
 }
 

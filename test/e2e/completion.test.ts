@@ -225,15 +225,21 @@ describe('hostnic __complete', () => {
   it('attached containers and NICs come from the state directory (--state-dir passed through by the scripts)', () => {
     const state = join(work, 'state');
     mkdirSync(join(state, 'attachments'), { recursive: true, mode: 0o700 });
+    // Whole records, as attach writes them: one that fails validation (records.ts recordProblem) is not offered.
     const rec = (id: string, target: object, host: string) => ({
-      schema: SCHEMA, kind: 'attachment', id, createdAt: '', saved: {}, input: { id, target, host: { name: host }, ctrName: 'eth1' },
+      schema: SCHEMA, kind: 'attachment', id, createdAt: '', saved: {},
+      input: {
+        id, target, ctrName: 'eth1', tmpNs: `hostnic-${id}`, tag: '', path: 'direct',
+        host: { name: host, ifindex: 7, mac: '52:54:00:00:00:07', mtu: 1500, up: true, addrs: [], routes: [], sysctls: [] },
+        request: { target: { kind: 'name', name: 'x' }, nic: { kind: 'name', name: host }, addresses: [], routes: [], force: false },
+      },
     });
-    writeFileSync(join(state, 'attachments', 'a1.json'), JSON.stringify(rec('a1', {
+    writeFileSync(join(state, 'attachments', '00000001.json'), JSON.stringify(rec('00000001', {
       display: 'docker:web', kind: 'docker', nsPath: '/proc/1/ns/net', nsId: '0:1', pid: 1,
       runtime: { name: 'docker', id: 'abcdef0123456789', containerName: 'web' },
     }, 'nic7')));
-    writeFileSync(join(state, 'attachments', 'a2.json'), JSON.stringify(rec('a2', { display: 'netns:blue', kind: 'netns', nsPath: '/run/netns/blue', nsId: '0:2' }, 'nic8')));
-    writeFileSync(join(state, 'attachments', 'a3.json'), JSON.stringify(rec('a3', { display: 'netns:blue', kind: 'netns', nsPath: '/run/netns/blue', nsId: '0:2' }, 'nic9')));
+    writeFileSync(join(state, 'attachments', '00000002.json'), JSON.stringify(rec('00000002', { display: 'netns:blue', kind: 'netns', nsPath: '/run/netns/blue', nsId: '0:2' }, 'nic8')));
+    writeFileSync(join(state, 'attachments', '00000003.json'), JSON.stringify(rec('00000003', { display: 'netns:blue', kind: 'netns', nsPath: '/run/netns/blue', nsId: '0:2' }, 'nic9')));
 
     expect(lines(sh([CLI, '--state-dir', state, '__complete', 'attached-containers']).stdout)).toEqual(['netns:blue', 'web']);
     expect(lines(sh([CLI, '__complete', 'attached-nics'], { ...process.env, HOSTNIC_STATE_DIR: state }).stdout)).toEqual(['nic7', 'nic8', 'nic9']);

@@ -99,8 +99,9 @@ describe('fix records and the undo plan', () => {
   it('reads the records of <state>/doctor newest first; others are reported', () => {
     const d = join(dir, 'doctor');
     mkdirSync(d);
-    const a = record('0000000a', '2026-01-01T00:00:00.000Z', [sysctlStep('a', '1')], { 'sysctl:a': '0' });
-    const b = record('0000000b', '2026-03-01T00:00:00.000Z', [sysctlStep('b', '1')], { 'sysctl:b': '0' });
+    // Read back only when valid (steps/validate.ts): real sysctl keys.
+    const a = record('0000000a', '2026-01-01T00:00:00.000Z', [sysctlStep('net/ipv4/conf/all/arp_ignore', '1')], { 'sysctl:net/ipv4/conf/all/arp_ignore': '0' });
+    const b = record('0000000b', '2026-03-01T00:00:00.000Z', [sysctlStep('net/ipv4/conf/all/arp_announce', '1')], { 'sysctl:net/ipv4/conf/all/arp_announce': '0' });
     writeFileSync(join(d, 'fix-0000000a.json'), JSON.stringify(a));
     writeFileSync(join(d, 'fix-0000000b.json'), JSON.stringify(b));
     writeFileSync(join(d, 'fix-bad.json'), JSON.stringify({ ...a, saved: [] }));

@@ -312,7 +312,7 @@ describe('state files', () => {
       const captured = { 'ctr.default4': [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }], 'host.sysctl.ipv4.arp_ignore': '2' };
       const steps = planAttach(input).map((s) => withSaved(s, captured));
       finalize(state, {
-        schema: SCHEMA, id: 'j1', command: 'attach', title: 't', pid: 1, startedAt: '', phase: 'apply', touches: [], locks: [],
+        schema: SCHEMA, id: 'abcd0001', command: 'attach', title: 't', pid: 1, startedAt: '', phase: 'apply', touches: [], locks: [],
         finalize: { write: [{ path: 'attachments/abcd1234.json', value: { schema: SCHEMA, kind: 'attachment', id: 'abcd1234', createdAt: '', input }, saved: true }] },
         steps: steps.map((spec) => ({ spec, state: 'done' as const })),
       });

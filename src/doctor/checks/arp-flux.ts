@@ -2,6 +2,7 @@
  * arp-flux: with two or more NICs that do ARP, arp_ignore=1 and
  * arp_announce=2, now (conf/all) and at boot (hostnic's sysctl.d file).
  */
+import { HOSTNIC_FILES } from '../../host/paths.js';
 import { join } from 'node:path';
 import { confKey, type NicDetail } from '../../host/inventory.js';
 import { persistedSysctls } from '../../host/sysctl.js';
@@ -11,7 +12,7 @@ import type { Check, DoctorCheck, Fix, HostView } from '../types.js';
 import { readText } from '../view.js';
 
 /** hostnic's file in sysctl.d. */
-export const SYSCTL_FILE = '90-hostnic.conf';
+export const SYSCTL_FILE = HOSTNIC_FILES.sysctl;
 
 /** The values that stop ARP flux (the kernel applies the larger of conf/all and the NIC's own). */
 export const ARP_WANT = { arp_ignore: 1, arp_announce: 2 } as const;

@@ -6,14 +6,14 @@
 import { join } from 'node:path';
 import { read } from '../../exec.js';
 import type { NicDetail } from '../../host/inventory.js';
-import type { HostPaths } from '../../host/paths.js';
+import { HOSTNIC_FILES, type HostPaths } from '../../host/paths.js';
 import type { StepSpec } from '../../steps/types.js';
 import { fileWriteStep, nmReloadStep, nmUnmanagedStep } from '../steps.js';
 import type { Check, DoctorCheck, Fix, HostView } from '../types.js';
 import { claimsOf, readText } from '../view.js';
 
 /** hostnic's file in NetworkManager's conf.d. */
-export const NM_FILE = '90-hostnic.conf';
+export const NM_FILE = HOSTNIC_FILES.nm;
 
 /** How hostnic's NetworkManager file names a NIC: by MAC for a physical NIC (a rename keeps it), by name for a virtual one (its MAC is random, and NetworkManager matches `mac:` against the permanent MAC only). */
 export function nmDeviceSpec(nic: Pick<NicDetail, 'kind' | 'name' | 'mac' | 'permanentMac'>): string {

@@ -3,6 +3,7 @@
  * (now, or at boot). The fix writes hostnic's own .network file for the NIC,
  * sorting first, with Unmanaged=yes.
  */
+import { HOSTNIC_FILES } from '../../host/paths.js';
 import { basename, join } from 'node:path';
 import type { NicDetail } from '../../host/inventory.js';
 import { networkFileMatches, networkFiles } from '../../host/managers/networkd.js';
@@ -12,7 +13,7 @@ import type { Check, DoctorCheck, Fix, HostView } from '../types.js';
 import { claimsOf, readText } from '../view.js';
 
 /** hostnic's .network files are named 00-hostnic-<MAC or name>.network. */
-export const NETWORKD_PREFIX = '00-hostnic-';
+export const NETWORKD_PREFIX = HOSTNIC_FILES.networkdPrefix;
 
 /** hostnic's .network file for a NIC: sorts before the usual 10-/50-/80-/99- files, so it is the one networkd applies. */
 export function networkdFile(nic: Pick<NicDetail, 'kind' | 'name' | 'mac' | 'permanentMac'>, dir: string): { path: string; content: string } {
