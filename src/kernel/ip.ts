@@ -68,8 +68,11 @@ export interface Route {
   pref?: string;
   /** A multipath route's hops (it then has no `dev` of its own). */
   nexthops?: { gateway?: string; via?: { family: string; host: string }; dev?: string; weight?: number; flags?: string[] }[];
-  /** Route metrics (`mtu`, `advmss`, ...), as `ip -json` prints them: one object. */
-  metrics?: Record<string, number | string>[];
+  /**
+   * Route metrics (`mtu`, `advmss`, ...), as `ip -json` prints them: one
+   * object. Some iproute2 versions print a locked metric as `{lock, value}`.
+   */
+  metrics?: Record<string, number | string | { lock?: boolean; value: number }>[];
   /** Seconds left, for a route that expires (learned from a router advertisement). */
   expires?: number;
 }
@@ -97,9 +100,9 @@ export async function defaultRoutes(ns: string | undefined, family: Family): Pro
 
 /**
  * Route metrics `ip route add` takes back as `ip -json` prints them (plain
- * numbers, or a name for congctl). rtt, rttvar and rto_min are printed in
- * another unit than they are given, and `lock` is not in the JSON: those are
- * not restored.
+ * numbers, or a name for congctl; `lock` kept where the JSON carries it).
+ * rtt, rttvar and rto_min are printed in another unit than they are given:
+ * those are not restored.
  */
 const METRIC_KEYS = new Set(['mtu', 'advmss', 'window', 'reordering', 'hoplimit', 'initcwnd', 'initrwnd', 'quickack',
   'ssthresh', 'cwnd', 'fastopen_no_cookie', 'congctl']);
@@ -126,7 +129,11 @@ export function routeArgs(r: Route, dev: string): string[] {
   if (r.metric !== undefined) args.push('metric', String(r.metric));
   if (r.table && r.table !== 'main') args.push('table', r.table);
   for (const m of r.metrics ?? []) {
-    for (const [k, v] of Object.entries(m)) if (METRIC_KEYS.has(k)) args.push(k, String(v));
+    for (const [k, v] of Object.entries(m)) {
+      if (!METRIC_KEYS.has(k)) continue;
+      if (typeof v === 'object') args.push(k, ...(v.lock ? ['lock'] : []), String(v.value));
+      else args.push(k, String(v));
+    }
   }
   if (!hops.length && r.flags?.includes('onlink')) args.push('onlink');
   if (r.pref) args.push('pref', r.pref);

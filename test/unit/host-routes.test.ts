@@ -89,4 +89,9 @@ describe('restoreOrder and routeArgs', () => {
     expect(routeArgs({ dst: 'default', pref: 'medium', metric: 1024, nexthops: [{ gateway: 'fd00::1', dev: 'a' }, { gateway: 'fd00::2', dev: 'b' }] }, 'a'))
       .toEqual(['::/0', 'metric', '1024', 'pref', 'medium', 'nexthop', 'via', 'fd00::1', 'dev', 'a', 'nexthop', 'via', 'fd00::2', 'dev', 'b']);
   });
+
+  it('keeps a locked route metric where ip -json prints it as {lock, value}', () => {
+    expect(routeArgs({ dst: '10.8.0.0/16', gateway: '10.9.0.2', metrics: [{ mtu: { lock: true, value: 1400 }, advmss: 1300 }] }, 'eth1'))
+      .toEqual(['10.8.0.0/16', 'via', '10.9.0.2', 'dev', 'eth1', 'mtu', 'lock', '1400', 'advmss', '1300']);
+  });
 });
