@@ -295,12 +295,13 @@ export function addResult(version: CniVersion, nic: Attached, ipam: CniResultDoc
     address: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}), interface: index,
   }));
   const routes = (ipam?.routes ?? []).map((r) => ({ dst: r.dst, ...(r.gw ? { gw: r.gw } : {}) }));
-  const dns = ipam?.dns ?? prev?.dns;
+  const filled = (d: Record<string, unknown> | undefined) => (d && Object.keys(d).length ? d : undefined);
+  const dns = filled(ipam?.dns) ?? filled(prev?.dns);
   return {
     cniVersion: version,
     interfaces,
     ips: [...(prev?.ips ?? []), ...ips],
     routes: [...(prev?.routes ?? []), ...routes],
-    ...(dns && Object.keys(dns).length ? { dns } : {}),
+    ...(dns ? { dns } : {}),
   };
 }
