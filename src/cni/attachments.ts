@@ -91,7 +91,7 @@ export async function release(rec: AttachmentRecord, ctx: Ctx): Promise<void> {
     const plan: Plan = { id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] } };
     const outcome = await executePlan(plan, ctx);
     if (outcome.exitCode === EXIT.ok || (outcome.exitCode === EXIT.incomplete && outcome.notDone?.length)) {
-      ctx.say(live.where === 'gone' ? `${i.host.name}: ${live.detail}; record removed` : `gave ${i.host.name} back to the host (${title})`);
+      if (live.where === 'gone') ctx.say(`${i.host.name}: ${live.detail}; record removed`);
       for (const n of leftAlone(steps)) ctx.say(`note: ${n}`);
       return;
     }
