@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLab, REPO, requireRoot, type Lab } from '../helpers/lab.js';
 import { comparable } from '../helpers/hostnic.js';
 import { CNI_PLUGINS } from '../helpers/cni.js';
-import { startContainerd, type PrivateContainerd } from '../helpers/docker.js';
+import { ensurePodman, podmanUlimitArgs, startContainerd, type PrivateContainerd } from '../helpers/docker.js';
 
 const root = requireRoot();
 const BIN = '/opt/cni/bin';
@@ -92,6 +92,43 @@ describe.skipIf(!root || !hasCtr)('containerd: ctr run --cni with a conflist tha
     const run = await running;
     holder.kill('SIGKILL');
     // The record says where the task was; after the task, hostnic found the NIC in the held namespace.
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/eth0\s+inet 192\.168\.1\.10\/24/);
+    expect(run.stdout).toContain('default via 192.168.1.1 dev eth0');
+    expect(run.stdout).toContain('PING-OK');
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  }, 120_000);
+});
+
+const hasPodman = existsSync('/usr/bin/podman') || !!process.env.CI;
+
+describe.skipIf(!root || !hasPodman)('podman (CNI backend) with a network whose conflist uses hostnic', () => {
+  let lab: Lab;
+  const inst = new Installed();
+  beforeEach(async () => { lab = await createLab(); }, 120_000);
+  afterEach(async () => {
+    inst.remove();
+    await lab.destroy();
+  });
+
+  it('podman run --network NAME: the NIC inside with its address; after the container, the host is as before', async () => {
+    const { image } = await ensurePodman();
+    const info = await execa('podman', ['info', '--format', '{{.Host.NetworkBackend}}']);
+    expect(info.stdout.trim()).toBe('cni'); // Debian 12's podman 4.3: CNI, not netavark
+    const nic = await lab.addNic({ addrs: ['192.168.1.20/24'], alias: 'vpc' });
+    const before = await lab.snapshot(lab.host);
+    const plugin = `hostnic-test-${lab.id}`;
+    const net = `hostnic-test-${lab.id}`;
+    inst.dir(BIN);
+    inst.file(`${BIN}/${plugin}`, `#!/bin/sh\nexec nsenter --net=${lab.hostNs} -- env HOSTNIC_STATE_DIR=${lab.stateDir} ${REPO}/bin/hostnic\n`, 0o755);
+    inst.file(`${CONF}/${net}.conflist`, JSON.stringify({
+      cniVersion: '0.4.0', name: net,
+      plugins: [{ type: plugin, device: nic, ipam: { type: 'static', addresses: [{ address: '192.168.1.10/24', gateway: '192.168.1.1' }], routes: [{ dst: '0.0.0.0/0' }] } }],
+    }));
+    const name = `hn-cni-${lab.id}`;
+    const run = await execa('podman', ['run', '--rm', '--name', name, ...podmanUlimitArgs(), '--cap-add', 'NET_RAW', '--network', net, image, 'sh', '-c',
+      'ip -o addr show dev eth0; ip route; ping -c1 -W5 192.168.1.1 >/dev/null && echo PING-OK'], { reject: false });
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toMatch(/eth0\s+inet 192\.168\.1\.10\/24/);
