@@ -24,7 +24,9 @@ class Installed {
   private files: string[] = [];
   private dirs: string[] = [];
   dir(d: string): void {
-    if (!existsSync(d)) { mkdirSync(d, { recursive: true }); this.dirs.push(d); }
+    // Each level made here is removed after (when empty): /opt/cni and /opt/cni/bin.
+    const made = mkdirSync(d, { recursive: true });
+    if (made) for (let p = d; p.length >= made.length; p = p.slice(0, p.lastIndexOf('/'))) this.dirs.unshift(p);
   }
   file(path: string, text: string, mode = 0o644): void {
     writeFileSync(path, text, { mode, flag: 'wx' });
