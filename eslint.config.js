@@ -52,7 +52,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/plan/**/*.ts', 'src/request/**/*.ts'],
+    files: ['src/plan/**/*.ts', 'src/request/**/*.ts', 'src/cni/protocol.ts'],
     rules: {
       'no-restricted-imports': ['error', {
         paths: [...noIo('planning and request parsing'), { name: '../exec.js', importNames: ['run', 'read', 'readJson', 'runBatch'], message: 'planning is pure: it returns commands, the runner runs them' }],

@@ -48,6 +48,8 @@ export class CommandError extends Error {
     readonly stderr: string,
     /** Killed (a timeout, a signal) while it ran: it may have done some or all of its work. */
     readonly cutShort = false,
+    /** What it printed on stdout (a CNI plugin's error document). */
+    readonly stdout = '',
   ) {
     const detail = stderr.trim().split('\n').filter(Boolean).pop() ?? `exit ${exitCode}`;
     super(`${argv.join(' ')}: ${detail}`);

@@ -35,6 +35,8 @@ export interface Cmd {
    * took the name meanwhile), so the rollback leaves it alone.
    */
   rollbackGuard?: () => Promise<boolean>;
+  /** Environment variables set for it, over hostnic's own (a CNI plugin's arguments). */
+  env?: Record<string, string>;
   /** Kill it after this long (a stuck daemon must not hang hostnic). Default 30 s. */
   timeoutMs?: number;
 }
@@ -73,7 +75,8 @@ function quote(arg: string): string {
 
 /** A copy-pasteable rendering of a command (for dry-run, verbose and error hints). */
 export function render(cmd: Cmd): string {
-  const line = fullArgv(cmd).map(quote).join(' ');
+  const env = Object.entries(cmd.env ?? {}).map(([k, v]) => `${k}=${quote(v)} `).join('');
+  const line = env + fullArgv(cmd).map(quote).join(' ');
   if (cmd.input === undefined) return line;
   return `${line} <<'EOF'\n${cmd.input.replace(/\n$/, '')}\nEOF`;
 }
@@ -85,7 +88,7 @@ async function exec(cmd: Cmd): Promise<string> {
     input: cmd.input,
     reject: false,
     stripFinalNewline: false,
-    env: { LC_ALL: 'C' },
+    env: { ...cmd.env, LC_ALL: 'C' },
     // Own process group: a Ctrl+C at the terminal reaches hostnic only, so a
     // rollback's commands are never killed half-way.
     detached: true,
@@ -98,7 +101,7 @@ async function exec(cmd: Cmd): Promise<string> {
     const stderr = result.timedOut
       ? `timed out after ${cmd.timeoutMs ?? 30_000} ms`
       : result.failed && result.exitCode === undefined ? String(result.message) : String(result.stderr);
-    throw new CommandError(fullArgv(cmd), result.exitCode, stderr, !!(result.timedOut || result.isTerminated));
+    throw new CommandError(fullArgv(cmd), result.exitCode, stderr, !!(result.timedOut || result.isTerminated), String(result.stdout ?? ''));
   }
   return String(result.stdout);
 }

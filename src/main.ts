@@ -61,6 +61,8 @@ function globals(y: Argv): Argv<GlobalOptions> {
 }
 
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  // A CNI runtime runs its plugins with CNI_COMMAND set and no arguments: hostnic is then a CNI plugin (src/cni).
+  if (process.env.CNI_COMMAND !== undefined && argv.length === 0) return (await import('./cni/index.js')).cniMain();
   const cli = globals(yargs(argv))
     .scriptName('hostnic')
     .usage('$0 <command> [options]\n\nHand a host NIC to a container (SDN passthrough), reversibly.')

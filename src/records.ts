@@ -23,6 +23,19 @@ export interface AttachmentRecord {
   input: AttachInput;
   /** What the attach steps captured, by step id (steps that captured nothing are absent). */
   saved: SavedById;
+  /** Made by a CNI ADD (src/cni): who the runtime knows it as, and the result ADD gave. */
+  cni?: CniAttachment;
+}
+
+/** A CNI attachment's identity: DEL, CHECK and GC find its record by it. */
+export interface CniAttachment {
+  containerId: string;
+  /** The network's name (the configuration's "name"). */
+  network: string;
+  /** CNI_IFNAME: the interface's name inside. */
+  ifname: string;
+  /** What ADD printed (a second ADD prints it again). */
+  result: unknown;
 }
 
 export const recordPath = (id: string): string => join('attachments', `${id}.json`);

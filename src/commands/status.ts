@@ -32,6 +32,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
       where: live.where,
       ...(live.liveName ? { liveName: live.liveName } : {}),
       ...(live.holders ? { holders: live.holders } : {}),
+      ...(rec.cni ? { cni: { containerId: rec.cni.containerId, network: rec.cni.network, ifname: rec.cni.ifname } } : {}),
       attachedAt: rec.createdAt,
     });
   }
