@@ -6,7 +6,7 @@ import { planAttach, type AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
 import { describeTarget, targetAlive } from './runtime/resolve.js';
 import type { Target } from './runtime/types.js';
-import { SCHEMA, type StateDir } from './state.js';
+import { SCHEMA, isObject, type StateDir } from './state.js';
 import { checkStep, problemOf, type Bounds } from './steps/validate.js';
 import {
   PRIVATE_NS, fail, needArray, needBool, needCidr, needDst, needHexId, needIfName, needInt, needIp, needLinkAddr, needMac, needMtu, needNs,
@@ -49,12 +49,13 @@ export const recordPath = (id: string): string => join('attachments', `${id}.jso
  */
 export function recordProblem(v: unknown, name: string, bounds: Bounds = managedFiles()): string | undefined {
   return problemOf(() => {
-    const r = needObject(v, 'record', ['schema', 'kind', 'id', 'createdAt', 'input', 'saved']);
+    const r = needObject(v, 'record', ['schema', 'kind', 'id', 'createdAt', 'input', 'saved'], ['cni']);
     if (r.kind !== 'attachment') fail('kind', 'not "attachment"');
     const id = needHexId(r.id, 'id');
     if (name !== `${id}.json`) fail('id', `${id} is not the file's own name`);
     needString(r.createdAt, 'createdAt', 64);
     checkInput(r.input, id);
+    if (r.cni !== undefined) checkCni(r.cni);
     const saved = needObject(r.saved, 'saved', [], Object.keys(r.saved ?? {}));
     let steps;
     try {
@@ -66,6 +67,15 @@ export function recordProblem(v: unknown, name: string, bounds: Bounds = managed
     for (const key of Object.keys(saved)) if (!ids.has(key)) fail(`saved.${key}`, 'no step of this attachment has that id');
     steps.forEach((s) => checkStep(Object.hasOwn(saved, s.id) ? { ...s, saved: saved[s.id] } : s, bounds, `plan step ${s.id}`));
   });
+}
+
+/** Who a CNI runtime knows the attachment as (src/cni): names only, never run. */
+function checkCni(v: unknown): void {
+  const c = needObject(v, 'cni', ['containerId', 'network', 'ifname', 'result']);
+  needString(c.containerId, 'cni.containerId', 1024);
+  needString(c.network, 'cni.network', 1024);
+  needIfName(c.ifname, 'cni.ifname');
+  if (!isObject(c.result)) fail('cni.result', 'not an object');
 }
 
 /** The fields of an attach input that are not (only) in its steps: who the NIC, the container and the request are. */
