@@ -136,16 +136,18 @@ export class Runner {
             ? (end[i] === i ? this.applyStep(i) : this.applyBatch(i, end[i]!))
             : Promise.resolve()),
         })));
-        this.checkAbort();
+        // Every step has run: the plan succeeded. A signal from here on (or
+        // during the last step's last command) changes nothing: it is
+        // recorded and said, not rolled back (the work is done and true).
         await hooks.pause(state, `before:${plan.steps.length}`);
-        this.checkAbort();
       } catch (e) {
         failure = e as Error;
       }
       if (!failure) {
         finalize(state, this.journal);
-        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone };
-        return { exitCode: EXIT.ok, leftovers: [] };
+        const late = this.signal ? { signal: this.signal } : {};
+        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone, ...late };
+        return { exitCode: EXIT.ok, leftovers: [], ...late };
       }
       const leftovers = await this.rollback();
       const signal = failure instanceof Aborted ? failure.signal : this.signal;
@@ -170,6 +172,8 @@ export class Runner {
     const cmds = doCommands(entry.spec);
     if (hooks.fault('FAIL', i)) cmds.push(FAULT);
     for (const [k, cmd] of cmds.entries()) {
+      // Between commands, not after the last: a step whose commands all ran is done.
+      if (k > 0) this.checkAbort();
       if (entry.spec.bestEffort && cmd !== FAULT) { // a test fault stays a hard failure
         try {
           await run(cmd);
@@ -191,7 +195,6 @@ export class Runner {
         }
         throw e;
       }
-      this.checkAbort();
     }
     await hooks.pause(this.opts.state, `after:${i}`);
     this.markDone(i, i);
@@ -248,8 +251,7 @@ export class Runner {
       throw e.cause;
     }
     await hooks.pause(state, `after:${to}`);
-    this.markDone(from, to);
-    this.checkAbort();
+    this.markDone(from, to); // a signal now is seen before the next step starts (or, after the last, not at all)
   }
 
   /**

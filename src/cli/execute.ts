@@ -29,6 +29,10 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
 
 /** Print why a plan failed and, when the rollback was incomplete, what is left and how to fix it. */
 export function reportFailure(outcome: Outcome): void {
+  const finished = outcome.exitCode === EXIT.ok || !!outcome.notDone?.length;
+  if (finished && outcome.signal) {
+    process.stderr.write(`hostnic: ${outcome.signal} arrived after the last step had run: the plan is complete and recorded, not rolled back\n`);
+  }
   if (outcome.exitCode === EXIT.ok) return;
   if (outcome.notDone?.length) {
     process.stderr.write(`hostnic: done, but INCOMPLETE: ${outcome.notDone.length} command(s) failed:\n`);
