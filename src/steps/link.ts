@@ -1,5 +1,5 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
-import { links, ownNetns, type Link } from '../kernel/ip.js';
+import { lastingOwnNetns, links, type Link } from '../kernel/ip.js';
 import { readJson } from '../exec.js';
 import { RefusedError } from '../errors.js';
 import type { Cmd } from '../exec.js';
@@ -13,9 +13,13 @@ export function nsArg(ns: NsRef): string | undefined {
   return ns ?? undefined;
 }
 
-/** The path that names a namespace as the destination of `ip link set netns`. */
+/**
+ * The path that names a namespace as the destination of `ip link set netns`:
+ * one that stays valid after hostnic exits, since a rollback prints these
+ * commands for a person to run by hand.
+ */
 function nsDest(ns: NsRef): string {
-  return ns ?? ownNetns();
+  return ns ?? lastingOwnNetns();
 }
 
 const NOT_FOUND = /Cannot find device/;
