@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
 import { CommandError, EXIT } from './errors.js';
-import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, Misplaced, mustCapture, preflight, settled, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
@@ -264,6 +264,8 @@ export class Runner {
     this.rollingBack = true;
     this.journal.phase = 'rollback';
     this.save();
+    /** What finishes a step from where its subject really is (Misplaced), by step index. */
+    const byHand = new Map<number, string[]>();
     const started = this.journal.steps
       .map((entry, i) => ({ entry, i }))
       .filter(({ entry }) => entry.state !== 'pending' && entry.state !== 'undone')
@@ -280,10 +282,12 @@ export class Runner {
           for (const cmd of undoCommands(entry.spec)) {
             if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
           }
+          await settled(entry.spec); // "already so" must not hide a NIC someone renamed or moved meanwhile
           entry.state = 'undone';
         } catch (e) {
           entry.state = 'undo-failed';
           entry.error = (e as Error).message;
+          if (e instanceof Misplaced) byHand.set(i, e.commands.map(render));
           throw e;
         } finally {
           this.save();
@@ -293,10 +297,10 @@ export class Runner {
     this.rollingBack = false;
     const leftovers: Leftover[] = started
       .filter(({ entry }) => entry.state !== 'undone')
-      .map(({ entry }) => ({
+      .map(({ entry, i }) => ({
         title: undoTitle(entry.spec),
         error: entry.error ?? 'not attempted: an undo after it failed first',
-        commands: undoCommands(entry.spec).map(render),
+        commands: byHand.get(i) ?? undoCommands(entry.spec).map(render),
       }));
     if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
     return leftovers;

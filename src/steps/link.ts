@@ -48,6 +48,7 @@ const moveCmd = (p: MoveParams, from: NsRef, to: NsRef): Cmd => ({
 export const linkMove: StepKind<MoveParams> = {
   apply: (p) => [moveCmd(p, p.from, p.to)],
   undo: (p) => [moveCmd(p, p.to, p.from)],
+  settled: (p, action) => moveSettled(p, action),
   // Forwards only: the link under that name must still be the one the plan saw.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex);
@@ -142,6 +143,7 @@ function previous(p: SetParams): LinkAttrs {
 export const linkSet: StepKind<SetParams> = {
   apply: (p) => setCmds(p.ns, p.from.name, p.to, macsOf(p)),
   undo: (p) => setCmds(p.ns, p.to.name ?? p.from.name, { ...previous(p), name: p.from.name }, macsOf(p)),
+  settled: (p, action) => renameSettled(p, action),
   // Forwards, with the MAC the plan saw: never rename, reconfigure or give our MAC to a link that took the name.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex);
@@ -152,4 +154,87 @@ export const linkSet: StepKind<SetParams> = {
 function macsOf(p: SetParams): string[] {
   if (p.to.name === undefined || !p.from.mac) return [];
   return [...new Set([p.from.mac, p.to.mac ?? p.from.mac].map((m) => m.toLowerCase()))];
+}
+
+/**
+ * A link that a rollback did not find where it looked: its commands
+ * succeeded as "already so" (no such device) while the NIC sits elsewhere,
+ * renamed or moved by someone meanwhile. Says where it is, and carries the
+ * commands that finish the undo from there.
+ */
+export class Misplaced extends Error {
+  constructor(message: string, readonly commands: Cmd[]) {
+    super(message);
+    this.name = 'Misplaced';
+  }
+}
+
+/** Kinds that share a port's MAC (a bridge takes its first port's) without being it. */
+const SHARES_MAC = new Set(['bridge', 'bond', 'team', 'vlan']);
+
+/** The links in `ns` with one of `macs`; undefined when `ns` cannot be read (gone). */
+async function withMac(ns: NsRef, macs: string[]): Promise<Link[] | undefined> {
+  let all: Link[];
+  try {
+    all = await links(nsArg(ns));
+  } catch {
+    return undefined;
+  }
+  return all.filter((l) => macs.includes((l.address ?? '').toLowerCase()) && !SHARES_MAC.has(l.linkinfo?.info_kind ?? ''));
+}
+
+const where = (ns: NsRef): string => (ns === null ? 'the host' : ns);
+
+/**
+ * After a rollback renamed a link back (or, inverse, renamed it again): it
+ * must be under that name, in that namespace. The NIC found there by its MAC
+ * under another name was renamed by someone: say so, with the commands from
+ * the name it has. Not found there at all: the move's check looks further.
+ */
+async function renameSettled(p: SetParams, action: 'apply' | 'undo'): Promise<void> {
+  const macs = macsOf(p);
+  if (p.to.name === undefined || macs.length === 0) return;
+  const [want, was] = action === 'undo' ? [p.from.name, p.to.name] : [p.to.name, p.from.name];
+  const found = await withMac(p.ns, macs);
+  if (!found || found.length === 0 || found.some((l) => l.ifname === want)) return;
+  const now = found[0]!.ifname;
+  const commands = action === 'undo'
+    ? setCmds(p.ns, now, { ...previous(p), name: p.from.name }, macs)
+    : setCmds(p.ns, now, p.to, macs);
+  throw new Misplaced(
+    `found no ${was} to rename to ${want} in ${where(p.ns)}: the NIC (MAC ${found[0]!.address}) is there as ${now}, renamed by someone else meanwhile`,
+    commands.map(({ rollbackGuard: _g, ...c }) => c),
+  );
+}
+
+/**
+ * After a rollback moved a link back (or, inverse, moved it again): it must
+ * be in the namespace it went to, under its name. Found elsewhere by its MAC
+ * (still where it was, under a name someone gave it; or there but renamed):
+ * say where, with the commands that bring it. A namespace that cannot be
+ * read is gone, and what was in it with it: nothing to bring back.
+ */
+async function moveSettled(p: MoveParams, action: 'apply' | 'undo'): Promise<void> {
+  if (!p.mac) return;
+  const macs = [p.mac.toLowerCase()];
+  const [to, from] = action === 'undo' ? [p.from, p.to] : [p.to, p.from];
+  const there = await withMac(to, macs);
+  if (!there || there.some((l) => l.ifname === p.name)) return;
+  const left = await withMac(from, macs);
+  const rename = (ns: NsRef, now: string): Cmd => ({ argv: ['ip', 'link', 'set', 'dev', now, 'name', p.name], netns: nsArg(ns) });
+  if (left?.length) {
+    const now = left[0]!.ifname;
+    const move = (name: string): Cmd => ({ argv: ['ip', 'link', 'set', 'dev', name, 'netns', nsDest(to)], netns: nsArg(from) });
+    // Renamed where it is, if it can be: the namespace it goes to sees no rename.
+    const free = !(await links(nsArg(from)).catch(() => [])).some((l) => l.ifname === p.name);
+    const commands = now === p.name ? [move(now)] : free ? [rename(from, now), move(p.name)] : [move(now), rename(to, now)];
+    throw new Misplaced(
+      `${p.name} (MAC ${p.mac}) is not back in ${where(to)}: it is still in ${where(from)}${now === p.name ? '' : ` as ${now}, renamed by someone else meanwhile`}`,
+      commands,
+    );
+  }
+  if (there.length) {
+    const now = there[0]!.ifname;
+    throw new Misplaced(`${p.name} (MAC ${p.mac}) is back in ${where(to)}, but as ${now}`, [rename(to, now)]);
+  }
 }
