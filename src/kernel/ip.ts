@@ -218,10 +218,11 @@ export function lastingOwnNetns(): string {
       return [];
     }
   };
-  const pids = names('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid).sort((a, b) => Number(a) - Number(b));
+  // Lazily: on a host the first one is it.
   const candidates = function* (): Generator<string> {
     yield '/proc/1/ns/net';
     for (const n of names('/run/netns')) yield `/run/netns/${n}`;
+    const pids = names('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid).sort((a, b) => Number(a) - Number(b));
     for (const pid of pids) yield `/proc/${pid}/ns/net`;
   };
   for (const path of candidates()) {
