@@ -200,6 +200,22 @@ export function recordForSpec(r: AttachmentRecord, spec: TargetSpec, target?: Ta
 }
 
 /**
+ * What a record rebuilt from a tag does not know (the tag carries the NIC's
+ * name, MAC, MTU, alias and up state only), so what its detach cannot
+ * restore: keys for --json, words for people.
+ */
+export const UNKNOWN_WITHOUT_RECORD = {
+  addresses: 'host addresses',
+  routes: 'host routes through it',
+  neighbours: 'permanent neighbour entries',
+  sysctls: 'per-interface sysctls',
+  master: 'bridge or bond it was a port of',
+} as const;
+
+/** Rebuilt from the tag on its NIC (no record file): see recordFromTag. */
+export const fromTag = (r: AttachmentRecord): boolean => r.createdAt === '';
+
+/**
  * A record rebuilt from the tag on a NIC, for when the state directory is
  * gone. It knows the host identity; host addresses and routes are not in the
  * tag, so they cannot come back (the state file has them). `seen`: what the

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
 import { CommandError, EXIT } from './errors.js';
-import { capture, doCommands, mustCapture, nsGone, preflight, relocated, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocated, settled, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
@@ -136,16 +136,18 @@ export class Runner {
             ? (end[i] === i ? this.applyStep(i) : this.applyBatch(i, end[i]!))
             : Promise.resolve()),
         })));
-        this.checkAbort();
+        // Every step has run: the plan succeeded. A signal from here on (or
+        // during the last step's last command) changes nothing: it is
+        // recorded and said, not rolled back (the work is done and true).
         await hooks.pause(state, `before:${plan.steps.length}`);
-        this.checkAbort();
       } catch (e) {
         failure = e as Error;
       }
       if (!failure) {
         finalize(state, this.journal);
-        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone };
-        return { exitCode: EXIT.ok, leftovers: [] };
+        const late = this.signal ? { signal: this.signal } : {};
+        if (this.notDone.length) return { exitCode: EXIT.incomplete, leftovers: [], notDone: this.notDone, ...late };
+        return { exitCode: EXIT.ok, leftovers: [], ...late };
       }
       const leftovers = await this.rollback();
       const signal = failure instanceof Aborted ? failure.signal : this.signal;
@@ -170,6 +172,8 @@ export class Runner {
     const cmds = doCommands(entry.spec);
     if (hooks.fault('FAIL', i)) cmds.push(FAULT);
     for (const [k, cmd] of cmds.entries()) {
+      // Between commands, not after the last: a step whose commands all ran is done.
+      if (k > 0) this.checkAbort();
       if (entry.spec.bestEffort && cmd !== FAULT) { // a test fault stays a hard failure
         try {
           await run(cmd);
@@ -191,7 +195,6 @@ export class Runner {
         }
         throw e;
       }
-      this.checkAbort();
     }
     await hooks.pause(this.opts.state, `after:${i}`);
     this.markDone(i, i);
@@ -248,8 +251,7 @@ export class Runner {
       throw e.cause;
     }
     await hooks.pause(state, `after:${to}`);
-    this.markDone(from, to);
-    this.checkAbort();
+    this.markDone(from, to); // a signal now is seen before the next step starts (or, after the last, not at all)
   }
 
   /**
@@ -268,6 +270,8 @@ export class Runner {
     this.rollingBack = true;
     this.journal.phase = 'rollback';
     this.save();
+    /** What finishes a step from where its subject really is (Misplaced), by step index. */
+    const byHand = new Map<number, string[]>();
     const started = this.journal.steps
       .map((entry, i) => ({ entry, i }))
       .filter(({ entry }) => entry.state !== 'pending' && entry.state !== 'undone')
@@ -287,11 +291,15 @@ export class Runner {
           if (spec) {
             await preflight(spec, false);
             for (const cmd of undoCommands(spec)) await undoCommand(cmd);
+            // Where it was found, the undo put it back; "already so" (no such device) must not hide a NIC
+            // someone renamed or moved where the rollback could not find it.
+            await settled(spec);
           }
           entry.state = 'undone';
         } catch (e) {
           entry.state = 'undo-failed';
           entry.error = (e as Error).message;
+          if (e instanceof Misplaced) byHand.set(i, e.commands.map(render));
           throw e;
         } finally {
           this.save();
@@ -306,7 +314,7 @@ export class Runner {
         return {
           title: undoTitle(entry.spec),
           error: entry.error ?? 'not attempted: an undo after it failed first',
-          commands: spec ? undoCommands(spec).filter((c) => !nsGone(c.netns)).map(render) : [],
+          commands: byHand.get(i) ?? (spec ? undoCommands(spec).filter((c) => !nsGone(c.netns)).map(render) : []),
         };
       });
     if (leftovers.length === 0) this.opts.state.remove(this.journalPath);

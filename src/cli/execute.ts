@@ -29,6 +29,10 @@ export async function executePlan(plan: Plan, ctx: Ctx): Promise<Outcome> {
 
 /** Print why a plan failed and, when the rollback was incomplete, what is left and how to fix it. */
 export function reportFailure(outcome: Outcome): void {
+  const finished = outcome.exitCode === EXIT.ok || !!outcome.notDone?.length;
+  if (finished && outcome.signal) {
+    process.stderr.write(`hostnic: ${outcome.signal} arrived after the last step had run: the plan is complete and recorded, not rolled back\n`);
+  }
   if (outcome.exitCode === EXIT.ok) return;
   if (outcome.notDone?.length) {
     process.stderr.write(`hostnic: done, but INCOMPLETE: ${outcome.notDone.length} command(s) failed:\n`);
@@ -45,7 +49,9 @@ export function reportFailure(outcome: Outcome): void {
   }
   process.stderr.write(`hostnic: ${why}; ROLLBACK INCOMPLETE, ${outcome.leftovers.length} change(s) left:\n`);
   for (const l of outcome.leftovers) {
-    process.stderr.write(`  - ${l.title}: ${l.error}\n    to undo by hand:\n`);
+    process.stderr.write(`  - ${l.title}: ${l.error}\n`);
+    // No commands: hostnic does not know where its subject is (it says why); a person must find it first.
+    if (l.commands.length) process.stderr.write('    to undo by hand:\n');
     for (const c of l.commands) process.stderr.write(`      ${c}\n`);
   }
   process.stderr.write('  or run `hostnic recover` to retry the rollback\n');

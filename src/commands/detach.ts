@@ -8,7 +8,9 @@ import { links } from '../kernel/ip.js';
 import { liveCheck, NsReads, type Live } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
 import { leftAlone, planDetachOf } from '../plan/detach.js';
-import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, type AttachmentRecord } from '../records.js';
+import {
+  fromTag, loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, UNKNOWN_WITHOUT_RECORD, type AttachmentRecord,
+} from '../records.js';
 import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
@@ -87,6 +89,11 @@ interface DetachResult {
   notDone?: { title: string; error: string; commands: string[] }[];
   /** What was left as found, and why (a default route changed by hand). */
   leftAlone?: string[];
+  /**
+   * No record (state directory lost): detached from the tag on the NIC, which
+   * does not carry these host settings, so they were not restored.
+   */
+  unknown?: (keyof typeof UNKNOWN_WITHOUT_RECORD)[];
   plan?: DryRunPlan;
 }
 
@@ -98,7 +105,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
     // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
     reads.clear();
     // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
-    if (rec.createdAt !== '' && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
+    if (!fromTag(rec) && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
       ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
       return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
     }
@@ -121,11 +128,17 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
       : `detached ${i.host.name} from ${i.target.display}`);
     if (!ctx.json) for (const n of notes) process.stderr.write(`hostnic: note: ${n}\n`);
   }
+  const unknown = fromTag(rec) && live.where !== 'gone' ? Object.keys(UNKNOWN_WITHOUT_RECORD) as (keyof typeof UNKNOWN_WITHOUT_RECORD)[] : [];
+  if (unknown.length && outcome.exitCode === 0 && !ctx.dryRun && !ctx.json) {
+    process.stderr.write(`hostnic: warning: ${i.host.name} had no record (state directory lost?): restored what the tag on it carries `
+      + `(name, MAC, MTU, alias, up state); not known, so not restored: ${unknown.map((k) => UNKNOWN_WITHOUT_RECORD[k]).join(', ')}\n`);
+  }
   return {
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),
+    ...(unknown.length ? { unknown } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }

@@ -3,7 +3,7 @@
  * own namespace or in another one given by path. Read-only: changes are made
  * by steps, as Cmd arrays.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { read, readBatch, readJson, type Cmd } from '../exec.js';
 import { familyOf, type Family } from '../request/types.js';
 
@@ -196,6 +196,46 @@ export function netnsId(path: string): string {
 /** The namespace hostnic runs in, as a path that stays valid while it runs. */
 export function ownNetns(): string {
   return `/proc/${process.pid}/ns/net`;
+}
+
+let lasting: string | undefined;
+
+/**
+ * The namespace hostnic runs in, by a path that outlives hostnic: the
+ * destination of the commands that move a NIC back to it, which a rollback
+ * prints for a person to run after hostnic has exited (when
+ * /proc/<hostnic's pid> is gone). /proc/1/ns/net when hostnic runs in the
+ * initial namespace (a host); else a name under /run/netns; else the lowest
+ * other process in it; hostnic's own entry only when nothing else is there.
+ */
+export function lastingOwnNetns(): string {
+  if (lasting) return lasting;
+  const own = netnsId(ownNetns());
+  const same = (path: string): boolean => {
+    try {
+      return netnsId(path) === own;
+    } catch {
+      return false;
+    }
+  };
+  const names = (dir: string): string[] => {
+    try {
+      return readdirSync(dir).sort();
+    } catch {
+      return [];
+    }
+  };
+  // Lazily: on a host the first one is it.
+  const candidates = function* (): Generator<string> {
+    yield '/proc/1/ns/net';
+    for (const n of names('/run/netns')) yield `/run/netns/${n}`;
+    const pids = names('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid).sort((a, b) => Number(a) - Number(b));
+    for (const pid of pids) yield `/proc/${pid}/ns/net`;
+  };
+  for (const path of candidates()) {
+    if (same(path)) return (lasting = path);
+  }
+  return (lasting = ownNetns());
 }
 
 /**

@@ -4,6 +4,7 @@ import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
+export { Misplaced } from './link.js';
 export { nsGone } from './link.js';
 import { linkMaster } from './master.js';
 import { neighAdd } from './neigh.js';
@@ -71,6 +72,13 @@ export async function relocated<S extends StepSpec>(step: S): Promise<S | null> 
   if (step.leave !== undefined || !k.relocate) return step;
   const params = await k.relocate(step.params, step.inverse ? 'apply' : 'undo');
   return params === null ? null : { ...step, params };
+}
+
+/** In a rollback, after the step was reverted: is what it moved or renamed where the rollback put it? (StepKind.settled) */
+export async function settled<K extends KindName>(step: StepSpec<K>): Promise<void> {
+  const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
+  if (step.leave !== undefined) return;
+  return k.settled?.(step.params, step.inverse ? 'apply' : 'undo');
 }
 
 /** Whether running the step forwards must first read the system (so it cannot share a batch). */

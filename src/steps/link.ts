@@ -1,6 +1,6 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
 import { existsSync } from 'node:fs';
-import { links, ownNetns, type Link } from '../kernel/ip.js';
+import { lastingOwnNetns, links, type Link } from '../kernel/ip.js';
 import { readJson } from '../exec.js';
 import { RefusedError } from '../errors.js';
 import type { Cmd } from '../exec.js';
@@ -14,9 +14,13 @@ export function nsArg(ns: NsRef): string | undefined {
   return ns ?? undefined;
 }
 
-/** The path that names a namespace as the destination of `ip link set netns`. */
+/**
+ * The path that names a namespace as the destination of `ip link set netns`:
+ * one that stays valid after hostnic exits, since a rollback prints these
+ * commands for a person to run by hand.
+ */
 function nsDest(ns: NsRef): string {
-  return ns ?? ownNetns();
+  return ns ?? lastingOwnNetns();
 }
 
 const NOT_FOUND = /Cannot find device/;
@@ -87,12 +91,18 @@ export const linkMove: StepKind<MoveParams> = {
     if (!at) return nsGone(dst) || nsGone(src) ? null : p; // not found anywhere: the command says what it finds
     if (at.ns === dst || at.ns !== src) return null; // there already, or home in the host
     const moved = { ...p, name: at.name };
-    if (!nsGone(dst)) return moved;
+    if (!nsGone(dst)) {
+      // Renamed by someone where it is: it arrives under the name this move
+      // gives it (the steps undone after it address it by that name), if free.
+      if (at.name === p.name || (await links(dst ?? undefined)).some((l) => l.ifname === p.name)) return moved;
+      return { ...moved, arrivesAs: p.name };
+    }
     if (src === null) return null; // in the host already: home
     const taken = (await links()).some((l) => l.ifname === at.name);
     const home = { ...moved, ...(taken ? { arrivesAs: `dev${at.ifindex}` } : {}) };
     return action === 'apply' ? { ...home, to: null } : { ...home, from: null };
   },
+  settled: (p, action) => moveSettled(p, action),
   // Forwards only: the link under that name must still be the one the plan saw.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex);
@@ -209,6 +219,7 @@ export const linkSet: StepKind<SetParams> = {
     }
     return { ...p, ns: at.ns, from: { ...p.from, name: at.name }, to };
   },
+  settled: (p, action) => renameSettled(p, action),
   // Forwards, with the MAC the plan saw: never rename, reconfigure or give our MAC to a link that took the name.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex);
@@ -219,4 +230,102 @@ export const linkSet: StepKind<SetParams> = {
 function macsOf(p: SetParams): string[] {
   if (p.to.name === undefined || !p.from.mac) return [];
   return [...new Set([p.from.mac, p.to.mac ?? p.from.mac].map((m) => m.toLowerCase()))];
+}
+
+/**
+ * A link that a rollback did not find where it looked: its commands
+ * succeeded as "already so" (no such device) while the NIC sits elsewhere,
+ * renamed or moved by someone meanwhile. Says where it is, and carries the
+ * commands that finish the undo from there.
+ */
+export class Misplaced extends Error {
+  constructor(message: string, readonly commands: Cmd[]) {
+    super(message);
+    this.name = 'Misplaced';
+  }
+}
+
+/** Kinds that share a port's MAC (a bridge takes its first port's) without being it. */
+const SHARES_MAC = new Set(['bridge', 'bond', 'team', 'vlan']);
+
+/** The links in `ns` with one of `macs`; undefined when `ns` cannot be read (gone). */
+async function withMac(ns: NsRef, macs: string[]): Promise<Link[] | undefined> {
+  let all: Link[];
+  try {
+    all = await links(nsArg(ns));
+  } catch {
+    return undefined;
+  }
+  return all.filter((l) => macs.includes((l.address ?? '').toLowerCase()) && !SHARES_MAC.has(l.linkinfo?.info_kind ?? ''));
+}
+
+const where = (ns: NsRef): string => (ns === null ? 'the host' : ns);
+
+/**
+ * After a rollback renamed a link back (or, inverse, renamed it again): it
+ * must be under that name, in that namespace. The NIC found there by its MAC
+ * under another name was renamed by someone: say so, with the commands from
+ * the name it has. Not found there at all: the move's check looks further.
+ */
+async function renameSettled(p: SetParams, action: 'apply' | 'undo'): Promise<void> {
+  const macs = macsOf(p);
+  if (p.to.name === undefined || macs.length === 0) return;
+  const [want, was] = action === 'undo' ? [p.from.name, p.to.name] : [p.to.name, p.from.name];
+  const found = await withMac(p.ns, macs);
+  if (found?.length === 0 && action === 'undo' && p.ns !== null && !(await withMac(null, macs))?.length) {
+    // Undoing an attach's rename, in reverse order: the NIC is here, or in the
+    // host if the move never ran. Neither (and this namespace still there):
+    // taken where the rollback cannot see it. Left undone, so a recover after
+    // a person brought it back renames it (and puts its MAC back) first.
+    throw new Misplaced(
+      `found no NIC with MAC ${macs.join(' or ')} in ${where(p.ns)} or the host: someone moved it to another namespace, changed its MAC or deleted it meanwhile`,
+      [],
+    );
+  }
+  if (!found || found.length === 0 || found.some((l) => l.ifname === want)) return;
+  const now = found[0]!.ifname;
+  const commands = action === 'undo'
+    ? setCmds(p.ns, now, { ...previous(p), name: p.from.name }, macs)
+    : setCmds(p.ns, now, p.to, macs);
+  throw new Misplaced(
+    `found no ${was} to rename to ${want} in ${where(p.ns)}: the NIC (MAC ${found[0]!.address}) is there as ${now}, renamed by someone else meanwhile`,
+    commands.map(({ rollbackGuard: _g, ...c }) => c),
+  );
+}
+
+/**
+ * After a rollback moved a link back (or, inverse, moved it again): it must
+ * not have stayed where the move should have taken it from. Found there by
+ * its MAC (under a name someone gave it, so the move found nothing to move):
+ * say where, with the commands that bring it. A namespace that cannot be
+ * read is gone, and what was in it with it: nothing to bring back.
+ */
+async function moveSettled(p: MoveParams, action: 'apply' | 'undo'): Promise<void> {
+  if (!p.mac) return;
+  const macs = [p.mac.toLowerCase()];
+  const [to, from] = action === 'undo' ? [p.from, p.to] : [p.to, p.from];
+  const there = await withMac(to, macs);
+  if (!there || there.some((l) => l.ifname === p.name)) return;
+  const left = await withMac(from, macs);
+  const rename = (ns: NsRef, now: string): Cmd => ({ argv: ['ip', 'link', 'set', 'dev', now, 'name', p.name], netns: nsArg(ns) });
+  if (left?.length) {
+    const now = left[0]!.ifname;
+    const move = (name: string): Cmd => ({ argv: ['ip', 'link', 'set', 'dev', name, 'netns', nsDest(to)], netns: nsArg(from) });
+    // Renamed where it is, if it can be: the namespace it goes to sees no rename.
+    const free = !(await links(nsArg(from)).catch(() => [])).some((l) => l.ifname === p.name);
+    const commands = now === p.name ? [move(now)] : free ? [rename(from, now), move(p.name)] : [move(now), rename(to, now)];
+    throw new Misplaced(
+      `${p.name} (MAC ${p.mac}) is not back in ${where(to)}: it is still in ${where(from)}${now === p.name ? '' : ` as ${now}, renamed by someone else meanwhile`}`,
+      commands,
+    );
+  }
+  // There under another name: the move may never have run (a step of a batch
+  // cut short is undone whether or not it ran), and names are the renames'
+  // to check. A NIC found nowhere, while both namespaces are there (and not
+  // in the host either), was taken where the rollback cannot see it: say so.
+  if (there.length > 0 || !left || (await withMac(null, macs))?.length) return;
+  throw new Misplaced(
+    `${p.name} (MAC ${p.mac}) is nowhere the rollback can see: not in ${where(to)}, not in ${where(from)}${to !== null && from !== null ? ', not in the host' : ''}; someone moved it to another namespace, changed its MAC or deleted it meanwhile`,
+    [],
+  );
 }

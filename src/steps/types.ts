@@ -108,6 +108,14 @@ export interface StepKind<P = any, S = any> {
    */
   relocate?(params: P, action: 'apply' | 'undo'): Promise<P | null>;
   /**
+   * In a rollback, after the step was reverted (`action`: the direction the
+   * rollback ran): a read-only check that its subject is where those
+   * commands put it. Their "already so" (no such device) can hide a link
+   * someone renamed or moved meanwhile; this throws steps/link.ts Misplaced,
+   * saying where it is and with the commands that finish from there.
+   */
+  settled?(params: P, action: 'apply' | 'undo'): Promise<void>;
+  /**
    * For undoing a change made long ago (doctor --undo): the one thing the
    * step changes, how to read it now, what apply made it, and what undo
    * makes it. steps/index.ts leaveChanged() compares them.

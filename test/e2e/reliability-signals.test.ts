@@ -3,6 +3,8 @@
  * back and exit 130 / 143 / 129; a second Ctrl+C during the rollback does not
  * abort it. The signal goes to hostnic's whole process group, as a terminal's
  * Ctrl+C does (the commands hostnic runs are in groups of their own).
+ * A signal after the last step has run is too late to cancel anything: the
+ * attach stands, is recorded, and hostnic exits 0 saying so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, signalGroup, waitForExit, waitForOutput, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
@@ -86,15 +88,35 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`signa
     await expectUnchanged('second signal', tmp);
   });
 
-  it('a signal after the last step, before the record is written, still rolls everything back', async () => {
-    const child = await startPaused(lab, attach(), `before:${steps.length}`);
-    const tmp = `hostnic-${theJournal(lab).id}`;
-    expect(theJournal(lab).steps.every((s) => s.state === 'done')).toBe(true);
-    await signalThenResume(child, 'SIGINT', lab.stateDir);
-    const r = await waitForExit(child);
-    expect(r.exitCode).toBe(130);
-    await expectUnchanged('after the last step', tmp);
-  });
+  // Once the last step has run the attach has succeeded: a signal then is
+  // too late to cancel it. Rolling back would undo a finished, true result;
+  // exiting 143 with nothing written would leave an attachment no record knows.
+  for (const [signal, where] of [['SIGTERM', 'before:N'], ['SIGINT', 'after:N-1'], ['SIGHUP', 'before:N']] as const) {
+    it(`${signal} after the last step (${where}): the attach stands, is recorded, exit 0, and says so`, async () => {
+      const at = where === 'before:N' ? `before:${steps.length}` : `after:${steps.length - 1}`;
+      const child = await startPaused(lab, attach(), at);
+      const tmp = `hostnic-${theJournal(lab).id}`;
+      if (where === 'before:N') expect(theJournal(lab).steps.every((s) => s.state === 'done')).toBe(true);
+      await signalThenResume(child, signal, lab.stateDir);
+      const r = await waitForExit(child);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(new RegExp(`^hostnic: ${signal} arrived after the last step had run: the plan is complete and recorded, not rolled back$`, 'm'));
+      expect(r.stderr).not.toMatch(/rolled back;|ROLLBACK/);
+      expect(r.stdout).toMatch(new RegExp(`attached ${nic} `));
+      expect(journalFiles(lab)).toEqual([]);
+      expect(attachmentFiles(lab)).toHaveLength(1);
+      // Attached as asked: in the container, addressed, up; gone from the host.
+      const c = await lab.snapshot(ctr.nsPath);
+      const eth = c.links.find((l) => l.address === '02:00:00:00:00:30');
+      expect(eth?.flags).toContain('UP');
+      expect(eth?.addrs.map((a) => a.local)).toContain('192.168.1.30');
+      expect((await lab.snapshot(lab.host)).links.some((l) => l.ifname === nic)).toBe(false);
+      const s = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { nic: string; status: string }[] };
+      expect(s.attachments).toEqual([expect.objectContaining({ nic, status: 'in place' })]);
+      expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+      await expectUnchanged(`detached after ${signal}`, tmp);
+    });
+  }
 
   it('Ctrl+C during a detach: the detach is rolled back, the NIC stays attached, exit 130', async () => {
     expect((await lab.hostnic(attach())).exitCode).toBe(0);

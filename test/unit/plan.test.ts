@@ -6,6 +6,7 @@ import { batchKey } from '../../src/exec.js';
 import { render } from '../../src/exec.js';
 import { decodeTag, encodeTag } from '../../src/tag.js';
 import { parseAttachRequest } from '../../src/request/parse.js';
+import { lastingOwnNetns } from '../../src/kernel/ip.js';
 
 const request = parseAttachRequest({
   container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.4/24@192.168.1.1', 'fd00:1::4/64@fd00:1::1'],
@@ -168,7 +169,7 @@ describe('the direct path (the host name is free in the container)', () => {
     const out = lines(detach);
     const rename = out.indexOf('nsenter --net=/proc/4242/ns/net -- ip link set dev eth1 name nic1');
     expect(out[rename + 1]).toBe(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 address 52:54:00:12:34:56 mtu 1500 alias 'uplink b'`);
-    const move = out.indexOf(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 netns /proc/${process.pid}/ns/net`);
+    const move = out.indexOf(`nsenter --net=/proc/4242/ns/net -- ip link set dev nic1 netns ${lastingOwnNetns()}`);
     expect(rename).toBeGreaterThanOrEqual(0);
     expect(move).toBeGreaterThan(rename);
     expect(detach.map((s) => s.kind)).not.toContain('netns.add');
