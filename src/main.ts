@@ -41,6 +41,7 @@ const load = {
   nics: () => import('./commands/nics.js'),
   doctor: () => import('./commands/doctor.js'),
   recover: () => import('./commands/recover.js'),
+  schema: () => import('./commands/schema.js'),
 };
 
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
@@ -167,7 +168,14 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       (y) => y.epilog(EXIT_CODES),
       (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx)),
     )
-    .demandCommand(1, 'name a command: attach, detach, status, recover, nics, doctor (see --help)')
+    .command(
+      'schema',
+      'print the JSON Schema of the desired-state file (/etc/hostnic/attachments.yaml), for editors',
+      (y) => y.example('$0 schema > /etc/hostnic/attachments.schema.json', 'for an editor that validates YAML against a JSON Schema'),
+      // No root needed: it only prints.
+      async () => { process.exitCode = (await load.schema()).schemaCommand(); },
+    )
+    .demandCommand(1, 'name a command: attach, detach, status, apply, recover, nics, doctor (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EXIT_CODES)

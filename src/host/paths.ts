@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../runtime/docker.js';
 import { defaultStateDir } from '../state.js';
 
+/** Where the desired attachments live, under HOSTNIC_CONFIG_ROOT. */
+export const DESIRED_FILE = '/etc/hostnic/attachments.yaml';
+
 export interface HostPaths {
   /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */
   proc: string;
@@ -43,6 +46,12 @@ export interface HostPaths {
   dockerSocket: string;
   /** hostnic's state directory (journals of plans in flight). */
   stateDir: string;
+  /**
+   * The desired attachments (`hostnic apply`, `hostnic watch`), a file
+   * hostnic writes (attach --persist, detach) through a journaled
+   * `file.write` step, like doctor's files above.
+   */
+  desiredFile: string;
 }
 
 export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPaths {
@@ -67,6 +76,7 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
     dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
     stateDir: defaultStateDir(env),
+    desiredFile: r(DESIRED_FILE),
   };
 }
 
