@@ -41,6 +41,7 @@ const load = {
   nics: () => import('./commands/nics.js'),
   doctor: () => import('./commands/doctor.js'),
   recover: () => import('./commands/recover.js'),
+  apply: () => import('./commands/apply.js'),
   schema: () => import('./commands/schema.js'),
 };
 
@@ -167,6 +168,26 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
       (y) => y.epilog(EXIT_CODES),
       (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx)),
+    )
+    .command(
+      'apply',
+      'make the machine as the desired-state file says: attach what is missing, repair drift, change nothing that is in place',
+      (y) => y
+        .option('file', { alias: 'f', type: 'string', describe: 'the desired-state file', defaultDescription: '/etc/hostnic/attachments.yaml (under HOSTNIC_CONFIG_ROOT)' })
+        .option('prune', { type: 'boolean', describe: 'also detach what hostnic attached that no entry wants (without it: listed)' })
+        .option('container', { type: 'string', array: true, describe: 'only the entries of this container, as the file names it (repeatable)' })
+        .example('$0 apply', 'attach every entry whose container runs; in-place entries change nothing')
+        .example('$0 apply --dry-run', 'what would change, with the exact commands')
+        .example('$0 apply --prune --json', 'also detach attachments no entry wants; one result per entry')
+        .epilog([
+          'Exit codes:',
+          '  0  every entry whose container runs is in place (the others are listed as waiting)',
+          '  1  an entry failed (its plan was rolled back) or names a NIC that is not on the host; the others were applied',
+          '  2  a bad desired-state file (FILE:LINE: what is wrong): nothing was changed',
+          '  3  a rollback or a prune\'s detach is incomplete: what is left and the commands to finish it are printed',
+          '  129/130/143  interrupted: the plans in flight were finished or rolled back, no new one started',
+        ].join('\n')),
+      (a) => withCtx(a, async (ctx) => (await load.apply()).applyCommand(a as never, ctx)),
     )
     .command(
       'schema',

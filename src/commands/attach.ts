@@ -1,18 +1,16 @@
 /** hostnic attach <container> <nic> [<ip/cidr[@gw]>...] */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { readNs } from '../kernel/ip.js';
-import { describeSelector, findNic, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
-import { liveCheck, STALE_AFTER_MS } from '../observe/live.js';
+import { describeSelector, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
+import { liveCheck } from '../observe/live.js';
 import { planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
 import { loadRecords, recordMatches, recordPath, sameRequest } from '../records.js';
-import { nsKey, unfinishedTouching, warmRenderer, type Plan } from '../runner.js';
+import { unfinishedTouching, warmRenderer, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../request/parse.js';
-import type { AttachRequest, NicSelector } from '../request/types.js';
-import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { resolveTarget } from '../runtime/resolve.js';
+import { lockAndLook, selectorKey } from '../cli/attach-look.js';
 import { executePlan } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 
@@ -31,36 +29,6 @@ function checkOptionCounts(args: AttachArgs): void {
   }
   if (args.route !== undefined && args.route.length === 0) {
     throw new UsageError('--route needs a value', 'write --route CIDR[@VIA], e.g. --route 10.2.0.0/16@192.168.1.1');
-  }
-}
-
-/** The identity a selector names, as a lock key: the name or MAC a plan touches, or the PCI address. */
-const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? sel.mac : sel.address);
-
-/**
- * Lock the NIC and the container's namespace (choosing a free ethN there must
- * not race), then read both namespaces. The NIC is locked by the selector
- * first, then by its name and MAC as found; when that meant waiting, look
- * again. No locks in dry-run: it changes nothing.
- */
-async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target) {
-  let target = first;
-  let keys = [selectorKey(req.nic), nsKey(target.nsId)];
-  let waitedMs = 0; // since the container was looked up
-  for (;;) {
-    if (!ctx.dryRun) waitedMs += (await ctx.locks.take(keys)).ms;
-    // After waiting for another hostnic, the container may have changed: ask again.
-    if (waitedMs > STALE_AFTER_MS) {
-      target = await resolveTarget(req.target);
-      waitedMs = 0;
-    }
-    const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
-    const link = findNic(hostLinks(hostState), req.nic);
-    keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
-    if (ctx.dryRun) return { target, hostState, ctrState, link };
-    const again = await ctx.locks.take(keys);
-    if (!again.waited) return { target, hostState, ctrState, link };
-    waitedMs += again.ms;
   }
 }
 

@@ -1,0 +1,42 @@
+/**
+ * What attach and apply share before planning: lock the NIC and the
+ * container, and read both namespaces under the locks.
+ */
+import { readNs } from '../kernel/ip.js';
+import { findNic, hostLinks } from '../observe/host.js';
+import { STALE_AFTER_MS } from '../observe/live.js';
+import type { AttachRequest, NicSelector } from '../request/types.js';
+import { resolveTarget } from '../runtime/resolve.js';
+import type { Target } from '../runtime/types.js';
+import { nsKey } from '../runner.js';
+import type { Ctx } from './context.js';
+
+/** The identity a selector names, as a lock key: the name or MAC a plan touches, or the PCI address. */
+export const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? sel.mac : sel.address);
+
+/**
+ * Lock the NIC and the container's namespace (choosing a free ethN there must
+ * not race), then read both namespaces. The NIC is locked by the selector
+ * first, then by its name and MAC as found; when that meant waiting, look
+ * again. No locks in dry-run: it changes nothing.
+ */
+export async function lockAndLook(ctx: Pick<Ctx, 'dryRun' | 'locks'>, req: AttachRequest, first: Target) {
+  let target = first;
+  let keys = [selectorKey(req.nic), nsKey(target.nsId)];
+  let waitedMs = 0; // since the container was looked up
+  for (;;) {
+    if (!ctx.dryRun) waitedMs += (await ctx.locks.take(keys)).ms;
+    // After waiting for another hostnic, the container may have changed: ask again.
+    if (waitedMs > STALE_AFTER_MS) {
+      target = await resolveTarget(req.target);
+      waitedMs = 0;
+    }
+    const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
+    const link = findNic(hostLinks(hostState), req.nic);
+    keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
+    if (ctx.dryRun) return { target, hostState, ctrState, link };
+    const again = await ctx.locks.take(keys);
+    if (!again.waited) return { target, hostState, ctrState, link };
+    waitedMs += again.ms;
+  }
+}
