@@ -78,6 +78,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .option('mtu', { type: 'string', describe: "set this MTU (within the NIC's own range)" })
         .option('route', { type: 'string', array: true, describe: 'extra route CIDR[@VIA] through the NIC (repeatable)' })
         .option('force', { type: 'boolean', describe: "allow moving the NIC that carries the host's default route" })
+        .option('persist', { type: 'boolean', describe: 'also write the entry in the desired-state file, so hostnic apply/watch attach it again (e.g. after a restart)' })
         .example('$0 attach nginx eth1 192.168.1.4/24@192.168.1.1', 'nginx gets eth1 of the VM as its eth1, default route via the VPC gateway')
         .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
         .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')
@@ -90,6 +91,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       (y) => y
         .positional('container', { type: 'string', demandOption: true, describe: 'the container, as for attach (also when it is gone)' })
         .positional('nic', { type: 'string', describe: 'host name, container-side name or mac:ADDRESS (default: every NIC hostnic attached to it)' })
+        .option('keep', { type: 'boolean', describe: 'keep its entry in the desired-state file (it is attached again at that container\'s next start)' })
         .example('$0 detach nginx', 'every NIC hostnic gave to nginx goes back to the host')
         .example('$0 detach nginx eth1', 'only that one')
         .epilog(EXIT_CODES),

@@ -14,9 +14,11 @@ import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
 import { describeTarget, resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
+import { defaultDesiredPath } from '../desired/file.js';
+import { desiredKey, forgetChange } from '../desired/persist.js';
 import type { Ctx } from '../cli/context.js';
 
-export async function detachCommand(args: { container: string; nic?: string }, ctx: Ctx): Promise<number> {
+export async function detachCommand(args: { container: string; nic?: string; keep?: boolean }, ctx: Ctx): Promise<number> {
   const spec = parseTarget(args.container);
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
@@ -51,7 +53,7 @@ export async function detachCommand(args: { container: string; nic?: string }, c
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads).finally(() => ctx.locks.release());
+    const result = await detachOne(rec, ctx, reads, !!args.keep).finally(() => ctx.locks.release());
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -77,14 +79,16 @@ interface DetachResult {
   notDone?: { title: string; error: string; commands: string[] }[];
   /** What was left as found, and why (a default route changed by hand). */
   leftAlone?: string[];
+  /** Its entry removed from the desired-state file (detach without --keep). */
+  desiredFile?: string;
   plan?: DryRunPlan;
 }
 
-async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promise<DetachResult> {
+async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, keep: boolean): Promise<DetachResult> {
   const i = rec.input;
   if (!ctx.dryRun) {
-    // The NIC, and the namespace it would go back to if the detach is rolled back.
-    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
+    // The NIC, and the namespace it would go back to if the detach is rolled back (and the desired-state file, unless --keep).
+    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId), ...(keep ? [] : [desiredKey(defaultDesiredPath())])]);
     // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
     reads.clear();
     // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
@@ -99,8 +103,12 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
   const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
   const { steps, title } = planDetachOf(rec, live, ctr, id);
   const notes = leftAlone(steps);
+  // Its entry in the desired-state file goes too, in the same plan, unless --keep.
+  const desired = keep ? {} : forgetChange(rec);
+  if (desired.warning) process.stderr.write(`hostnic: warning: ${desired.warning}\n`);
   const plan: Plan = {
-    id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac],
+    id, command: 'detach', title, steps: [...steps, ...(desired.change ? [desired.change.step] : [])],
+    touches: [i.host.name, i.host.mac, ...(desired.change ? [desired.change.key] : [])],
     finalize: { remove: [recordPath(rec.id)] },
   };
   const outcome = await executePlan(plan, ctx);
@@ -109,12 +117,14 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads): Promi
       ? `${i.host.name}: ${live.detail}; record removed`
       : `detached ${i.host.name} from ${i.target.display}`);
     if (!ctx.json) for (const n of notes) process.stderr.write(`hostnic: note: ${n}\n`);
+    if (desired.change) ctx.say(`${i.host.name}: ${desired.change.what}`);
   }
   return {
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),
+    ...(desired.change ? { desiredFile: desired.change.what } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }

@@ -187,6 +187,67 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(await linkOf(a, 'eth1')).toBeDefined();
   });
 
+  it('attach --persist writes the entry (keeping comments), detach --keep leaves it, detach removes it; apply follows the file', async () => {
+    const n1 = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const a = await lab.addNetns();
+    const hostBefore = await lab.snapshot(lab.host);
+    // No directory yet: made 0755, the file 0644, both root's.
+    const at = await lab.hostnic(['attach', '--persist', `netns:${a}`, n1, '192.168.1.4/24@192.168.1.1', '--mtu', '1400'], { env: env() });
+    expect(at.exitCode, at.stderr).toBe(0);
+    expect(at.stdout).toMatch(/entry written in/);
+    expect(lstatSync(join(conf, 'etc', 'hostnic')).mode & 0o7777).toBe(0o755);
+    const st = lstatSync(file);
+    expect([st.mode & 0o7777, st.uid]).toEqual([0o644, 0]);
+    expect(readFileSync(file, 'utf8')).toContain(`  - container: netns:${a}\n    nic: ${n1}\n    addresses: [192.168.1.4/24@192.168.1.1]\n    mtu: 1400\n`);
+
+    // The person's comments and order survive every edit.
+    write(`# keep me\n${readFileSync(file, 'utf8')}  # the second one\n  - container: netns:hnn-${lab.id}-later  # not yet\n    nic: mac:02:00:00:00:99:98\n`);
+    const inPlace = await applyJson();
+    expect(inPlace.report.entries.map((e) => e.action)).toEqual(['in-place', 'skipped']);
+
+    const keep = await lab.hostnic(['detach', `netns:${a}`, n1, '--keep'], { env: env() });
+    expect(keep.exitCode, keep.stderr).toBe(0);
+    const kept = readFileSync(file, 'utf8');
+    expect(kept).toContain(`nic: ${n1}`);
+    expect(await lab.snapshot(lab.host)).toEqual(hostBefore);
+    const again = await applyJson();
+    expect(again.report.entries[0]!.action).toBe('attached');
+
+    const det = await lab.hostnic(['detach', `netns:${a}`, n1], { env: env() });
+    expect(det.exitCode, det.stderr).toBe(0);
+    expect(det.stdout).toMatch(/entry removed from/);
+    const after = readFileSync(file, 'utf8');
+    expect(after).not.toContain(`nic: ${n1}`);
+    expect(after).toContain('# keep me');
+    expect(after).toContain('# the second one');
+    expect(after).toContain('# not yet');
+    expect(await lab.snapshot(lab.host)).toEqual(hostBefore);
+  });
+
+  it('attach --persist rolls the file back with the attach when a step fails; a bad file or a pid target is refused before anything', async () => {
+    const n1 = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const a = await lab.addNetns();
+    write('# mine\nattachments: []\n');
+    const before = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)]);
+    const args = ['attach', '--persist', `netns:${a}`, n1, '192.168.1.4/24'];
+    const dry = await lab.hostnic([...args, '--dry-run', '--json'], { env: env() });
+    const steps = (JSON.parse(dry.stdout) as { plan: { steps: { title: string }[] } }).plan.steps;
+    expect(steps.at(-1)!.title).toMatch(/^Write the entry of/);
+    const failed = await lab.hostnic(args, { env: { ...env(), HOSTNIC_TEST_HOOKS: '1', HOSTNIC_TEST_FAIL: String(steps.length - 1) } });
+    expect(failed.exitCode).toBe(1);
+    expect(readFileSync(file, 'utf8')).toBe('# mine\nattachments: []\n');
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
+
+    const pid = await lab.hostnic(['attach', '--persist', 'pid:1', n1], { env: env() });
+    expect(pid.exitCode).toBe(2);
+    expect(pid.stderr).toMatch(/--persist needs a container/);
+    write('attachments:\n  - {container: web, nic: eth9, bogus: 1}\n');
+    const bad = await lab.hostnic(args, { env: env() });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/attachments\.yaml:2: unknown key "bogus"/);
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
+  });
+
   describe('a bad file changes nothing (exit 2, FILE:LINE)', () => {
     const cases: { name: string; text?: (nic: string, ns: string) => string; setup?: () => void; line?: number; message: RegExp }[] = [
       { name: 'YAML error', text: (n, ns) => `attachments:\n  - container: netns:${ns}\n\tnic: ${n}\n`, line: 3, message: /not valid YAML/ },
