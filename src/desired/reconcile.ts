@@ -24,6 +24,19 @@ export type { EntryResult, ReconcileOptions, ReconcileReport, UnwantedResult } f
 const WORKERS = 8;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
+/**
+ * The workers' lock sets, made once per state directory and reused by every
+ * reconcile of the process (watch calls it again and again; each Locks
+ * registers one exit handler for good).
+ */
+const pools = new Map<string, Locks[]>();
+function lockSet(state: StateDir, n: number): Locks {
+  const pool = pools.get(state.root) ?? [];
+  pools.set(state.root, pool);
+  while (pool.length <= n) pool.push(new Locks(state));
+  return pool[n]!;
+}
+
 /** What reconcile needs of a command's context. */
 export interface ReconcileCtx {
   state: StateDir;
@@ -45,8 +58,8 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
     const groups = new Map<string, DesiredEntry[]>();
     for (const e of entries) groups.set(containerKey(e.container), [...(groups.get(containerKey(e.container)) ?? []), e]);
     const queue = [...groups.values()];
-    const worker = async (): Promise<void> => {
-      const locks = new Locks(ctx.state);
+    const worker = async (n: number): Promise<void> => {
+      const locks = lockSet(ctx.state, n);
       for (let group = queue.shift(); group; group = queue.shift()) {
         for (const e of group) {
           if (signal) {
@@ -64,7 +77,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(WORKERS, queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(WORKERS, queue.length) }, (_, n) => worker(n)));
     const unwanted = signal ? [] : await unwantedOf(ctx, records, entries, only, { prune: !!opts.prune, dryRun });
     const list = entries.map((e) => results.get(e)!);
     const codes = [...list, ...unwanted].map((x) => x.exitCode);
@@ -105,7 +118,7 @@ async function unwantedOf(
     unwanted.push(rec);
   }
   const out: UnwantedResult[] = [];
-  const locks = new Locks(ctx.state);
+  const locks = lockSet(ctx.state, 0);
   for (const rec of unwanted) {
     const base = { id: rec.id, nic: rec.input.host.name, target: rec.input.target.display };
     if (!o.prune) {
