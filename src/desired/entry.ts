@@ -22,7 +22,7 @@ import { resolveTarget } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { decodeTag } from '../tag.js';
-import type { DesiredEntry } from './parse.js';
+import { containerKey, type DesiredEntry } from './parse.js';
 import { outcomeError, runPlan, type PlanRun } from './run.js';
 import type { EntryResult } from './types.js';
 
@@ -31,13 +31,16 @@ const newId = (): string => randomBytes(4).toString('hex');
 /** Resolving the container failed because it is not running (or not there yet): the entry waits. */
 const NOT_RUNNING = /not running|no running container|no network namespace named|no container runtime found/;
 
-export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun): Promise<EntryResult> {
+/** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
+export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
   const base = { line: entry.line, container: entry.container, nic: entry.nic };
   const req = entry.request;
   let target: Target;
   try {
     target = await resolveTarget(req.target);
+    targets?.set(containerKey(entry.container), target);
   } catch (e) {
+    targets?.set(containerKey(entry.container), undefined);
     if (!(e instanceof HostnicError)) throw e;
     if (NOT_RUNNING.test(e.message)) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
     return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };

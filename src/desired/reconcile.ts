@@ -54,6 +54,8 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
   const onSignal = (s: NodeJS.Signals): void => { signal ??= s; };
   for (const s of SIGNALS) process.on(s, onSignal);
   const results = new Map<DesiredEntry, EntryResult>();
+  // The containers as the entries resolved them: the unwanted check asks no runtime twice.
+  const targets = new Map<string, Target | undefined>();
   try {
     const groups = new Map<string, DesiredEntry[]>();
     for (const e of entries) groups.set(containerKey(e.container), [...(groups.get(containerKey(e.container)) ?? []), e]);
@@ -67,7 +69,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
             continue;
           }
           try {
-            results.set(e, await applyEntry(e, records, { state: ctx.state, locks, dryRun }));
+            results.set(e, await applyEntry(e, records, { state: ctx.state, locks, dryRun }, targets));
           } catch (err) {
             const msg = err instanceof Error ? err.message : String(err);
             results.set(e, { line: e.line, container: e.container, nic: e.nic, action: 'failed', detail: msg, error: msg, exitCode: err instanceof HostnicError && err.exitCode !== 2 ? err.exitCode : 1 });
@@ -78,7 +80,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
       }
     };
     await Promise.all(Array.from({ length: Math.min(WORKERS, queue.length) }, (_, n) => worker(n)));
-    const unwanted = signal ? [] : await unwantedOf(ctx, records, entries, only, { prune: !!opts.prune, dryRun });
+    const unwanted = signal ? [] : await unwantedOf(ctx, records, entries, only, targets, { prune: !!opts.prune, dryRun });
     const list = entries.map((e) => results.get(e)!);
     const codes = [...list, ...unwanted].map((x) => x.exitCode);
     const exitCode = signal ? signalExit(signal) : Math.max(0, ...codes);
@@ -95,9 +97,10 @@ const signalExit = (s: NodeJS.Signals): number => (s === 'SIGINT' ? 130 : s === 
  * detached (each its own plan). With `only`, just those of these containers.
  */
 async function unwantedOf(
-  ctx: ReconcileCtx, records: AttachmentRecord[], entries: DesiredEntry[], only: string[] | undefined, o: { prune: boolean; dryRun: boolean },
+  ctx: ReconcileCtx, records: AttachmentRecord[], entries: DesiredEntry[], only: string[] | undefined,
+  targets: Map<string, Target | undefined>, o: { prune: boolean; dryRun: boolean },
 ): Promise<UnwantedResult[]> {
-  const targets = new Map<string, Target | undefined>();
+  if (records.length === 0) return [];
   const resolved = async (container: string): Promise<Target | undefined> => {
     const key = containerKey(container);
     if (!targets.has(key)) targets.set(key, await resolveTarget(parseTarget(container)).catch(() => undefined));

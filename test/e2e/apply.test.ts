@@ -68,6 +68,12 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
       '    routes: [198.51.100.0/24@192.168.1.1]',
       '',
     ].join('\n'));
+    // A dry run plans both attaches and changes nothing.
+    const dryBefore = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)]);
+    const dry = await applyJson(['--dry-run']);
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.report.entries.map((e) => e.action)).toEqual(['attached', 'attached']);
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)])).toEqual(dryBefore);
     const first = await applyJson();
     expect(first.code, first.stderr).toBe(0);
     expect(first.report.entries.map((e) => e.action)).toEqual(['attached', 'attached']);
@@ -166,6 +172,11 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(report.entries.map((e) => [e.action, e.why])).toEqual([
       ['skipped', 'nic-missing'], ['skipped', 'container-not-running'], ['skipped', 'nic-missing'],
     ]);
+    // status lists them as waiting, and why.
+    const st = await lab.hostnic(['status', '--json'], { env: env() });
+    expect(st.exitCode, st.stderr).toBe(0);
+    const waiting = (JSON.parse(st.stdout) as { desired: { waiting: { why: string; line: number }[] } }).desired.waiting;
+    expect(waiting.map((w) => [w.why, w.line])).toEqual([['nic-missing', 2], ['container-not-running', 3], ['nic-missing', 4]]);
     // Only the waiting container: exit 0, and the NIC stays in the host untouched.
     write(`attachments:\n  - {container: "netns:hnn-${lab.id}-gone", nic: ${n1}}\n`);
     const hostBefore = await lab.snapshot(lab.host);
