@@ -20,24 +20,28 @@ export async function applyCommand(args: ApplyArgs, ctx: Ctx): Promise<number> {
   return report.exitCode;
 }
 
-const LABEL: Record<EntryResult['action'], (dry: boolean) => string> = {
-  'in-place': () => chalk.green('in place'),
-  attached: (dry) => chalk.green(dry ? 'would attach' : 'attached'),
-  repaired: (dry) => chalk.yellow(dry ? 'would repair' : 'repaired'),
-  skipped: () => chalk.dim('waiting'),
-  failed: () => chalk.red('FAILED'),
-};
+type Paint = (s: string) => string;
+
+/** The label of a result, padded before it is coloured (escape codes have no width). */
+const pad = ([text, paint]: [string, Paint]): string => paint(text.padEnd(12));
 
 function label(e: EntryResult, dry: boolean): string {
-  if (e.action === 'skipped' && e.why === 'nic-missing') return chalk.red('NIC missing');
-  if (e.action === 'skipped' && e.why === 'interrupted') return chalk.red('not started');
-  return LABEL[e.action](dry);
+  if (e.action === 'skipped') {
+    return pad(e.why === 'nic-missing' ? ['NIC missing', chalk.red] : e.why === 'interrupted' ? ['not started', chalk.red] : ['waiting', chalk.dim]);
+  }
+  const labels: Record<Exclude<EntryResult['action'], 'skipped'>, [string, Paint]> = {
+    'in-place': ['in place', chalk.green],
+    attached: [dry ? 'would attach' : 'attached', chalk.green],
+    repaired: [dry ? 'would repair' : 'repaired', chalk.yellow],
+    failed: ['FAILED', chalk.red],
+  };
+  return pad(labels[e.action]);
 }
 
 function unwantedLabel(u: UnwantedResult, dry: boolean): string {
-  if (u.action === 'listed') return chalk.yellow('unwanted');
-  if (u.action === 'failed') return chalk.red('FAILED');
-  return chalk.green(dry ? 'would detach' : 'detached');
+  if (u.action === 'listed') return pad(['unwanted', chalk.yellow]);
+  if (u.action === 'failed') return pad(['FAILED', chalk.red]);
+  return pad([dry ? 'would detach' : 'detached', chalk.green]);
 }
 
 function render(report: ReconcileReport, ctx: Ctx): void {
@@ -53,7 +57,7 @@ function render(report: ReconcileReport, ctx: Ctx): void {
   };
   if (report.entries.length === 0) ctx.say(`${report.path}: no entries`);
   for (const e of report.entries) {
-    const line = `${label(e, dry).padEnd(12 + (chalk.level ? 10 : 0))} ${e.container} ${e.nic} ${chalk.dim(`(line ${e.line})`)}: ${e.detail}`;
+    const line = `${label(e, dry)} ${e.container} ${e.nic} ${chalk.dim(`(line ${e.line})`)}: ${e.detail}`;
     if (e.exitCode === 0) ctx.say(line);
     else process.stderr.write(`hostnic: ${line}\n`);
     for (const b of e.besides ?? []) ctx.say(`    note: ${b}: changed besides hostnic's settings, left as it is`);
@@ -61,7 +65,7 @@ function render(report: ReconcileReport, ctx: Ctx): void {
     leftovers(e.leftovers);
   }
   for (const u of report.unwanted) {
-    const line = `${unwantedLabel(u, dry).padEnd(12 + (chalk.level ? 10 : 0))} ${u.detail}`;
+    const line = `${unwantedLabel(u, dry)} ${u.detail}`;
     if (u.exitCode === 0) ctx.say(line);
     else process.stderr.write(`hostnic: ${line}\n`);
     plans(u.plans);
