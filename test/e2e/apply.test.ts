@@ -259,6 +259,12 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
   });
 
+  it('hostnic schema prints the schema shipped in the package', async () => {
+    const r = await lab.hostnic(['schema']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'schema', 'attachments.schema.json'), 'utf8')));
+  });
+
   describe('a bad file changes nothing (exit 2, FILE:LINE)', () => {
     const cases: { name: string; text?: (nic: string, ns: string) => string; setup?: () => void; line?: number; message: RegExp }[] = [
       { name: 'YAML error', text: (n, ns) => `attachments:\n  - container: netns:${ns}\n\tnic: ${n}\n`, line: 3, message: /not valid YAML/ },
