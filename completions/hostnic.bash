@@ -61,10 +61,10 @@ _hostnic() {
     [[ $_hostnic_bin == '~/'* ]] && _hostnic_bin=$HOME/${_hostnic_bin#'~/'}
     [[ $_hostnic_bin == */* ]] || _hostnic_bin=hostnic
 
-    local -r commands='attach detach status recover nics doctor completion'
+    local -r commands='attach detach status apply recover nics doctor schema completion'
     local -r global_opts='--state-dir --verbose -v --dry-run -n --quiet -q --json --no-color --help --version'
     # Options that take a value in the next word.
-    local -r value_opts=' --state-dir --name --mac --mtu --route --abandon '
+    local -r value_opts=' --state-dir --name --mac --mtu --route --abandon --file -f --container '
 
     local cmd='' expect='' ddash=0 i w
     local -a pos=()
@@ -97,7 +97,12 @@ _hostnic() {
         _hostnic_add_lines "$cur" < <(_hostnic_values unfinished-plans)
         return 0
     fi
-    [[ -n $expect ]] && return 0 # --name, --mac, --mtu, --route: free text
+    if [[ $expect == --file || $expect == -f ]]; then
+        compopt -o filenames 2>/dev/null
+        _hostnic_add_lines "$cur" < <(compgen -f -- "$cur")
+        return 0
+    fi
+    [[ -n $expect ]] && return 0 # --name, --mac, --mtu, --route, --container: free text
     if ((!ddash)) && [[ $cur == --state-dir=* ]]; then
         compopt -o filenames 2>/dev/null
         _hostnic_add_lines "$cur" < <(compgen -P --state-dir= -d -- "${cur#--state-dir=}")
@@ -108,8 +113,9 @@ _hostnic() {
     if ((!ddash)) && [[ $cur == -* ]]; then
         local opts=$global_opts
         case $cmd in
-            attach) opts+=' --name --mac --mtu --route --force' ;;
-            detach) opts+=' --force' ;;
+            attach) opts+=' --name --mac --mtu --route --force --persist' ;;
+            detach) opts+=' --force --keep' ;;
+            apply) opts+=' --file -f --prune --container' ;;
             doctor) opts+=' --fix --undo --force' ;;
             status) opts+=' --scan' ;;
             recover) opts+=' --abandon' ;;

@@ -90,6 +90,8 @@ complete -c hostnic -l version -d 'Show the version'
 complete -c hostnic -n __hostnic_no_command -a attach -d 'Move a host NIC into a container and configure it'
 complete -c hostnic -n __hostnic_no_command -a detach -d 'Give NICs back to the host, as they were'
 complete -c hostnic -n __hostnic_no_command -a status -d 'What is attached where, verified against the kernel'
+complete -c hostnic -n __hostnic_no_command -a apply -d 'Make the machine as the desired-state file says'
+complete -c hostnic -n __hostnic_no_command -a schema -d 'Print the JSON Schema of the desired-state file'
 complete -c hostnic -n __hostnic_no_command -a recover -d 'Finish every plan a dead hostnic left half-done'
 complete -c hostnic -n __hostnic_no_command -a nics -d "Inspect the host's NICs"
 complete -c hostnic -n __hostnic_no_command -a doctor -d 'Check the host (ARP flux, network managers); --fix, --undo'
@@ -103,6 +105,13 @@ complete -c hostnic -n '__hostnic_command_is attach' -l mac -x -d 'Set this MAC'
 complete -c hostnic -n '__hostnic_command_is attach' -l mtu -x -d 'Set this MTU'
 complete -c hostnic -n '__hostnic_command_is attach' -l route -x -d 'Extra route CIDR[@VIA] through the NIC'
 complete -c hostnic -n '__hostnic_command_is attach' -l force -d "Allow moving the NIC of the host's default route"
+complete -c hostnic -n '__hostnic_command_is attach' -l persist -d 'Also write the entry in the desired-state file'
+complete -c hostnic -n '__hostnic_command_is detach' -l keep -d 'Keep its entry in the desired-state file'
+
+# apply [-f FILE] [--prune] [--container REF]...
+complete -c hostnic -n '__hostnic_command_is apply' -s f -l file -r -F -d 'The desired-state file'
+complete -c hostnic -n '__hostnic_command_is apply' -l prune -d 'Also detach what no entry wants'
+complete -c hostnic -n '__hostnic_command_is apply' -l container -x -d 'Only the entries of this container'
 
 # detach <container> [<nic>] [--force]
 complete -c hostnic -n '__hostnic_at detach 0' -a '(__hostnic_values attached-containers)' -d 'Container with an attached NIC'

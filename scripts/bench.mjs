@@ -46,6 +46,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { ADDR, GW4, Lab, NIC } from './bench/lab.mjs';
 import { drain, inNs, live, must, run, signalAll } from './bench/proc.mjs';
 import { buildRevision, checkRuns, plainEnv } from './bench/revision.mjs';
+import { applyReport, benchApply, destroyApplyLab, N as APPLY_N, setupApplyLab } from './bench/apply.mjs';
 import { fmt, summarize, table, unionLength } from './bench/stats.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -79,11 +80,12 @@ function usage() {
                and print its --version/attach/detach medians beside the current build's (repeatable)
   --profile    one traced attach + detach (--verbose) and the cost of each building block
   --out DIR    where the JSON goes (default bench-results/)
-  --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round`;
+  --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round
+  --only apply only the hostnic apply rows (16 entries into 16 containers vs 16 floor attaches; in place vs node -e 0)`;
 }
 
 function parseArgs(argv) {
-  const o = { runs: 15, profile: false, out: join(REPO, 'bench-results'), wait: true, before: [] };
+  const o = { runs: 15, profile: false, out: join(REPO, 'bench-results'), wait: true, before: [], only: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--runs') o.runs = Number(argv[++i]);
@@ -92,6 +94,8 @@ function parseArgs(argv) {
     else if (a === '--before') o.before.push(argv[++i]);
     else if (a.startsWith('--before=')) o.before.push(a.slice(9));
     else if (a === '--no-wait') o.wait = false;
+    else if (a === '--only') o.only = argv[++i];
+    else if (a.startsWith('--only=')) o.only = a.slice(7);
     else if (a === '--out') o.out = argv[++i];
     else if (a.startsWith('--out=')) o.out = a.slice(6);
     else if (a === '-h' || a === '--help') { console.log(usage()); process.exit(0); }
@@ -99,6 +103,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.runs) || o.runs < 7) { console.error('bench: --runs must be an integer >= 7'); process.exit(2); }
   if (o.before.some((r) => !r)) { console.error(`bench: --before needs a git revision\n${usage()}`); process.exit(2); }
+  if (o.only !== null && o.only !== 'apply') { console.error(`bench: --only takes "apply"\n${usage()}`); process.exit(2); }
   if (o.before.length && o.profile) { console.error('bench: --before is for the timing run, not --profile'); process.exit(2); }
   return o;
 }
@@ -863,6 +868,19 @@ async function profile(lab, opts) {
 
 // ------------------------------------------------------------------ main
 
+/** The apply rows (scripts/bench/apply.mjs), with this script's runners. */
+function runApplyRows(lab, opts) {
+  return benchApply(lab, {
+    runs: opts.only === 'apply' ? opts.runs : Math.min(opts.runs, 9),
+    hostnicArgv: (args) => hostnicArgv(lab, args),
+    hostnicEnv,
+    checked,
+    nodeArgv: inNs(lab.hostNs, [NODE, '-e', '0']),
+    checkAbort,
+    waitQuiet: (label) => waitQuiet(opts, label),
+  });
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) { console.error('bench: must run as root (it builds network namespaces)'); process.exit(2); }
@@ -875,7 +893,7 @@ async function main() {
   process.on('exit', () => {
     if (lab.destroyed) return;
     signalAll('SIGKILL');
-    spawnSync('docker', ['rm', '-f', lab.container], { stdio: 'ignore' });
+    spawnSync('docker', ['rm', '-f', lab.container, ...(lab.apply?.containers ?? []).map((c) => c.name)], { stdio: 'ignore' });
     for (const ns of lab.made.netns) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     spawnSync('rm', ['-rf', lab.stateRoot, lab.tmp], { stdio: 'ignore' });
   });
@@ -891,7 +909,17 @@ async function main() {
     const idInfo = await must(['docker', 'inspect', '--format', '{{.Id}}', lab.container]);
     lab.ctrId = idInfo.stdout.trim();
     checkAbort();
-    if (opts.profile) {
+    if (opts.only === 'apply' || !opts.profile) {
+      process.stderr.write(`bench: ${APPLY_N} more NICs and containers for the apply rows\n`);
+      await setupApplyLab(lab);
+    }
+    if (opts.only === 'apply') {
+      const samples = await runApplyRows(lab, opts);
+      const rep = applyReport(samples);
+      process.stdout.write(rep.text);
+      const file = writeJson(opts.out, 'bench-apply', { kind: 'bench-apply', meta: { ...meta(lab), build, quiet }, config: { runs: opts.runs }, samples, stats: rep.stats, targets: rep.targets });
+      process.stdout.write(`written: ${file}\n`);
+    } else if (opts.profile) {
       const { doc, text } = await profile(lab, opts);
       doc.meta.build = build;
       process.stdout.write(text);
@@ -901,9 +929,13 @@ async function main() {
       const started = performance.now();
       const m0 = meta(lab);
       const result = await benchmark(lab, opts, befores);
+      const applySamples = await runApplyRows(lab, opts);
+      const applyRep = applyReport(applySamples);
+      result.apply = { samples: applySamples, stats: applyRep.stats, targets: applyRep.targets };
       const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: ADDR_GW, nic: NIC, targets: TARGETS, before: befores.map(({ rev, sha, short }) => ({ rev, sha, short })), startupBudgetMs: STARTUP_BUDGET_MS }, ...result };
       const rep = report(doc, lab);
       process.stdout.write(rep.text);
+      process.stdout.write(applyRep.text);
       const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, startup: rep.startup, also: rep.info });
       process.stdout.write(`written: ${file}\n`);
     }
@@ -917,7 +949,7 @@ async function main() {
     }
   } finally {
     await drain();
-    const problems = await lab.destroy();
+    const problems = [...await destroyApplyLab(lab), ...await lab.destroy()];
     if (problems.length) {
       process.stderr.write(`bench: cleanup problems:\n  ${problems.join('\n  ')}\n`);
       code ||= 1;

@@ -41,6 +41,8 @@ const load = {
   nics: () => import('./commands/nics.js'),
   doctor: () => import('./commands/doctor.js'),
   recover: () => import('./commands/recover.js'),
+  apply: () => import('./commands/apply.js'),
+  schema: () => import('./commands/schema.js'),
 };
 
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
@@ -78,6 +80,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .option('mtu', { type: 'string', describe: "set this MTU (within the NIC's own range)" })
         .option('route', { type: 'string', array: true, describe: 'extra route CIDR[@VIA] through the NIC (repeatable)' })
         .option('force', { type: 'boolean', describe: "allow moving the NIC that carries the host's default route" })
+        .option('persist', { type: 'boolean', describe: 'also write the entry in the desired-state file, so hostnic apply/watch attach it again (e.g. after a restart)' })
         .example('$0 attach nginx eth1 192.168.1.4/24@192.168.1.1', 'nginx gets eth1 of the VM as its eth1, default route via the VPC gateway')
         .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
         .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')
@@ -91,6 +94,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .positional('container', { type: 'string', demandOption: true, describe: 'the container, as for attach (also when it is gone)' })
         .positional('nic', { type: 'string', describe: 'host name, container-side name or mac:ADDRESS (default: every NIC hostnic attached to it)' })
         .option('force', { type: 'boolean', describe: 'restore what the record says even where the tag on the NIC disagrees (default: refuse, and say where)' })
+        .option('keep', { type: 'boolean', describe: 'keep its entry in the desired-state file (it is attached again at that container\'s next start)' })
         .example('$0 detach nginx', 'every NIC hostnic gave to nginx goes back to the host')
         .example('$0 detach nginx eth1', 'only that one')
         .epilog(EXIT_CODES),
@@ -176,7 +180,34 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .epilog(EXIT_CODES),
       (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx, { abandon: (a as { abandon?: string }).abandon })),
     )
-    .demandCommand(1, 'name a command: attach, detach, status, recover, nics, doctor (see --help)')
+    .command(
+      'apply',
+      'make the machine as the desired-state file says: attach what is missing, repair drift, change nothing that is in place',
+      (y) => y
+        .option('file', { alias: 'f', type: 'string', describe: 'the desired-state file', defaultDescription: '/etc/hostnic/attachments.yaml (under HOSTNIC_CONFIG_ROOT)' })
+        .option('prune', { type: 'boolean', describe: 'also detach what hostnic attached that no entry wants (without it: listed)' })
+        .option('container', { type: 'string', array: true, describe: 'only the entries of this container, as the file names it (repeatable)' })
+        .example('$0 apply', 'attach every entry whose container runs; in-place entries change nothing')
+        .example('$0 apply --dry-run', 'what would change, with the exact commands')
+        .example('$0 apply --prune --json', 'also detach attachments no entry wants; one result per entry')
+        .epilog([
+          'Exit codes:',
+          '  0  every entry whose container runs is in place (the others are listed as waiting)',
+          '  1  an entry failed (its plan was rolled back) or names a NIC that is not on the host; the others were applied',
+          '  2  a bad desired-state file (FILE:LINE: what is wrong): nothing was changed',
+          '  3  a rollback or a prune\'s detach is incomplete: what is left and the commands to finish it are printed',
+          '  129/130/143  interrupted: the plans in flight were finished or rolled back, no new one started',
+        ].join('\n')),
+      (a) => withCtx(a, async (ctx) => (await load.apply()).applyCommand(a as never, ctx)),
+    )
+    .command(
+      'schema',
+      'print the JSON Schema of the desired-state file (/etc/hostnic/attachments.yaml), for editors',
+      (y) => y.example('$0 schema > /etc/hostnic/attachments.schema.json', 'for an editor that validates YAML against a JSON Schema'),
+      // No root needed: it only prints.
+      async () => { process.exitCode = (await load.schema()).schemaCommand(); },
+    )
+    .demandCommand(1, 'name a command: attach, detach, status, apply, recover, nics, doctor (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EXIT_CODES)

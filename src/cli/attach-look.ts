@@ -1,7 +1,7 @@
 /**
- * What attach does before it plans, shared by `hostnic attach` and the CNI
- * ADD (src/cni/add.ts): lock the NIC and the container's namespace, and read
- * both namespaces under the locks.
+ * What attach does before it plans, shared by `hostnic attach`, `hostnic
+ * apply` and the CNI ADD (src/cni/add.ts): lock the NIC and the container's
+ * namespace, and read both namespaces under the locks.
  */
 import { readNs } from '../kernel/ip.js';
 import { findNic, hostLinks } from '../observe/host.js';
@@ -22,7 +22,7 @@ export const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? 
  * again. No locks in dry-run: it changes nothing. `relook`: how to look the
  * container up again after a long wait.
  */
-export async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target, relook = () => resolveTarget(req.target)) {
+export async function lockAndLook(ctx: Pick<Ctx, 'dryRun' | 'locks'>, req: AttachRequest, first: Target, relook = () => resolveTarget(req.target)) {
   let target = first;
   let keys = [selectorKey(req.nic), nsKey(target.nsId)];
   let waitedMs = 0; // since the container was looked up
@@ -42,4 +42,3 @@ export async function lockAndLook(ctx: Ctx, req: AttachRequest, first: Target, r
     waitedMs += again.ms;
   }
 }
-

@@ -12,10 +12,12 @@ import { SCHEMA } from '../state.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import { lockAndLook, selectorKey } from '../cli/attach-look.js';
 import { executePlan } from '../cli/execute.js';
+import { defaultDesiredPath } from '../desired/file.js';
+import { checkPersistable, desiredKey, persistChange, type FileChange } from '../desired/persist.js';
 import type { Ctx } from '../cli/context.js';
 
 /** The parser's input, as yargs names it (`--route` is repeatable, so one word). */
-export type AttachArgs = Omit<ParseInput, 'routes'> & { route?: string[] };
+export type AttachArgs = Omit<ParseInput, 'routes'> & { route?: string[]; persist?: boolean };
 
 /**
  * yargs turns a repeated option into an array and a bare repeatable one into
@@ -38,12 +40,21 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
     mtu: args.mtu, routes: args.route ?? [], force: args.force,
   });
+  // --persist: a target the file cannot hold, or a file that is (or would be) bad, is refused before anything.
+  if (args.persist) {
+    checkPersistable(req);
+    persistChange(args.container, args.nic, req);
+  }
   // Looked up while listr2 loads (both only read).
   const lookup = resolveTarget(req.target);
   lookup.catch(() => undefined); // reported below
   warmRenderer(ctx.renderer);
+  // The desired-state file's lock first (the Locks class lets go and waits in order if it must).
+  if (args.persist && !ctx.dryRun) await ctx.locks.take([desiredKey(defaultDesiredPath())]);
   // Each namespace is read once (links, addresses, routes), under the locks, and everything is derived from that.
   const { target, hostState, ctrState, link } = await lockAndLook(ctx, req, await lookup);
+  // Under the lock: the file as it is now.
+  const persist = args.persist ? persistChange(args.container, args.nic, req) : undefined;
   const hostNics = hostLinks(hostState);
   const sel = describeSelector(req.nic);
 
@@ -57,6 +68,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     if (rec.input.target.nsId === target.nsId && sameRequest(rec.input.request, req, rec.input.ctrName)) {
       const live = await liveCheck(rec);
       if (live.status === 'in place') {
+        if (persist) return persistOnly(persist, ctx);
         if (ctx.json) ctx.emit({ ok: true, alreadyAttached: true, id: rec.id, nic: rec.input.host.name, target: rec.input.target.display, name: rec.input.ctrName });
         else ctx.say(`${sel} is already attached to ${where}: nothing to do`);
         return 0;
@@ -73,8 +85,8 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     id,
     command: 'attach',
     title: `Attach ${host.name} to ${target.display} as ${ctrName}`,
-    steps: planAttach(input),
-    touches: [host.name, host.mac],
+    steps: [...planAttach(input), ...(persist ? [persist.step] : [])],
+    touches: [host.name, host.mac, ...(persist ? [persist.key] : [])],
     finalize: {
       write: [{ path: recordPath(id), value: { schema: SCHEMA, kind: 'attachment', id, createdAt: new Date().toISOString(), input }, saved: true }],
     },
@@ -85,12 +97,23 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   } else if (outcome.exitCode === 0) {
     const summary = {
       ok: true, id, nic: host.name, target: target.display, name: ctrName,
-      mac: req.mac ?? host.mac, addresses: req.addresses.map((a) => a.cidr),
+      mac: req.mac ?? host.mac, addresses: req.addresses.map((a) => a.cidr), ...(persist ? { persisted: persist.path } : {}),
     };
     if (ctx.json) ctx.emit(summary);
-    else ctx.say(`attached ${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}`);
+    else ctx.say(`attached ${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}${persist ? `; ${persist.what}` : ''}`);
   } else if (ctx.json) {
     ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message, leftovers: outcome.leftovers });
+  }
+  return outcome.exitCode;
+}
+
+/** Already attached as asked: only the entry is written (one journaled step). */
+async function persistOnly(change: FileChange, ctx: Ctx): Promise<number> {
+  const id = randomBytes(4).toString('hex');
+  const outcome = await executePlan({ id, command: 'attach', title: change.step.title, steps: [change.step], touches: [change.key], finalize: {} }, ctx);
+  if (outcome.exitCode === 0 && !ctx.dryRun) {
+    if (ctx.json) ctx.emit({ ok: true, alreadyAttached: true, persisted: change.path });
+    else ctx.say(`already attached; ${change.what}`);
   }
   return outcome.exitCode;
 }

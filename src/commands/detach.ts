@@ -17,9 +17,11 @@ import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
 import { describeTarget, resolveTarget } from '../runtime/resolve.js';
 import { executePlan } from '../cli/execute.js';
+import { defaultDesiredPath } from '../desired/file.js';
+import { desiredKey, forgetChange } from '../desired/persist.js';
 import type { Ctx } from '../cli/context.js';
 
-export async function detachCommand(args: { container: string; nic?: string; force?: boolean }, ctx: Ctx): Promise<number> {
+export async function detachCommand(args: { container: string; nic?: string; force?: boolean; keep?: boolean }, ctx: Ctx): Promise<number> {
   const spec = parseTarget(args.container);
   // An empty NIC (an unset shell variable) is an error, not "every NIC".
   const sel: NicSelector | undefined = args.nic !== undefined ? parseNicSelector(args.nic) : undefined;
@@ -63,7 +65,7 @@ export async function detachCommand(args: { container: string; nic?: string; for
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads, !!args.force).finally(() => ctx.locks.release());
+    const result = await detachOne(rec, ctx, reads, { force: !!args.force, keep: !!args.keep }).finally(() => ctx.locks.release());
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -94,14 +96,16 @@ interface DetachResult {
    * does not carry these host settings, so they were not restored.
    */
   unknown?: (keyof typeof UNKNOWN_WITHOUT_RECORD)[];
+  /** Its entry removed from the desired-state file (detach without --keep). */
+  desiredFile?: string;
   plan?: DryRunPlan;
 }
 
-async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force: boolean): Promise<DetachResult> {
+async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, { force, keep }: { force: boolean; keep: boolean }): Promise<DetachResult> {
   const i = rec.input;
   if (!ctx.dryRun) {
-    // The NIC, and the namespace it would go back to if the detach is rolled back.
-    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
+    // The NIC, and the namespace it would go back to if the detach is rolled back (and the desired-state file, unless --keep).
+    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId), ...(keep ? [] : [desiredKey(defaultDesiredPath())])]);
     // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
     reads.clear();
     // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
@@ -117,8 +121,12 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
   await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
   const { steps, title } = planDetachOf(rec, live, ctr, id);
   const notes = leftAlone(steps);
+  // Its entry in the desired-state file goes too, in the same plan, unless --keep.
+  const desired = keep ? {} : forgetChange(rec);
+  if (desired.warning) process.stderr.write(`hostnic: warning: ${desired.warning}\n`);
   const plan: Plan = {
-    id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac],
+    id, command: 'detach', title, steps: [...steps, ...(desired.change ? [desired.change.step] : [])],
+    touches: [i.host.name, i.host.mac, ...(desired.change ? [desired.change.key] : [])],
     finalize: { remove: [recordPath(rec.id)] },
   };
   const outcome = await executePlan(plan, ctx);
@@ -127,6 +135,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
       ? `${i.host.name}: ${live.detail}; record removed`
       : `detached ${i.host.name} from ${i.target.display}`);
     if (!ctx.json) for (const n of notes) process.stderr.write(`hostnic: note: ${n}\n`);
+    if (desired.change) ctx.say(`${i.host.name}: ${desired.change.what}`);
   }
   const unknown = fromTag(rec) && live.where !== 'gone' ? Object.keys(UNKNOWN_WITHOUT_RECORD) as (keyof typeof UNKNOWN_WITHOUT_RECORD)[] : [];
   if (unknown.length && outcome.exitCode === 0 && !ctx.dryRun && !ctx.json) {
@@ -139,6 +148,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),
     ...(unknown.length ? { unknown } : {}),
+    ...(desired.change ? { desiredFile: desired.change.what } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { loadRecords } from '../records.js';
 import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import type { Ctx } from '../cli/context.js';
 import { renderTable } from '../cli/table.js';
+import { waitingEntries } from '../desired/waiting.js';
 
 export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Promise<number> {
   const { records, bad: badRecords } = loadRecords(ctx.state);
@@ -54,10 +55,14 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
       });
     }
   }
+  // Entries of the desired-state file that are not attached, and why.
+  const desired = await waitingEntries(records);
   if (ctx.json) {
-    ctx.emit({ attachments: rows, unfinished, unreadable: bad });
+    ctx.emit({ attachments: rows, unfinished, unreadable: bad, desired });
     return 0;
   }
+  if (desired.error) process.stderr.write(`hostnic: warning: ${desired.error}\n`);
+  const waitingLines = desired.waiting.map((w) => `waiting: ${w.container} ${w.nic} (${desired.path}:${w.line}): ${w.detail}`);
   for (const b of bad) process.stderr.write(`hostnic: ignoring ${b.file}: ${b.error}\n`);
   for (const u of unfinished) {
     process.stderr.write(u.running
@@ -67,6 +72,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   }
   if (rows.length === 0) {
     ctx.say('nothing attached');
+    for (const l of waitingLines) ctx.say(l);
     return 0;
   }
   const colour = (s: string) => (s === 'in place' ? chalk.green(s) : s === 'drifted' ? chalk.yellow(s) : chalk.red(s));
@@ -77,5 +83,6 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   );
   ctx.say(head!);
   rows.forEach((r, n) => ctx.say(lines[n]! + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`))));
+  for (const l of waitingLines) ctx.say(l);
   return 0;
 }

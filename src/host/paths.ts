@@ -11,6 +11,9 @@ import { basename, dirname, join } from 'node:path';
 import { DEFAULT_DOCKER_SOCKET, dockerSocketPath } from '../runtime/docker.js';
 import { defaultStateDir } from '../state.js';
 
+/** Where the desired attachments live, under HOSTNIC_CONFIG_ROOT. */
+export const DESIRED_FILE = '/etc/hostnic/attachments.yaml';
+
 export interface HostPaths {
   /** procfs: /proc/self/status, /proc/PID/cmdline, /proc/PID/ns/net. */
   proc: string;
@@ -43,8 +46,12 @@ export interface HostPaths {
   dockerSocket: string;
   /** hostnic's state directory (journals of plans in flight). */
   stateDir: string;
-  /** The desired-state file (issue 13): what should be attached where. hostnic writes it; nothing writes it yet. */
-  desiredStateFile: string;
+  /**
+   * The desired attachments (`hostnic apply`, `hostnic watch`), a file
+   * hostnic writes (attach --persist, detach) through a journaled
+   * `file.write` step, like doctor's files above.
+   */
+  desiredFile: string;
 }
 
 /** The names of the files `doctor --fix` writes (the one definition: the checks and managedFiles use them). */
@@ -66,7 +73,7 @@ export const HOSTNIC_FILES = {
  * root's, like the files hostnic writes there.
  */
 export function managedFiles(paths: HostPaths = defaultHostPaths()): { managesFile(path: string): boolean } {
-  const exact = new Set([join(paths.sysctlConfDir, HOSTNIC_FILES.sysctl), join(paths.nmConfDir, HOSTNIC_FILES.nm), paths.desiredStateFile]);
+  const exact = new Set([join(paths.sysctlConfDir, HOSTNIC_FILES.sysctl), join(paths.nmConfDir, HOSTNIC_FILES.nm), paths.desiredFile]);
   return {
     managesFile: (path) => {
       if (exact.has(path)) return true;
@@ -101,7 +108,7 @@ export function defaultHostPaths(env: NodeJS.ProcessEnv = process.env): HostPath
     // Where DOCKER_HOST points, as for resolving containers (a tcp:// daemon has no socket here).
     dockerSocket: dockerSocketPath(env) ?? DEFAULT_DOCKER_SOCKET,
     stateDir: defaultStateDir(env),
-    desiredStateFile: r('/etc/hostnic/attachments.yaml'),
+    desiredFile: r(DESIRED_FILE),
   };
 }
 

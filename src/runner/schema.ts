@@ -31,7 +31,9 @@ export const needPlanId = (v: unknown): string => needHexId(v, 'id');
 /**
  * What a plan touches and the locks it holds (runner/locks.ts keys): a NIC
  * name, a link-layer address ('' for a link without one), a PCI address,
- * a namespace (`ns:DEV:INODE`), doctor's `doctor:fix`.
+ * a namespace (`ns:DEV:INODE`), doctor's `doctor:fix`; in a journal also
+ * `file:PATH` for a file hostnic manages (the desired-state file an attach
+ * --persist or a detach edits: desired/persist.ts desiredKey).
  */
 export function isIdentity(v: unknown): boolean {
   return v === '' || isIfName(v) || isLinkAddr(v) || v === 'doctor:fix'
@@ -51,7 +53,8 @@ export function checkJournal(v: unknown, name: string, bounds: Bounds): void {
   if (j.phase !== 'apply' && j.phase !== 'rollback') fail('phase', 'not apply or rollback');
   for (const field of ['touches', 'locks'] as const) {
     needArray(j[field], field, { max: 256 }).forEach((t, i) => {
-      if (!isIdentity(t)) fail(`${field}[${i}]`, `${typeof t === 'string' ? q(t) : typeof t} names no NIC, namespace or doctor lock`);
+      const file = typeof t === 'string' && t.startsWith('file:') && bounds.managesFile(t.slice('file:'.length));
+      if (!isIdentity(t) && !file) fail(`${field}[${i}]`, `${typeof t === 'string' ? q(t) : typeof t} names no NIC, namespace, doctor lock or file hostnic manages`);
     });
   }
   const f = needObject(j.finalize, 'finalize', [], ['write', 'remove']);

@@ -48,8 +48,9 @@ function writeCmds(path: string, content: string, mode: string, owner?: { uid: n
   return [
     // An empty file with the right mode and owner (and any missing parent directory)...
     { argv: ['install', '-D', '-m', mode, ...own, '/dev/null', tmp] },
-    // ...filled from standard input (dd reads fd 0: it may be a socket, which /dev/stdin cannot open)...
-    { argv: ['dd', `of=${tmp}`, 'status=none'], input: content },
+    // ...filled from standard input (dd reads fd 0: it may be a socket, which /dev/stdin cannot open)
+    // and flushed to disk before the rename, so a power cut never leaves an empty file under the real name...
+    { argv: ['dd', `of=${tmp}`, 'conv=fsync', 'status=none'], input: content },
     // ...and renamed over the target in one step.
     { argv: ['mv', '-f', '-T', tmp, path] },
   ];

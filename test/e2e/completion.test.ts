@@ -187,7 +187,9 @@ describe('hostnic completion bash|zsh|fish', () => {
 describe('static completions', () => {
   it('bash: commands and options', () => {
     expect(bashComplete('hostnic at')).toEqual(['attach']);
-    expect(bashComplete('hostnic ')).toEqual(['attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'status']);
+    expect(bashComplete('hostnic apply --p')).toEqual(['--prune']);
+    expect(bashComplete('hostnic detach --k')).toEqual(['--keep']);
+    expect(bashComplete('hostnic ')).toEqual(['apply', 'attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'schema', 'status']);
     expect(bashComplete('hostnic -v d')).toEqual(['detach', 'doctor']);
     expect(bashComplete('hostnic attach --m')).toEqual(['--mac', '--mtu']);
     expect(bashComplete('hostnic doctor --')).toEqual(expect.arrayContaining(['--fix', '--undo', '--state-dir', '--dry-run', '--no-color']));
@@ -198,7 +200,7 @@ describe('static completions', () => {
 
   it('fish: commands and options', () => {
     expect(fishComplete('hostnic at')).toEqual(['attach']);
-    expect(fishComplete('hostnic --state-dir /x ')).toEqual(['attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'status']);
+    expect(fishComplete('hostnic --state-dir /x ')).toEqual(['apply', 'attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'schema', 'status']);
     expect(fishComplete('hostnic attach --f')).toEqual(['--force']);
     expect(fishComplete('hostnic doctor --')).toEqual(expect.arrayContaining(['--fix', '--undo', '--json']));
     expect(fishComplete('hostnic completion ')).toEqual(['bash', 'fish', 'zsh']);

@@ -26,7 +26,7 @@ describe('npm package', () => {
     const packed = await execa('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: REPO });
     const [info] = JSON.parse(packed.stdout) as { filename: string; files: { path: string }[] }[];
     const files = info!.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['bin/hostnic', 'dist/hostnic.js', 'completions/hostnic.bash', 'README.md', 'package.json']));
+    expect(files).toEqual(expect.arrayContaining(['bin/hostnic', 'dist/hostnic.js', 'completions/hostnic.bash', 'schema/attachments.schema.json', 'README.md', 'package.json']));
     expect(files.some((f) => f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
     // The bundle and its package.json: no code cache or other build by-product.
     expect(files.filter((f) => f.startsWith('dist/')).sort()).toEqual(['dist/hostnic.js', 'dist/package.json']);

@@ -233,6 +233,7 @@ describe('journals (runner/schema.ts)', () => {
       [{ phase: 'run' }, /^phase: not apply or rollback$/],
       [{ pid: '1' }, /^pid: /],
       [{ touches: ['../../etc'] }, /^touches\[0\]: .* names no NIC/],
+      [{ touches: ['file:/etc/shadow'] }, /^touches\[0\]: "file:\/etc\/shadow" names no NIC, namespace, doctor lock or file hostnic manages$/],
       [{ locks: ['..'] }, /^locks\[0\]: /],
       [{ finalize: { write: [{ path: '../../../tmp/x.json', value: { id: 'x' } }] } }, /^finalize\.write\[0\]\.path: .* is not a record in the state directory$/],
       [{ finalize: { write: [{ path: 'attachments/abcd1234.json', value: { id: 'ffff' } }] } }, /^finalize\.write\[0\]\.value\.id: is not the id in its path$/],

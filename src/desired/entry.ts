@@ -1,0 +1,185 @@
+/**
+ * One entry of the desired-state file made true: observe read-only first
+ * (an entry in place runs nothing that changes the system), then, only when
+ * something must change, lock, look again and run one journaled plan at a
+ * time through the one runner. Never prints: returns an EntryResult.
+ */
+import { randomBytes } from 'node:crypto';
+import { lockAndLook } from '../cli/attach-look.js';
+import { HostnicError } from '../errors.js';
+import { readNs, type NsState } from '../kernel/ip.js';
+import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
+import { liveCheck, NsReads } from '../observe/live.js';
+import { findTagged, taggedView } from '../observe/tagged.js';
+import { planAttach } from '../plan/attach.js';
+import { attachInput } from '../plan/attach-input.js';
+import { planDetachOf } from '../plan/detach.js';
+import { planReturned } from '../plan/returned.js';
+import { planRepair } from '../plan/repair.js';
+import { recordForSpec, recordFromTag, recordMatches, recordPath, sameRequest, type AttachmentRecord } from '../records.js';
+import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
+import { resolveTarget } from '../runtime/resolve.js';
+import type { Target } from '../runtime/types.js';
+import { SCHEMA } from '../state.js';
+import { decodeTag } from '../tag.js';
+import { containerKey, type DesiredEntry } from './parse.js';
+import { outcomeError, runPlan, type PlanRun } from './run.js';
+import type { EntryResult } from './types.js';
+
+const newId = (): string => randomBytes(4).toString('hex');
+
+/** Resolving the container failed because it is not running (or not there yet): the entry waits. */
+const NOT_RUNNING = /not running|no running container|no network namespace named|no container runtime found/;
+
+/** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
+export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
+  const base = { line: entry.line, container: entry.container, nic: entry.nic };
+  const req = entry.request;
+  let target: Target;
+  try {
+    target = await resolveTarget(req.target);
+    targets?.set(containerKey(entry.container), target);
+  } catch (e) {
+    targets?.set(containerKey(entry.container), undefined);
+    if (!(e instanceof HostnicError)) throw e;
+    if (NOT_RUNNING.test(e.message)) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
+    return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };
+  }
+  const ctr = await readNs(target.nsPath);
+  const mine = records.filter((rec) => recordMatches(rec, req.nic) && recordForSpec(rec, req.target, target));
+  // NICs hostnic tagged in the container whose record is gone (state directory lost).
+  for (const l of ctr.links) {
+    const tag = decodeTag(l.ifalias);
+    if (!tag || mine.some((m) => m.id === tag.id)) continue;
+    const rec = recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname));
+    if (recordMatches(rec, req.nic) || (req.nic.kind === 'mac' && tag.mac === req.nic.mac)) mine.push(rec);
+  }
+  const here = mine.find((m) => m.input.target.nsId === target.nsId);
+  const plans: DryRunPlan[] = [];
+  const done = (o: Outcome): boolean => {
+    if (o.dryRun) plans.push(o.dryRun);
+    return o.exitCode === 0;
+  };
+  const fail = (o: Outcome, what: string): EntryResult => ({
+    ...base, action: 'failed', exitCode: o.exitCode === 2 ? 1 : o.exitCode, detail: `${what}: ${outcomeError(o) ?? 'failed'}`,
+    ...(outcomeError(o) ? { error: outcomeError(o) } : {}), ...(o.leftovers.length ? { leftovers: o.leftovers } : {}),
+  });
+
+  // Records of the container's earlier namespace (it restarted): give the NIC back to the host first.
+  for (const old of mine.filter((m) => m !== here)) {
+    const o = await giveBack(old, r);
+    if (!done(o)) return fail(o, `restoring ${old.input.host.name} from ${old.input.target.display}'s earlier namespace`);
+  }
+  let repaired: { drift: string[]; besides: string[] } | undefined;
+  if (here) {
+    const link = findTagged(ctr.links, here.id);
+    const changedInFile = !sameRequest(here.input.request, req, here.input.ctrName);
+    if (link && !changedInFile) {
+      const seen = planRepair(here.input, { ...link, addr_info: ctr.links.find((l) => l.ifindex === link.ifindex)?.addr_info ?? [] }, ctr);
+      const besides = seen.besides.length ? { besides: seen.besides } : {};
+      if (seen.drift.length === 0) {
+        return { ...base, action: 'in-place', detail: `${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
+      }
+      const o = await repairInPlace(here, target, r);
+      if (!done(o.outcome)) return { ...fail(o.outcome, 'repairing'), drift: o.drift };
+      return {
+        ...base, action: 'repaired', detail: `put back: ${o.drift.join(', ')}`, drift: o.drift, id: here.id, ctrName: here.input.ctrName, exitCode: 0,
+        ...(o.besides.length ? { besides: o.besides } : {}), ...(plans.length ? { plans } : {}),
+      };
+    }
+    // Not in the container any more (moved out by hand), or the entry changed since: give it back, then attach anew.
+    const o = await giveBack(here, r);
+    if (!done(o)) return fail(o, `taking ${here.input.host.name} back`);
+    repaired = { drift: [link ? "the entry's values changed since the attach" : `${here.input.ctrName} is no longer in ${target.display}`], besides: [] };
+  }
+  if (r.dryRun && (repaired || mine.length > (here ? 1 : 0))) {
+    // The NIC is not back in the host yet, so the attach cannot be planned from here: say what would follow.
+    const why = repaired?.drift ?? [`${entry.container} restarted (its earlier namespace had the NIC)`];
+    return { ...base, action: repaired ? 'repaired' : 'attached', detail: `${why.join(', ')}: give the NIC back, then attach it anew`, drift: why, exitCode: 0, plans };
+  }
+  const a = await attachFresh(entry, target, records, r);
+  if (a.outcome) done(a.outcome);
+  if (a.result.exitCode !== 0 || a.result.action === 'skipped') return { ...a.result, ...(plans.length ? { plans } : {}) };
+  return {
+    ...a.result,
+    ...(repaired ? { action: 'repaired', detail: `${repaired.drift.join(', ')}: ${a.result.detail}`, drift: repaired.drift } : {}),
+    ...(plans.length ? { plans } : {}),
+  };
+}
+
+/**
+ * Give an attachment's NIC back to the host, wherever it is now (its
+ * container, the host under another name, gone), and forget the record:
+ * detach's own planning (plan/detach.ts), under detach's locks.
+ */
+export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outcome> {
+  const i = rec.input;
+  if (!r.dryRun) await r.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
+  const reads = new NsReads();
+  let live = await liveCheck(rec, reads);
+  // In the host namespace, tagged (moved out by hand while the container runs): liveCheck looks only in the container then.
+  if (live.where === 'gone' && live.status === 'drifted') {
+    const back = findTagged(await readNs().then((s) => hostLinks(s)), rec.id);
+    live = back ? { ...live, where: 'host', liveName: back.ifname } : live;
+  }
+  const id = newId();
+  const inNs = live.where === 'container' || live.where === 'held';
+  const ctr: NsState | undefined = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
+  const { steps, title } = live.where === 'host' && live.status === 'drifted'
+    ? { steps: planReturned(rec, live.liveName!), title: `Restore ${live.liveName} (moved out of ${i.target.display}) as ${i.host.name}` }
+    : planDetachOf(rec, live, ctr, id);
+  const plan: Plan = { id, command: 'apply', title, steps, touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] } };
+  return runPlan(plan, r);
+}
+
+/** Put drifted settings back, under the locks, from a read made under them. */
+async function repairInPlace(rec: AttachmentRecord, target: Target, r: PlanRun): Promise<{ outcome: Outcome; drift: string[]; besides: string[] }> {
+  const i = rec.input;
+  if (!r.dryRun) await r.locks.take([i.host.name, i.host.mac, nsKey(target.nsId)]);
+  const ctr = await readNs(target.nsPath);
+  const link = findTagged(ctr.links, rec.id);
+  if (!link) return { outcome: { exitCode: 1, error: new Error(`${i.ctrName} left ${target.display} meanwhile`), leftovers: [] }, drift: [], besides: [] };
+  const { drift, besides, steps } = planRepair(i, ctr.links.find((l) => l.ifindex === link.ifindex)!, ctr);
+  const id = newId();
+  const plan: Plan = { id, command: 'apply', title: `Repair ${i.ctrName} in ${target.display}`, steps, touches: [i.host.name, i.host.mac], finalize: {} };
+  return { outcome: await runPlan(plan, r), drift, besides };
+}
+
+/** The attach command's flow for one entry: lock, look, plan, run; the record written by the runner at the end. */
+async function attachFresh(entry: DesiredEntry, first: Target, records: AttachmentRecord[], r: PlanRun): Promise<{ result: EntryResult; outcome?: Outcome }> {
+  const base = { line: entry.line, container: entry.container, nic: entry.nic };
+  const req = entry.request;
+  const { target, hostState, ctrState, link } = await lockAndLook({ dryRun: r.dryRun, locks: r.locks }, req, first);
+  if (!link) {
+    const elsewhere = records.find((rec) => recordMatches(rec, req.nic) && rec.input.target.nsId !== target.nsId);
+    if (elsewhere) {
+      const msg = `${describeSelector(req.nic)} is attached to ${elsewhere.input.target.display}, not ${target.display} (detach it there, or run apply --prune)`;
+      return { result: { ...base, action: 'failed', detail: msg, error: msg, exitCode: 1 } };
+    }
+    const here = hostLinks(hostState).map((l) => l.ifname).join(', ') || 'none';
+    return { result: { ...base, action: 'skipped', why: 'nic-missing', detail: `no NIC ${describeSelector(req.nic)} on the host (NICs here: ${here})`, exitCode: 1 } };
+  }
+  const id = newId();
+  let input;
+  try {
+    input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
+  } catch (e) {
+    if (!(e instanceof HostnicError)) throw e;
+    return { result: { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 } };
+  }
+  const { host, ctrName } = input;
+  const plan: Plan = {
+    id, command: 'apply', title: `Attach ${host.name} to ${target.display} as ${ctrName}`, steps: planAttach(input), touches: [host.name, host.mac],
+    finalize: { write: [{ path: recordPath(id), value: { schema: SCHEMA, kind: 'attachment', id, createdAt: new Date().toISOString(), input }, saved: true }] },
+  };
+  const outcome = await runPlan(plan, r);
+  if (outcome.exitCode !== 0) {
+    const err = outcomeError(outcome) ?? 'failed';
+    return {
+      outcome,
+      result: { ...base, action: 'failed', detail: `attaching ${host.name}: ${err}`, error: err, exitCode: outcome.exitCode, ...(outcome.leftovers.length ? { leftovers: outcome.leftovers } : {}) },
+    };
+  }
+  const addrs = req.addresses.map((a) => a.cidr).join(', ');
+  return { outcome, result: { ...base, action: 'attached', detail: `${host.name} to ${target.display} as ${ctrName}${addrs ? ` (${addrs})` : ''}`, id, ctrName, exitCode: 0 } };
+}

@@ -1,0 +1,71 @@
+/**
+ * hostnic apply with Docker containers (issue 13, section 2): a running
+ * container named in the file gets its NIC, a stopped one waits (listed, not
+ * an error). The namespaces stay alive here: no physical-return or
+ * virtual-death path is exercised.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLab, requireRoot, type Lab } from '../helpers/lab.js';
+import { createContainer, ensureDocker, removeContainer, runContainer, type RunningContainer } from '../helpers/docker.js';
+
+const root = requireRoot();
+
+describe.skipIf(!root)('hostnic apply with docker containers (real engine)', () => {
+  let lab: Lab;
+  let conf: string;
+  let running: RunningContainer;
+  let stopped: { name: string };
+
+  beforeAll(async () => {
+    await ensureDocker();
+    lab = await createLab();
+    conf = mkdtempSync(join(tmpdir(), 'hostnic-conf-'));
+    chmodSync(conf, 0o755);
+    running = await runContainer();
+    stopped = await createContainer();
+  });
+  afterAll(async () => {
+    if (running) await removeContainer(running.name);
+    if (stopped) await removeContainer(stopped.name);
+    await lab?.destroy();
+    if (conf) rmSync(conf, { recursive: true, force: true });
+  });
+
+  it('attaches into the running container, lists the stopped one as waiting (exit 0); then everything is in place', async () => {
+    const n1 = await lab.addNic();
+    const n2 = await lab.addNic({ addrs: ['10.50.0.7/24'] });
+    mkdirSync(join(conf, 'etc', 'hostnic'), { recursive: true, mode: 0o755 });
+    const file = join(conf, 'etc', 'hostnic', 'attachments.yaml');
+    writeFileSync(file, [
+      'attachments:',
+      `  - container: docker:${running.name}`,
+      `    nic: ${n1}`,
+      '    addresses: [192.168.1.4/24@192.168.1.1]',
+      `  - container: docker:${stopped.name}   # not started`,
+      `    nic: ${n2}`,
+      '    addresses: [192.168.1.5/24]',
+      '',
+    ].join('\n'), { mode: 0o644 });
+    const env = { HOSTNIC_CONFIG_ROOT: conf };
+    const hostN2 = (await lab.snapshot(lab.host)).links.find((l) => l.ifname === n2);
+
+    const r = await lab.hostnic(['apply', '--json'], { env });
+    expect(r.exitCode, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { entries: { action: string; why?: string }[] };
+    expect(report.entries.map((e) => [e.action, e.why])).toEqual([['attached', undefined], ['skipped', 'container-not-running']]);
+    const ctrNs = `/proc/${running.pid}/ns/net`;
+    const eth1 = (await lab.snapshot(ctrNs)).links.find((l) => l.ifname === 'eth1');
+    expect(eth1?.addrs.map((a) => `${a.local}/${a.prefixlen}`)).toContain('192.168.1.4/24');
+    expect(await lab.ping(ctrNs, lab.remote4)).toBe(true);
+    // The stopped container's NIC was not touched.
+    expect((await lab.snapshot(lab.host)).links.find((l) => l.ifname === n2)).toEqual(hostN2);
+
+    const again = await lab.hostnic(['apply'], { env });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`in place .*docker:${running.name}`));
+    expect(again.stdout).toMatch(new RegExp(`waiting .*docker:${stopped.name}`));
+  });
+});

@@ -1,0 +1,51 @@
+/** plan/repair.ts: drift of an attached NIC against its entry, and the steps that put hostnic's settings back (pure). */
+import { describe, expect, it } from 'vitest';
+import type { LinkAddrs, NsState } from '../../src/kernel/ip.js';
+import type { AttachInput } from '../../src/plan/attach.js';
+import { planRepair } from '../../src/plan/repair.js';
+import { parseAttachRequest } from '../../src/request/parse.js';
+
+const request = parseAttachRequest({ container: 'netns:blue', nic: 'nic1', addresses: ['192.168.1.4/24@192.168.1.1'], mtu: 1400, routes: ['10.0.0.0/8@192.168.1.254'] });
+const input: AttachInput = {
+  id: 'abcd0123', request, ctrName: 'eth1', tmpNs: 'hostnic-abcd0123', tag: 'hostnic:...', path: 'direct',
+  host: { name: 'nic1', ifindex: 5, mac: '02:00:00:00:00:01', mtu: 1500, up: true, addrs: [], routes: [], sysctls: [] },
+  target: { display: 'netns:blue', kind: 'netns', nsPath: '/run/netns/blue', nsId: '4:1234' },
+};
+const link = (over: Partial<LinkAddrs> = {}): LinkAddrs => ({
+  ifindex: 7, ifname: 'eth1', flags: ['BROADCAST', 'UP', 'LOWER_UP'], mtu: 1400, address: '02:00:00:00:00:01', operstate: 'UP',
+  addr_info: [{ family: 'inet', local: '192.168.1.4', prefixlen: 24, scope: 'global' }, { family: 'inet6', local: 'fe80::1', prefixlen: 64, scope: 'link' }],
+  ...over,
+});
+const ns = (l: LinkAddrs, extra: NsState['routes4'] = []): NsState => ({
+  links: [l],
+  routes4: [
+    { dst: 'default', gateway: '192.168.1.1', dev: 'eth1' },
+    { dst: '192.168.1.0/24', dev: 'eth1', protocol: 'kernel', scope: 'link' },
+    { dst: '10.0.0.0/8', gateway: '192.168.1.254', dev: 'eth1' },
+    ...extra,
+  ],
+  routes6: [],
+});
+
+describe('planRepair', () => {
+  it('in place: no drift, no step', () => {
+    const l = link();
+    expect(planRepair(input, l, ns(l))).toEqual({ drift: [], besides: [], steps: [] });
+  });
+
+  it('MTU, name and down are put back; the steps run on the link as it is named now', () => {
+    const l = link({ ifname: 'x0', mtu: 1300, flags: ['BROADCAST'] });
+    const r = planRepair(input, l, { ...ns(l), routes4: ns(l).routes4.map((x) => ({ ...x, dev: 'x0' })) });
+    expect(r.drift).toEqual(['renamed to x0', 'MTU 1300 (the entry\'s: 1400)', 'down']);
+    expect(r.steps.map((s) => s.id)).toEqual(['repair.link', 'repair.up']);
+    expect(r.steps[0]!.params).toMatchObject({ from: { name: 'x0', mtu: 1300 }, to: { name: 'eth1', mtu: 1400 } });
+  });
+
+  it('a lost address, default route and route are put back; what was added besides is reported, not planned', () => {
+    const l = link({ addr_info: [{ family: 'inet', local: '10.77.0.1', prefixlen: 24, scope: 'global' }] });
+    const state = { ...ns(l), routes4: [{ dst: 'default', gateway: '10.77.0.254', dev: 'eth1' }, { dst: '172.16.0.0/12', gateway: '10.77.0.254', dev: 'eth1' }] };
+    const r = planRepair(input, l, state);
+    expect(r.steps.map((s) => s.id)).toEqual(['repair.addrs', 'repair.default4', 'repair.routes4']);
+    expect(r.besides).toEqual(['address 10.77.0.1/24 added on eth1', 'route 172.16.0.0/12 via 10.77.0.254 added through eth1']);
+  });
+});
