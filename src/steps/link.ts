@@ -321,11 +321,14 @@ async function moveSettled(p: MoveParams, action: 'apply' | 'undo'): Promise<voi
   }
   // There under another name: the move may never have run (a step of a batch
   // cut short is undone whether or not it ran), and names are the renames'
-  // to check. A NIC found nowhere, while both namespaces are there (and not
-  // in the host either), was taken where the rollback cannot see it: say so.
-  if (there.length > 0 || !left || (await withMac(null, macs))?.length) return;
+  // to check. Undoing the move out of the host (whose MAC is the one the NIC
+  // had there: the steps undone before it put it back), a NIC found nowhere
+  // while the namespace is there was taken where the rollback cannot see it:
+  // say so. A later move's MAC may not be the NIC's yet (a batch cut short
+  // before the MAC was set): not found there says nothing.
+  if (action !== 'undo' || p.from !== null || there.length > 0 || !left || (await withMac(null, macs))?.length) return;
   throw new Misplaced(
-    `${p.name} (MAC ${p.mac}) is nowhere the rollback can see: not in ${where(to)}, not in ${where(from)}${to !== null && from !== null ? ', not in the host' : ''}; someone moved it to another namespace, changed its MAC or deleted it meanwhile`,
+    `${p.name} (MAC ${p.mac}) is nowhere the rollback can see: not in the host, not in ${where(from)}; someone moved it to another namespace, changed its MAC or deleted it meanwhile`,
     [],
   );
 }
