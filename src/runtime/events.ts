@@ -13,8 +13,8 @@
  *
  * follow() keeps one stream open: when it cannot connect or breaks off, it
  * tries again after a delay that starts at 0.5 s and doubles up to 30 s, and
- * starts at 0.5 s again once a stream was open. Each change of "up / down" is
- * told once, so a runtime that is not there costs one log line, not one per try.
+ * starts at 0.5 s again once a stream was open. Each outage is told once (and
+ * the return), so a runtime that is not there costs one log line, not one per try.
  */
 import { streamLines, type Cmd } from '../exec.js';
 import { isSocket, onPath, RuntimeUnavailable, type RuntimeName } from './common.js';
@@ -229,8 +229,9 @@ export async function follow(source: Source, hooks: FollowHooks, signal: AbortSi
       }
     }
     if (signal.aborted) return;
-    if (down !== why) hooks.onDown(source.runtime, why ?? 'unknown');
-    down = why;
+    // One line per outage: the reason of later tries while it stays down is not news.
+    if (down === undefined || down === '') hooks.onDown(source.runtime, why ?? 'unknown');
+    down = why ?? 'unknown';
     await sleep(backoffMs(failures++), signal);
   }
 }

@@ -46,6 +46,8 @@ export interface Watch {
   lines(): LogLine[];
   /** Wait until `count` lines match (default 1); returns them. */
   until(pred: (l: LogLine) => boolean, count?: number, timeoutMs?: number): Promise<LogLine[]>;
+  /** Wait until the log has been still for `ms` (the resyncs of the start are over). */
+  quiet(ms?: number): Promise<void>;
   /** SIGTERM, and its exit. */
   stop(): Promise<RunResult>;
 }
@@ -70,8 +72,17 @@ export function startWatch(lab: Lab, file: string, env: Record<string, string> =
         await delay(20);
       }
     },
+    async quiet(ms = 1000) {
+      let n = -1;
+      while (n !== box.stdout.length) {
+        n = box.stdout.length;
+        await delay(ms);
+      }
+    },
     async stop() {
-      if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGTERM');
+      if (child.exitCode === null && child.signalCode === null && child.pid) {
+        try { process.kill(child.pid, 'SIGTERM'); } catch { /* gone */ }
+      }
       return waitForExit(child);
     },
   };
