@@ -100,7 +100,17 @@ async function* fromApi(runtime: 'docker' | 'podman', socket: string, path: stri
   }
 }
 
+/**
+ * A reader must not outlive watch (a `kill -9` of watch would leave it to
+ * run until its next write fails): under setpriv (util-linux), the kernel
+ * kills it when its parent dies.
+ */
+function orphanProof(cmd: Cmd): Cmd {
+  return onPath('setpriv') ? { ...cmd, argv: ['setpriv', '--pdeathsig', 'KILL', '--', ...cmd.argv] } : cmd;
+}
+
 async function* fromCommand(runtime: RuntimeName, cmd: Cmd, parse: (line: string) => RuntimeEvent | undefined, signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
+  cmd = orphanProof(cmd);
   try {
     for await (const line of streamLines(cmd, signal)) {
       const ev = parse(line);
