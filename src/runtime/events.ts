@@ -185,6 +185,8 @@ export interface FollowHooks {
 }
 
 export const BACKOFF = { firstMs: 500, maxMs: 30_000 };
+/** A stream that stayed open this long (or sent an event) is up. */
+const UP_AFTER_MS = 1000;
 
 /** The delay before try `n` (0-based) after a failure. */
 export function backoffMs(n: number): number {
@@ -221,7 +223,8 @@ export async function follow(source: Source, hooks: FollowHooks, signal: AbortSi
         // Up once the first read is pending without an error: the HTTP status came, or the child started.
         // (Docker answers its status line at once but sends nothing until an event; a child may fail at once.)
         let first = iter.next();
-        const early = await Promise.race([first.then(() => 'ok', () => 'failed'), sleep(300, signal).then(() => 'ok')]);
+        // A reader that fails within a second (podman that cannot reach its service) was never up: no "up", and the backoff grows.
+        const early = await Promise.race([first.then(() => 'ok', () => 'failed'), sleep(UP_AFTER_MS, signal).then(() => 'ok')]);
         if (early === 'ok' && !signal.aborted) {
           if (down !== undefined) hooks.onUp(source.runtime);
           down = undefined;
