@@ -64,7 +64,7 @@ _hostnic() {
     local -r commands='attach detach status recover nics doctor completion'
     local -r global_opts='--state-dir --verbose -v --dry-run -n --quiet -q --json --no-color --help --version'
     # Options that take a value in the next word.
-    local -r value_opts=' --state-dir --name --mac --mtu --route '
+    local -r value_opts=' --state-dir --name --mac --mtu --route --abandon '
 
     local cmd='' expect='' ddash=0 i w
     local -a pos=()
@@ -93,6 +93,10 @@ _hostnic() {
         _hostnic_add_lines "$cur" < <(compgen -d -- "$cur")
         return 0
     fi
+    if [[ $expect == --abandon ]]; then
+        _hostnic_add_lines "$cur" < <(_hostnic_values unfinished-plans)
+        return 0
+    fi
     [[ -n $expect ]] && return 0 # --name, --mac, --mtu, --route: free text
     if ((!ddash)) && [[ $cur == --state-dir=* ]]; then
         compopt -o filenames 2>/dev/null
@@ -107,6 +111,7 @@ _hostnic() {
             attach) opts+=' --name --mac --mtu --route --force' ;;
             doctor) opts+=' --fix --undo --force' ;;
             status) opts+=' --scan' ;;
+            recover) opts+=' --abandon' ;;
         esac
         # shellcheck disable=SC2086 # a list of words
         _hostnic_add "$cur" $opts

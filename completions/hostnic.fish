@@ -110,6 +110,8 @@ complete -c hostnic -n '__hostnic_at detach 1' -a '(__hostnic_detach_nics)' -d '
 
 # status [--scan]
 complete -c hostnic -n '__hostnic_command_is status' -l scan -d 'Also look for tagged NICs in every namespace'
+# recover [--abandon <plan>]
+complete -c hostnic -n '__hostnic_command_is recover' -l abandon -x -a '(__hostnic_values unfinished-plans)' -d 'Drop this unfinished plan (settled by hand)'
 # doctor [--fix | --undo [--force]]
 complete -c hostnic -n '__hostnic_command_is doctor' -l fix -d 'Apply the fixes'
 complete -c hostnic -n '__hostnic_command_is doctor' -l undo -d 'Undo the fixes hostnic made'

@@ -160,8 +160,9 @@ export async function runBatch(cmds: readonly Cmd[]): Promise<void> {
     } catch (e) {
       if (!(e instanceof CommandError)) throw e;
       const m = /Command failed -:(\d+)/.exec(e.stderr);
-      // Killed or timed out before saying which line failed: any of the remaining lines may have run.
-      if (!m) throw new BatchError(from, e, e.cutShort);
+      // Killed, timed out, or stopped without saying which line failed (ip exits at once on an
+      // argument it cannot parse, e.g. a namespace path that is gone): any of the remaining lines may have run.
+      if (!m) throw new BatchError(from, e, true);
       const failed = from + Number(m[1]) - 1;
       const cmd = cmds[failed]!;
       const message = e.stderr.slice(0, m.index);

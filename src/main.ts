@@ -124,7 +124,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       command: '__complete [what] [args..]',
       describe: false,
       builder: (y) => y
-        .positional('what', { type: 'string', describe: 'containers | nics | attached-containers | attached-nics [<container>]' })
+        .positional('what', { type: 'string', describe: 'containers | nics | attached-containers | attached-nics [<container>] | unfinished-plans' })
         .positional('args', { type: 'string', array: true })
         .strict(false),
       handler: async (a) => (await load.complete())
@@ -165,8 +165,14 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(
       'recover',
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
-      (y) => y.epilog(EXIT_CODES),
-      (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx)),
+      (y) => y
+        .option('abandon', {
+          type: 'string', requiresArg: true, describe: 'drop the unfinished plan with this id (`hostnic status` lists them) instead, for one a person settled by hand: its NICs are released, nothing on the system is changed',
+        })
+        .example('$0 recover', 'undo what a killed hostnic left half-done; run again, it says "nothing to recover"')
+        .example('$0 recover --abandon 3f9c2a1b', 'forget plan 3f9c2a1b (you put its NIC back yourself)')
+        .epilog(EXIT_CODES),
+      (a) => withCtx(a, async (ctx) => (await load.recover()).recoverCommand(ctx, { abandon: (a as { abandon?: string }).abandon })),
     )
     .command(
       'watch',

@@ -17,7 +17,7 @@
 import { join } from 'node:path';
 import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
 import { CommandError, EXIT } from './errors.js';
-import { capture, doCommands, mustCapture, preflight, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, mustCapture, nsGone, preflight, relocated, undoCommands, undoTitle } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
@@ -257,6 +257,12 @@ export class Runner {
    * fails: the earlier undos assume the later ones worked (deleting the
    * private namespace assumes the NIC left it). What is left stays in the
    * journal for `hostnic recover`, and is returned with its commands.
+   *
+   * Nothing is assumed about where things are: each undo re-reads where its
+   * subject is now (a NIC that came back to the host as devN when its
+   * container died; steps/types.ts `relocate`), and a command in a namespace
+   * that is gone is done (what it would undo went with the namespace). So a
+   * rollback, or a `recover` after any crash, can always finish.
    */
   async rollback(): Promise<Leftover[]> {
     this.rollingBack = true;
@@ -266,6 +272,8 @@ export class Runner {
       .map((entry, i) => ({ entry, i }))
       .filter(({ entry }) => entry.state !== 'pending' && entry.state !== 'undone')
       .reverse();
+    // Each step as its undo ran (or would run) now: what a person is shown for what is left.
+    const now = new Map<number, StepSpec | null>();
     await runTasks(this.opts.renderer, 'Rolling back', started.map(({ entry, i }) => ({
       title: undoTitle(entry.spec),
       task: async () => {
@@ -274,9 +282,11 @@ export class Runner {
         this.save();
         try {
           if (hooks.fault('UNDO_FAIL', i)) await run(FAULT);
-          await preflight(entry.spec, false);
-          for (const cmd of undoCommands(entry.spec)) {
-            if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
+          const spec = await relocated(entry.spec);
+          now.set(i, spec);
+          if (spec) {
+            await preflight(spec, false);
+            for (const cmd of undoCommands(spec)) await undoCommand(cmd);
           }
           entry.state = 'undone';
         } catch (e) {
@@ -291,11 +301,14 @@ export class Runner {
     this.rollingBack = false;
     const leftovers: Leftover[] = started
       .filter(({ entry }) => entry.state !== 'undone')
-      .map(({ entry }) => ({
-        title: undoTitle(entry.spec),
-        error: entry.error ?? 'not attempted: an undo after it failed first',
-        commands: undoCommands(entry.spec).map(render),
-      }));
+      .map(({ entry, i }) => {
+        const spec = now.has(i) ? now.get(i) : entry.spec;
+        return {
+          title: undoTitle(entry.spec),
+          error: entry.error ?? 'not attempted: an undo after it failed first',
+          commands: spec ? undoCommands(spec).filter((c) => !nsGone(c.netns)).map(render) : [],
+        };
+      });
     if (leftovers.length === 0) this.opts.state.remove(this.journalPath);
     return leftovers;
   }
@@ -320,6 +333,20 @@ export class Runner {
     } finally {
       for (const s of SIGNALS) process.off(s, this.onSignal);
     }
+  }
+}
+
+/**
+ * One command of an undo. In a namespace that is gone it is done: what it
+ * would undo (an address, a route, a sysctl, the link's stay there) went
+ * with the namespace.
+ */
+async function undoCommand(cmd: Cmd): Promise<void> {
+  if (nsGone(cmd.netns)) return;
+  try {
+    if (!cmd.rollbackGuard || await cmd.rollbackGuard()) await run(forRollback(cmd));
+  } catch (e) {
+    if (!nsGone(cmd.netns)) throw e;
   }
 }
 

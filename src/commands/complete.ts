@@ -10,6 +10,7 @@
  */
 import { links } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
+import { hostnicAlive, unfinishedPlans } from '../runner/journal.js';
 import { StateDir, defaultStateDir } from '../state.js';
 
 /** Past this, whatever is known is printed and hostnic exits (a hung daemon must not hang a TAB). */
@@ -76,6 +77,8 @@ export async function completeValues(what: string, args: readonly string[], stat
     case 'nics': return nics();
     case 'containers': return containers();
     case 'attached-containers': return attached(stateDir).map(containerWord);
+    // For `recover --abandon`: the plans a dead hostnic left (a running one cannot be abandoned).
+    case 'unfinished-plans': return unfinishedPlans(new StateDir(stateDir || defaultStateDir())).journals.filter((j) => !hostnicAlive(j)).map((j) => j.id);
     case 'attached-nics': {
       const [container] = args;
       return attached(stateDir).filter((r) => !container || belongsTo(r, container)).map((r) => r.input.host.name);

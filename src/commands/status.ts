@@ -60,8 +60,9 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   for (const b of bad) process.stderr.write(`hostnic: ignoring ${b.file}: ${b.error}\n`);
   for (const u of unfinished) {
     process.stderr.write(u.running
-      ? `hostnic: in progress: ${u.title} (pid ${u.pid})\n`
-      : `hostnic: unfinished plan: ${u.title} (left by pid ${u.pid} at ${u.startedAt}); run \`hostnic recover\`\n`);
+      ? `hostnic: in progress: plan ${u.id}: ${u.title} (pid ${u.pid})\n`
+      : `hostnic: unfinished plan ${u.id}: ${u.title} (left by pid ${u.pid} at ${u.startedAt}); run \`hostnic recover\``
+        + ` (or, if you settled it by hand, \`hostnic recover --abandon ${u.id}\`)\n`);
   }
   if (rows.length === 0) {
     ctx.say('nothing attached');

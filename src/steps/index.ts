@@ -4,6 +4,7 @@ import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
+export { nsGone } from './link.js';
 import { linkMaster } from './master.js';
 import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
@@ -58,6 +59,18 @@ export async function preflight<K extends KindName>(step: StepSpec<K>, forward: 
   if (step.leave !== undefined) return;
   const applying = forward !== !!step.inverse;
   return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
+}
+
+/**
+ * The step as its undo must run now, in a rollback or `recover`: its kind
+ * re-reads where its subject is (steps/types.ts `relocate`). null: nothing
+ * to undo (already so, or its namespace is gone).
+ */
+export async function relocated<S extends StepSpec>(step: S): Promise<S | null> {
+  const k = kindOf(step) as StepKind;
+  if (step.leave !== undefined || !k.relocate) return step;
+  const params = await k.relocate(step.params, step.inverse ? 'apply' : 'undo');
+  return params === null ? null : { ...step, params };
 }
 
 /** Whether running the step forwards must first read the system (so it cannot share a batch). */

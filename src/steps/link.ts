@@ -1,4 +1,5 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
+import { existsSync } from 'node:fs';
 import { links, ownNetns, type Link } from '../kernel/ip.js';
 import { readJson } from '../exec.js';
 import { RefusedError } from '../errors.js';
@@ -20,6 +21,28 @@ function nsDest(ns: NsRef): string {
 
 const NOT_FOUND = /Cannot find device/;
 
+/** A namespace that no longer exists (its last process died, its name was deleted); hostnic's own never is. */
+export function nsGone(ns: NsRef | undefined): boolean {
+  return !!ns && !existsSync(ns);
+}
+
+/**
+ * Where a NIC is now, found by its MAC(s): in the first of `spaces` that has
+ * it (a namespace that is gone has nothing). The host (null) is searched last
+ * whether listed or not: a NIC whose namespace died comes back there, under
+ * its name or as devN.
+ */
+export async function findNic(spaces: NsRef[], macs: string[]): Promise<{ ns: NsRef; name: string; ifindex: number } | undefined> {
+  const want = new Set(macs.map((m) => m.toLowerCase()));
+  for (const ns of [...new Set([...spaces.filter((s) => s !== null), null])]) {
+    if (nsGone(ns)) continue;
+    const list = await links(ns ?? undefined).catch((e: unknown) => { if (nsGone(ns)) return []; throw e; });
+    const found = list.find((l) => l.ifname !== 'lo' && want.has((l.address ?? '').toLowerCase()));
+    if (found) return { ns, name: found.ifname, ifindex: found.ifindex };
+  }
+  return undefined;
+}
+
 export interface MoveParams {
   /** Link name (the same on both sides: renames are separate steps). */
   name: string;
@@ -29,11 +52,16 @@ export interface MoveParams {
   ifindex?: number;
   from: NsRef;
   to: NsRef;
+  /**
+   * Set only by `relocate`: the name it takes on arrival because its own is
+   * taken there (the kernel's devIFINDEX for a NIC back from a dead namespace).
+   */
+  arrivesAs?: string;
 }
 
 /** In a rollback the link may never have left where it was: not found is fine then. */
 const moveCmd = (p: MoveParams, from: NsRef, to: NsRef): Cmd => ({
-  argv: ['ip', 'link', 'set', 'dev', p.name, 'netns', nsDest(to)],
+  argv: ['ip', 'link', 'set', 'dev', p.name, 'netns', nsDest(to), ...(p.arrivesAs ? ['name', p.arrivesAs] : [])],
   netns: nsArg(from),
   idempotent: NOT_FOUND,
   // A rollback after a crash does not know whether the move happened: it
@@ -44,6 +72,27 @@ const moveCmd = (p: MoveParams, from: NsRef, to: NsRef): Cmd => ({
 export const linkMove: StepKind<MoveParams> = {
   apply: (p) => [moveCmd(p, p.from, p.to)],
   undo: (p) => [moveCmd(p, p.to, p.from)],
+  /**
+   * In a rollback, where the NIC is now: already where this direction takes
+   * it (nothing to do); back in the host when it should be elsewhere (its
+   * namespace died: it stays home, the later undos find it there); or where
+   * it should be, under whatever name it has there. When the namespace it
+   * should go to is gone, it goes to the host instead, as the kernel sends a
+   * NIC whose namespace dies (as devIFINDEX when its name is taken there).
+   */
+  async relocate(p, action) {
+    const [src, dst] = action === 'apply' ? [p.from, p.to] : [p.to, p.from];
+    if (!p.mac) return nsGone(dst) || nsGone(src) ? null : p;
+    const at = await findNic([dst, src], [p.mac]);
+    if (!at) return nsGone(dst) || nsGone(src) ? null : p; // not found anywhere: the command says what it finds
+    if (at.ns === dst || at.ns !== src) return null; // there already, or home in the host
+    const moved = { ...p, name: at.name };
+    if (!nsGone(dst)) return moved;
+    if (src === null) return null; // in the host already: home
+    const taken = (await links()).some((l) => l.ifname === at.name);
+    const home = { ...moved, ...(taken ? { arrivesAs: `dev${at.ifindex}` } : {}) };
+    return action === 'apply' ? { ...home, to: null } : { ...home, from: null };
+  },
   // Forwards only: the link under that name must still be the one the plan saw.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex);
@@ -138,6 +187,28 @@ function previous(p: SetParams): LinkAttrs {
 export const linkSet: StepKind<SetParams> = {
   apply: (p) => setCmds(p.ns, p.from.name, p.to, macsOf(p)),
   undo: (p) => setCmds(p.ns, p.to.name ?? p.from.name, { ...previous(p), name: p.from.name }, macsOf(p)),
+  /**
+   * In a rollback, a renamed NIC is found by its MAC wherever it is now: in
+   * the step's namespace under any name, or back in the host after its
+   * namespace died (as its container-side name, or devN). The change is made
+   * there. Its host name (undo) is who it is: taken by another link, the
+   * command fails and says so. A container-side name (apply, when a detach
+   * is rolled back) taken there is left out, as the kernel keeps devN.
+   */
+  async relocate(p, action) {
+    const macs = macsOf(p);
+    if (macs.length === 0) return nsGone(p.ns) ? null : p;
+    const at = await findNic([p.ns], macs);
+    if (!at) return nsGone(p.ns) ? null : p;
+    if (action === 'undo') return { ...p, ns: at.ns, to: { ...p.to, name: at.name } };
+    let to = p.to;
+    if (at.ns !== p.ns && to.name !== undefined && to.name !== at.name
+      && (await links(at.ns ?? undefined)).some((l) => l.ifname === to.name)) {
+      const { name: _taken, ...rest } = to;
+      to = rest;
+    }
+    return { ...p, ns: at.ns, from: { ...p.from, name: at.name }, to };
+  },
   // Forwards, with the MAC the plan saw: never rename, reconfigure or give our MAC to a link that took the name.
   preflight: async (p, action, { rollback }) => {
     if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex);

@@ -99,6 +99,15 @@ export interface StepKind<P = any, S = any> {
    */
   preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void>;
   /**
+   * For a rollback or `recover`: where the step's subject is now, read
+   * before the direction `action` runs (a crash, or a namespace that died,
+   * may have left it elsewhere than the plan assumed: a NIC that came back
+   * to the host as devN). Returns the params to run with, or null when
+   * there is nothing to do (already so, or its namespace is gone).
+   * Read-only. Without it, the params are used as they are.
+   */
+  relocate?(params: P, action: 'apply' | 'undo'): Promise<P | null>;
+  /**
    * For undoing a change made long ago (doctor --undo): the one thing the
    * step changes, how to read it now, what apply made it, and what undo
    * makes it. steps/index.ts leaveChanged() compares them.

@@ -248,6 +248,24 @@ describe('hostnic __complete', () => {
     expect(zshComplete(`hostnic --state-dir ${state} detach `)).toEqual(['netns:blue', 'web']);
     expect(zshComplete(`hostnic detach --state-dir ${state} netns:blue `)).toEqual(['nic8', 'nic9']);
   });
+
+  it('recover --abandon completes the ids of the plans a dead hostnic left (not of one still running)', () => {
+    const state = join(work, 'state-plans');
+    mkdirSync(join(state, 'journal'), { recursive: true, mode: 0o700 });
+    const plan = (id: string, pid: number, pidStart?: number) => JSON.stringify({
+      schema: SCHEMA, id, command: 'attach', title: `Attach nic1 (${id})`, pid, ...(pidStart !== undefined ? { pidStart } : {}),
+      startedAt: '', phase: 'apply', touches: [], locks: [], finalize: {}, steps: [],
+    });
+    // This test's own process stands for a hostnic still running.
+    const start = Number(readFileSync(`/proc/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[22 - 3]);
+    writeFileSync(join(state, 'journal', 'dead0001.json'), plan('dead0001', 99_999_999));
+    writeFileSync(join(state, 'journal', 'b0bb0002.json'), plan('b0bb0002', process.pid, start));
+    expect(lines(sh([CLI, '--state-dir', state, '__complete', 'unfinished-plans']).stdout)).toEqual(['dead0001']);
+    expect(bashComplete(`hostnic --state-dir ${state} recover --abandon `)).toEqual(['dead0001']);
+    expect(bashComplete('hostnic recover --a')).toEqual(['--abandon']);
+    expect(fishComplete(`hostnic --state-dir ${state} recover --abandon `)).toEqual(['dead0001']);
+    expect(zshComplete(`hostnic --state-dir ${state} recover --abandon `)).toEqual(['dead0001']);
+  });
 });
 
 rootOnly('dynamic values from the system (root)', () => {

@@ -179,7 +179,7 @@ describe.skipIf(!root)('the state directory', () => {
     const during = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { unfinished: { title: string; running: boolean }[]; unreadable: { file: string }[] };
     expect(during.unfinished).toEqual([expect.objectContaining({ title: expect.stringMatching(/^Attach /), running: false })]);
     expect(during.unreadable.map((u) => u.file)).toEqual([bad]);
-    expect((await lab.hostnic(['status'])).stderr).toMatch(/^hostnic: unfinished plan: Attach .*; run `hostnic recover`$/m);
+    expect((await lab.hostnic(['status'])).stderr).toMatch(/^hostnic: unfinished plan [0-9a-f]+: Attach .*; run `hostnic recover` \(or, if you settled it by hand, `hostnic recover --abandon [0-9a-f]+`\)$/m);
     const both = await lab.hostnic(['recover']);
     expect(both.stdout).toMatch(/^rolled back: Attach /m);
     expect(both.stderr).toContain(`cannot read ${bad}`);

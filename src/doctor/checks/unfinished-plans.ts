@@ -49,7 +49,8 @@ export function checkUnfinishedPlans(stateDir: string, procRoot = '/proc'): Chec
     why,
     fix: {
       summary: [
-        ...(dead.length ? ['Run `hostnic recover`: it undoes what those plans did (or completes a plan that only missed its record).'] : []),
+        ...(dead.length ? ['Run `hostnic recover`: it undoes what those plans did (or completes a plan that only missed its record).'
+          + ` A plan you settled by hand: \`hostnic recover --abandon ${dead.map((p) => p.id).join('|')}\` drops it.`] : []),
         ...(unreadable.length ? [`Move the unreadable journal file${unreadable.length > 1 ? 's' : ''} aside (${unreadable.map((b) => b.file).join(', ')}) after checking what it did.`] : []),
       ].join('\n'),
       steps: [],
