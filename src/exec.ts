@@ -203,3 +203,37 @@ export async function readBatch<T extends unknown[]>(globals: readonly string[],
   if (docs.length !== lines.length) throw new Error(`ip -batch gave ${docs.length} answers to ${lines.length} questions`);
   return docs as T;
 }
+
+/**
+ * Run a long-lived reader (`podman events`, `ctr events`) and yield its
+ * output line by line as it comes, without keeping it: a stream that runs
+ * for days must not grow. Ends when the program exits (throws with its last
+ * line of stderr if it failed) or quietly when `signal` aborts (the program
+ * is then killed). `timeoutMs` is ignored: such a program runs until told.
+ */
+export async function* streamLines(cmd: Cmd, signal: AbortSignal): AsyncGenerator<string, void, undefined> {
+  if (signal.aborted) return;
+  const [file, ...args] = fullArgv(cmd);
+  const sub = execa(file!, args, {
+    env: { LC_ALL: 'C' },
+    stdin: 'ignore',
+    reject: false,
+    cancelSignal: signal,
+    buffer: { stdout: false, stderr: true },
+    maxBuffer: { stderr: 64 * 1024 },
+  });
+  try {
+    for await (const line of sub.iterable({ from: 'stdout' })) {
+      if (signal.aborted) return;
+      yield String(line);
+    }
+  } catch {
+    // The program failed: its result below says how.
+  } finally {
+    if (sub.exitCode === null) sub.kill();
+  }
+  const result = await sub;
+  if (signal.aborted) return;
+  const why = String(result.stderr ?? '').trim().split('\n').filter(Boolean).pop() ?? `exit ${result.exitCode ?? result.signal}`;
+  throw new CommandError(fullArgv(cmd), result.exitCode, why);
+}

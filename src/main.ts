@@ -43,6 +43,7 @@ const load = {
   recover: () => import('./commands/recover.js'),
   apply: () => import('./commands/apply.js'),
   schema: () => import('./commands/schema.js'),
+  watch: () => import('./commands/watch.js'),
 };
 
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
@@ -207,7 +208,22 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       // No root needed: it only prints.
       async () => { process.exitCode = (await load.schema()).schemaCommand(); },
     )
-    .demandCommand(1, 'name a command: attach, detach, status, apply, recover, nics, doctor (see --help)')
+    .command(
+      'watch',
+      'keep the desired file applied: re-attach NICs as containers start and restart, give returned NICs their host identity back (runs until SIGTERM; see hostnic.service)',
+      (y) => y
+        .option('file', { alias: 'f', type: 'string', describe: 'the desired-state file', defaultDescription: '/etc/hostnic/attachments.yaml' })
+        .option('resync', { type: 'number', describe: 'seconds between two full resyncs (0: only at start, after a reconnect and on file changes)', default: 300 })
+        .example('$0 watch', 'follow Docker, Podman and containerd; log one line per action on stderr')
+        .example('$0 watch --json', 'the same log as JSON lines on stdout')
+        .epilog([
+          'Exit codes:',
+          '  0  stopped by SIGTERM, SIGINT or SIGHUP (a plan in progress finished or was rolled back first)',
+          '  2  a bad desired file at start, a bad option, or another hostnic watch runs on this state directory (its pid is named)',
+        ].join('\n')),
+      (a) => withCtx(a, async (ctx) => (await load.watch()).watchCommand(a as never, ctx)),
+    )
+    .demandCommand(1, 'name a command: attach, detach, status, apply, watch, recover, nics, doctor (see --help)')
     .strict()
     .recommendCommands()
     .epilog(EXIT_CODES)

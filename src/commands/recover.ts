@@ -2,47 +2,28 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, UsageError } from '../errors.js';
-import { Runner, hostnicAlive, unfinishedPlans } from '../runner.js';
+import { hostnicAlive, unfinishedPlans } from '../runner.js';
+import { recoverAll } from '../cli/recover.js';
 import { reportFailure } from '../cli/execute.js';
 import type { Ctx } from '../cli/context.js';
 
 export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}): Promise<number> {
   if (opts.abandon !== undefined) return abandon(ctx, opts.abandon);
-  // A hostnic killed between a journal's temp file and its rename leaves the
-  // temp file, and no journal to recover (nothing ran after it): remove it.
-  if (!ctx.dryRun) ctx.state.sweepTemporaries();
-  const { journals, bad } = unfinishedPlans(ctx.state);
-  // Never run: a journal that fails validation (steps/validate.ts) stays where it is, for a person.
-  for (const b of bad) {
-    process.stderr.write(b.error.startsWith('invalid: ')
+  const { recovered, bad, exitCode } = await recoverAll(ctx, {
+    // Never run: a journal that fails validation (steps/validate.ts) stays where it is, for a person.
+    bad: (b) => process.stderr.write(b.error.startsWith('invalid: ')
       ? `hostnic: not running ${b.file}: ${b.error}; left in place (look at it, then move it aside to continue)\n`
-      : `hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`);
-  }
-  let exit: number = EXIT.ok;
-  const done = [];
-  for (const listed of journals) {
-    // Under the locks the plan ran with: a plan still running is waited for.
-    await ctx.locks.take(listed.locks);
-    try {
-      // Read again under them: it may have finished meanwhile, or another recover finished it.
-      const j = unfinishedPlans(ctx.state).journals.find((x) => x.id === listed.id);
-      if (!j) continue;
-      const complete = j.phase === 'apply' && j.steps.every((s) => s.state === 'done');
-      const outcome = await new Runner({ state: ctx.state, renderer: ctx.renderer, locks: ctx.locks }).recover(j);
-      reportFailure(outcome);
-      exit = Math.max(exit, outcome.exitCode);
-      const action = complete ? 'completed' : 'rolled back';
-      done.push({ id: j.id, title: j.title, pid: j.pid, action, ok: outcome.exitCode === EXIT.ok });
-      if (outcome.exitCode === EXIT.ok) ctx.say(`${action}: ${j.title} (left by pid ${j.pid} at ${j.startedAt})`);
-      else process.stderr.write(`hint: if it was settled by hand, \`hostnic recover --abandon ${j.id}\` drops it\n`);
-    } finally {
-      ctx.locks.release();
-    }
-  }
-  if (ctx.json) ctx.emit({ recovered: done, unreadable: bad });
-  else if (done.length === 0) ctx.say('nothing to recover');
-  // A journal it could not read may be an unfinished plan: not a success.
-  return bad.length ? Math.max(exit, EXIT.rolledBack) : exit;
+      : `hostnic: cannot read ${b.file}: ${b.error} (move it aside to continue)\n`),
+    each: (r) => {
+      reportFailure(r.outcome);
+      if (r.ok) ctx.say(`${r.action}: ${r.title} (left by pid ${r.pid} at ${r.startedAt})`);
+      else process.stderr.write(`hint: if it was settled by hand, \`hostnic recover --abandon ${r.id}\` drops it\n`);
+    },
+  });
+  if (ctx.json) {
+    ctx.emit({ recovered: recovered.map(({ id, title, pid, action, ok }) => ({ id, title, pid, action, ok })), unreadable: bad });
+  } else if (recovered.length === 0) ctx.say('nothing to recover');
+  return exitCode;
 }
 
 /**

@@ -90,14 +90,7 @@ export class Locks {
     const started = performance.now();
     const want = [...new Set(keys)].filter((k) => k !== '' && !this.held.has(k)).sort();
     if (want.length === 0) return { waited: false, ms: 0 };
-    if (!this.ready) {
-      // Let go on the way out, so the files go too (a process killed leaves them, unlocked, for the next one).
-      process.once('exit', () => this.release());
-      this.state.ensure();
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      this.state.sweepTemporaries();
-      this.ready = true;
-    }
+    await this.prepare();
     const got = await Promise.all(want.map((k) => this.tryOne(k)));
     if (got.every(Boolean)) return { waited: false, ms: performance.now() - started };
     const all = [...new Set([...this.held.keys(), ...want])].sort();
@@ -113,6 +106,27 @@ export class Locks {
       }
     }
     return { waited: true, ms: performance.now() - started };
+  }
+
+  /**
+   * Hold `key` if it is free now, without waiting: true when it is ours. For
+   * a lock held for a process's whole life (one `hostnic watch` per state
+   * directory), not for a plan's keys.
+   */
+  async tryTake(key: string): Promise<boolean> {
+    if (this.held.has(key)) return true;
+    await this.prepare();
+    return this.tryOne(key);
+  }
+
+  private async prepare(): Promise<void> {
+    if (this.ready) return;
+    // Let go on the way out, so the files go too (a process killed leaves them, unlocked, for the next one).
+    process.once('exit', () => this.release());
+    this.state.ensure();
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.state.sweepTemporaries();
+    this.ready = true;
   }
 
   /** Let go of some keys, or of all. */

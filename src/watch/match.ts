@@ -1,0 +1,36 @@
+/** Which desired entries a runtime event is about. Pure. */
+import { parseTarget } from '../request/parse.js';
+import type { TargetSpec } from '../request/types.js';
+import type { RuntimeEvent } from '../runtime/events.js';
+import { describeTarget } from '../runtime/resolve.js';
+
+/** One spelling per container, as entries are grouped and serialized (docker:web and DOCKER:web are one). */
+export function containerKey(container: string): string {
+  return describeTarget(parseTarget(container));
+}
+
+/** Does the container an entry names (its spec) match the container of the event? */
+export function specMatches(spec: TargetSpec, ev: RuntimeEvent): boolean {
+  switch (spec.kind) {
+    case 'docker':
+    case 'podman':
+      return ev.runtime === spec.kind && (ev.name === spec.ref || ev.id === spec.ref || (spec.ref.length >= 4 && ev.id.startsWith(spec.ref)));
+    case 'containerd':
+      return ev.runtime === 'containerd' && ev.id === spec.ref && (spec.namespace ?? 'default') === (ev.namespace ?? 'default');
+    case 'name':
+      return ev.name === spec.name || (ev.runtime === 'containerd' && ev.id === spec.name);
+    case 'pid':
+    case 'netns':
+    case 'path':
+      return false; // no runtime reports on them: the periodic resync does
+  }
+}
+
+/** The keys (containerKey) of the entries an event is about. */
+export function keysFor(entries: readonly { container: string }[], ev: RuntimeEvent): string[] {
+  const keys = new Set<string>();
+  for (const e of entries) {
+    if (specMatches(parseTarget(e.container), ev)) keys.add(containerKey(e.container));
+  }
+  return [...keys];
+}
