@@ -25,7 +25,10 @@ export function journalProblem(v: unknown, name: string, bounds: Bounds = manage
 
 /** Write and remove the records a finished plan asks for, then drop its journal. */
 export function finalize(state: StateDir, journal: Journal): void {
-  const saved = savedById(journal.steps.map((s) => s.spec));
+  // What the record's own plan captured. The desired-state file's edit (desired/persist.ts, id
+  // `desired.*`) rides in an attach's plan for its rollback only: detach never reads it, and a record
+  // holds saved data only for steps of its attachment (records.ts recordProblem).
+  const saved = savedById(journal.steps.map((s) => s.spec).filter((s) => !s.id.startsWith('desired.')));
   // Checked when the journal was read; again here, with the state directory as it is now (no symlink out of it).
   for (const w of journal.finalize.write ?? []) {
     state.writeJson(state.inside(checkStatePath(w.path, 'finalize.write')), w.saved ? { ...w.value, saved } : w.value);
