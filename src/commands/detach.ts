@@ -1,20 +1,17 @@
 /** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostnicError, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
 import { links } from '../kernel/ip.js';
 import { liveCheck, NsReads, type Live } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
-import { leftAlone, planDetachOf } from '../plan/detach.js';
 import { loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, type AttachmentRecord } from '../records.js';
-import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
+import { warmRenderer, type DryRunPlan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
 import { describeTarget, resolveTarget } from '../runtime/resolve.js';
-import { executePlan } from '../cli/execute.js';
+import { detachRecord } from '../cli/detach-record.js';
 import type { Ctx } from '../cli/context.js';
 
 export async function detachCommand(args: { container: string; nic?: string; force?: boolean }, ctx: Ctx): Promise<number> {
@@ -61,7 +58,7 @@ export async function detachCommand(args: { container: string; nic?: string; for
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads, !!args.force).finally(() => ctx.locks.release());
+    const result = await detachOne(rec, ctx, reads, !!args.force);
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -85,6 +82,8 @@ interface DetachResult {
   error?: string;
   /** Home, but these host settings could not be restored (exit 3): their commands. */
   notDone?: { title: string; error: string; commands: string[] }[];
+  /** The note that keeps them for `hostnic status` (src/incomplete.ts). */
+  incomplete?: string;
   /** What was left as found, and why (a default route changed by hand). */
   leftAlone?: string[];
   plan?: DryRunPlan;
@@ -92,29 +91,14 @@ interface DetachResult {
 
 async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force: boolean): Promise<DetachResult> {
   const i = rec.input;
-  if (!ctx.dryRun) {
-    // The NIC, and the namespace it would go back to if the detach is rolled back.
-    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
-    // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
-    reads.clear();
-    // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
-    if (rec.createdAt !== '' && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
-      ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
-      return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
-    }
+  const d = await detachRecord(rec, ctx, reads, async (live, ctr) => {
+    await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
+  });
+  if (d.meanwhile) {
+    ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
+    return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
   }
-  const live = await liveCheck(rec, reads);
-  const id = randomBytes(4).toString('hex');
-  const inNs = live.where === 'container' || live.where === 'held';
-  const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
-  await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
-  const { steps, title } = planDetachOf(rec, live, ctr, id);
-  const notes = leftAlone(steps);
-  const plan: Plan = {
-    id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac],
-    finalize: { remove: [recordPath(rec.id)] },
-  };
-  const outcome = await executePlan(plan, ctx);
+  const { live, notes, outcome } = d;
   if (outcome.exitCode === 0 && !ctx.dryRun) {
     ctx.say(live.where === 'gone'
       ? `${i.host.name}: ${live.detail}; record removed`
@@ -125,6 +109,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, force:
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
+    ...(d.incomplete ? { incomplete: d.incomplete } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),
     ...(outcome.dryRun ? { plan: outcome.dryRun } : {}),
   };
