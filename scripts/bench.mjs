@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --runs N] [-- --before REV ...] [-- --profile]
+// npm run bench [-- --runs N] [-- --before REV ...] [-- --profile] [-- --only cni]
 //
 // Side-by-side benchmark of hostnic attach/detach (issue 7), measure only.
 // On a throwaway lab (scripts/bench/lab.mjs) with a real Docker container, it
@@ -12,6 +12,8 @@
 //   ... by docker:NAME         the same without the bare-name lookup in every runtime
 //   ... @16 / @64              with 16 / 64 other attachments recorded in the state dir
 //   CNI host-device ADD / DEL  the closest peer, static IPAM, given /proc/PID/ns/net
+//   hostnic CNI VERSION, ADD / DEL, and the CLI's attach / detach by the same
+//                              netns path, plus traced ADD / DEL (scripts/bench/cni.mjs)
 //   floor                      a bash script: the minimal ip/nsenter commands (ip -batch)
 //   floor, 1 process/command   the same change with one ip process per command
 //   guarded floor              the floor plus what hostnic cannot skip: the lock, a read of both
@@ -27,6 +29,10 @@
 // difference for --version, attach and detach, against issue 11's start-up
 // budget (now at most 20 ms over before). E.g. --before 44012bb (main before
 // issue 11: yargs patched at build time, a V8 code cache of the bundle).
+//
+// --only cni runs only node -e 0 and the CNI rows (scripts/bench/cni.mjs):
+// hostnic's ADD+DEL against host-device's and the CLI's attach+detach, and
+// where the time of an ADD and a DEL goes.
 //
 // --profile runs one attach + detach with --verbose and a tracing preload
 // (scripts/bench/preload.cjs) and shows where the time goes; it also times
@@ -45,6 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, spawnSync } from 'node:child_process';
 import { ADDR, GW4, Lab, NIC } from './bench/lab.mjs';
 import { drain, inNs, live, must, run, signalAll } from './bench/proc.mjs';
+import { CNI_DIR, cniContenders, cniReport } from './bench/cni.mjs';
 import { buildRevision, checkRuns, plainEnv } from './bench/revision.mjs';
 import { applyReport, benchApply, destroyApplyLab, N as APPLY_N, setupApplyLab } from './bench/apply.mjs';
 import { fmt, summarize, table, unionLength } from './bench/stats.mjs';
@@ -54,7 +61,6 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 let CLI = join(REPO, 'bin', 'hostnic');
 const PRELOAD = join(REPO, 'scripts', 'bench', 'preload.cjs');
 const NODE = process.execPath;
-const CNI_DIR = '/usr/lib/cni';
 const CTR_IF = 'eth1'; // hostnic picks the first free ethN: the container has eth0 from Docker
 const MIB = 1024 * 1024;
 /** The address argument of every attach: address/prefix@gateway. */
@@ -74,11 +80,13 @@ const TARGETS = {
 // ------------------------------------------------------------------ options
 
 function usage() {
-  return `usage: node scripts/bench.mjs [--runs N] [--before REV]... [--profile] [--out DIR]
+  return `usage: node scripts/bench.mjs [--runs N] [--before REV]... [--profile] [--only apply|cni] [--out DIR]
   --runs N     measured rounds (default 15, at least 7); one warm-up round comes first
   --before REV also run the code of git revision REV (built in the lab) in the same rounds,
                and print its --version/attach/detach medians beside the current build's (repeatable)
   --profile    one traced attach + detach (--verbose) and the cost of each building block
+  --only cni   only node -e 0 and the CNI rows: hostnic's ADD+DEL against host-device's and
+               the CLI's attach+detach of the same NIC, and where the time goes
   --out DIR    where the JSON goes (default bench-results/)
   --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round
   --only apply only the hostnic apply rows (16 entries into 16 containers vs 16 floor attaches; in place vs node -e 0)`;
@@ -93,9 +101,9 @@ function parseArgs(argv) {
     else if (a === '--profile') o.profile = true;
     else if (a === '--before') o.before.push(argv[++i]);
     else if (a.startsWith('--before=')) o.before.push(a.slice(9));
-    else if (a === '--no-wait') o.wait = false;
     else if (a === '--only') o.only = argv[++i];
     else if (a.startsWith('--only=')) o.only = a.slice(7);
+    else if (a === '--no-wait') o.wait = false;
     else if (a === '--out') o.out = argv[++i];
     else if (a.startsWith('--out=')) o.out = a.slice(6);
     else if (a === '-h' || a === '--help') { console.log(usage()); process.exit(0); }
@@ -103,8 +111,9 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.runs) || o.runs < 7) { console.error('bench: --runs must be an integer >= 7'); process.exit(2); }
   if (o.before.some((r) => !r)) { console.error(`bench: --before needs a git revision\n${usage()}`); process.exit(2); }
-  if (o.only !== null && o.only !== 'apply') { console.error(`bench: --only takes "apply"\n${usage()}`); process.exit(2); }
+  if (o.only !== null && o.only !== 'apply' && o.only !== 'cni') { console.error(`bench: --only takes one group: apply or cni\n${usage()}`); process.exit(2); }
   if (o.before.length && o.profile) { console.error('bench: --before is for the timing run, not --profile'); process.exit(2); }
+  if (o.only && (o.profile || o.before.length)) { console.error(`bench: --only ${o.only} is a timing run of its own: no --profile or --before`); process.exit(2); }
   return o;
 }
 
@@ -220,39 +229,6 @@ async function hostnicCycle(lab, stateDir, target, cli = CLI) {
   const a = await checked(`hostnic attach ${target}`, hostnicArgv(lab, attachArgs(target), [], cli), { env });
   const d = await checked(`hostnic detach ${target}`, hostnicArgv(lab, detachArgs(target), [], cli), { env });
   return { attach: a.ms, detach: d.ms, cycle: a.ms + d.ms };
-}
-
-function cniConfig() {
-  return JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'hostnic-bench',
-    type: 'host-device',
-    device: NIC,
-    ipam: {
-      type: 'static',
-      addresses: [{ address: ADDR, gateway: GW4 }],
-      routes: [{ dst: '0.0.0.0/0' }],
-    },
-  });
-}
-
-/** The plugin as a runtime calls it: the container's netns path, config on stdin, run in the lab host. */
-async function cniCycle(lab) {
-  const env = (cmd) => ({
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: cmd,
-    CNI_CONTAINERID: lab.ctrId,
-    CNI_NETNS: lab.ctrNs,
-    CNI_IFNAME: CTR_IF,
-    CNI_PATH: CNI_DIR,
-  });
-  const argv = inNs(lab.hostNs, [join(CNI_DIR, 'host-device')]);
-  const input = cniConfig();
-  const add = await checked('CNI host-device ADD', argv, { env: env('ADD'), input });
-  const del = await checked('CNI host-device DEL', argv, { env: env('DEL'), input });
-  // DEL gives the NIC back down (it does not restore the up state): not part of the timing.
-  await must(['ip', '-n', lab.host, 'link', 'set', 'dev', NIC, 'up']);
-  return { attach: add.ms, detach: del.ms, cycle: add.ms + del.ms };
 }
 
 /**
@@ -419,7 +395,8 @@ function meta(lab) {
 /** The sample keys of a --before build: the current build's, with this suffix. */
 const beforeSuffix = (b) => ` (before ${b.short})`;
 
-async function benchmark(lab, opts, befores) {
+/** The contenders of the full run besides node -e 0 and the CNI rows (seeds the state dirs of the scale runs), and the memory runs' state dir. */
+async function allContenders(lab, befores, addCycle, add) {
   const dirs = {
     seed: lab.stateDir('seed'),
     name: lab.stateDir('s0-name'),
@@ -443,21 +420,12 @@ async function benchmark(lab, opts, befores) {
   writeFakeRecords(real, 16, dirs.s16);
   writeFakeRecords(real, 64, dirs.s64);
 
-  const samples = {};
-  const add = (key, ms) => { (samples[key] ??= []).push(ms); };
-  const addCycle = (prefix, r, suffix = '', [on, off] = ['attach', 'detach']) => {
-    add(`${prefix} ${on}${suffix}`, r.attach);
-    add(`${prefix} ${off}${suffix}`, r.detach);
-    add(`${prefix} cycle${suffix}`, r.cycle);
-  };
   const contenders = [
-    { name: 'node -e 0', run: async () => add('node -e 0', (await checked('node -e 0', inNs(lab.hostNs, [NODE, '-e', '0']))).ms) },
     { name: 'hostnic --version', run: async () => add('hostnic --version', (await checked('hostnic --version', hostnicArgv(lab, ['--version']))).ms) },
     { name: 'hostnic (name)', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.name, lab.container)), reset: true },
     { name: 'hostnic (docker:NAME)', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.docker, `docker:${lab.container}`), ' (docker:NAME)'), reset: true },
     { name: 'hostnic @16', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.s16, lab.container), ' @16'), reset: true },
     { name: 'hostnic @64', run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs.s64, lab.container), ' @64'), reset: true },
-    { name: 'CNI host-device', run: async () => addCycle('CNI host-device', await cniCycle(lab), '', ['ADD', 'DEL']), reset: true },
     { name: 'floor', run: async () => addCycle('floor', await scriptCycle(lab, scripts['floor-attach.sh'], scripts['floor-detach.sh'], 'floor')), reset: true },
     { name: 'guarded floor', run: async () => addCycle('guarded floor', await scriptCycle(lab, scripts['guarded-attach.sh'], scripts['guarded-detach.sh'], 'guarded floor')), reset: true },
     { name: 'floor, 1 process/command', run: async () => addCycle('floor, 1 process/command', await scriptCycle(lab, scripts['naive-attach.sh'], scripts['naive-detach.sh'], 'naive floor')), reset: true },
@@ -466,6 +434,23 @@ async function benchmark(lab, opts, befores) {
       { name: `hostnic${beforeSuffix(b)}`, run: async () => addCycle('hostnic', await hostnicCycle(lab, dirs[b.short], lab.container, b.cli), beforeSuffix(b)), reset: true },
     ]),
   ];
+  return { contenders, memDir: dirs.mem };
+}
+
+async function benchmark(lab, opts, befores) {
+  const only = opts.only === 'cni';
+  const samples = {};
+  const add = (key, ms) => { (samples[key] ??= []).push(ms); };
+  const addCycle = (prefix, r, suffix = '', [on, off] = ['attach', 'detach']) => {
+    add(`${prefix} ${on}${suffix}`, r.attach);
+    add(`${prefix} ${off}${suffix}`, r.detach);
+    add(`${prefix} cycle${suffix}`, r.cycle);
+  };
+  const cni = cniContenders(lab, { checked, hostnicEnv, hostnicArgv, node: NODE, cli: () => CLI, preload: PRELOAD, add },
+    { cni: lab.stateDir('cni'), cniTraced: lab.stateDir('cni-traced'), cli: lab.stateDir('cli-netns-path') });
+  const node0 = { name: 'node -e 0', run: async () => add('node -e 0', (await checked('node -e 0', inNs(lab.hostNs, [NODE, '-e', '0']))).ms) };
+  const all = only ? undefined : await allContenders(lab, befores, addCycle, add);
+  const contenders = [node0, ...(all?.contenders ?? []), ...cni.contenders];
 
   const total = opts.runs + 1;
   for (let round = 0; round < total; round++) {
@@ -479,28 +464,30 @@ async function benchmark(lab, opts, befores) {
       if (c.reset) await lab.assertReset(c.name);
     }
     if (!warm && otherTestRuns().length > 0) quiet.noisyRounds.push(round);
-    if (warm) for (const key of Object.keys(samples)) delete samples[key];
+    if (warm) for (const bag of [samples, cni.traced]) for (const key of Object.keys(bag)) delete bag[key];
   }
+  if (!all) return { samples, traced: cni.traced };
 
   process.stderr.write('bench: peak memory of one attach (3 runs)\n');
   const mem = [];
   let memHow = '';
   for (let i = 0; i < 3; i++) {
-    const m = await peakRss(lab, dirs.mem);
+    const m = await peakRss(lab, all.memDir);
     mem.push(m.bytes);
     memHow = m.how;
     checkAbort();
   }
   await lab.assertReset('the memory runs');
-  return { samples, memory: { bytes: mem, maxBytes: Math.max(...mem), how: memHow } };
+  return { samples, traced: cni.traced, memory: { bytes: mem, maxBytes: Math.max(...mem), how: memHow } };
 }
 
 /** Table order: hostnic variants, then the CNI plugin, then the floors; within each, attach, detach, cycle. */
 function rank(key) {
-  const group = ['hostnic', 'CNI', 'floor, 1', 'guarded floor', 'floor'].findIndex((g) => key.startsWith(g));
+  const group = ['hostnic CLI', 'hostnic CNI', 'hostnic', 'CNI', 'floor, 1', 'guarded floor', 'floor'].findIndex((g) => key.startsWith(g));
+  const order = [2, 0, 1, 3, 4, 5, 6][group] ?? 9; // the CLI by name, by netns path, the CNI plugin, host-device, floors
   const variant = [' @16', ' @64', '(docker:NAME)', '(before '].findIndex((v) => key.includes(v)) + 1;
   const phase = ['attach', 'ADD', 'detach', 'DEL', 'cycle'].findIndex((p) => key.includes(` ${p}`));
-  return (group < 0 ? 9 : group) * 1000 + variant * 10 + phase;
+  return order * 1000 + variant * 10 + phase;
 }
 
 function report(result, lab) {
@@ -508,10 +495,21 @@ function report(result, lab) {
   const med = (k) => stats[k]?.median ?? NaN;
   const node0 = med('node -e 0');
   const befores = result.config.before;
-  const order = ['node -e 0', 'hostnic --version', ...befores.map((b) => `hostnic --version${beforeSuffix(b)}`)];
+  const order = ['node -e 0', 'hostnic --version', ...befores.map((b) => `hostnic --version${beforeSuffix(b)}`), 'hostnic CNI VERSION'];
   const keys = [...order.filter((k) => k in stats), ...Object.keys(stats).filter((k) => !order.includes(k)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))];
   const rows = keys.map((k) => [k, stats[k]]).map(([k, s]) => [k, String(s.n), fmt(s.median), fmt(s.p90), fmt(s.min), fmt(s.median - node0)]);
   const timing = table(['contender', 'n', 'median ms', 'p90 ms', 'min ms', '- node -e 0'], rows, [1, 2, 3, 4, 5]);
+  const cni = cniReport(stats, result.traced);
+  const head = [
+    '',
+    `hostnic bench: ${result.meta.date}, git ${result.meta.git}, node ${result.meta.node}, kernel ${result.meta.kernel}, ${result.meta.cpus} CPUs, load ${result.meta.loadavg.join(' ')}`,
+    `rounds that ended while another test run was going on (noisier): ${result.meta.quiet.noisyRounds.length ? result.meta.quiet.noisyRounds.join(', ') : 'none'}; waited ${fmt(result.meta.quiet.waitedMs / 1000, 0)} s for quiet`,
+    `container ${lab.container} (docker), state dirs on ${result.meta.stateDirFs} (/run), podman on PATH: ${result.meta.podmanOnPath ? 'yes' : 'no'}; ${result.config.runs} rounds round-robin after 1 warm-up`,
+    '',
+    timing,
+    '',
+  ];
+  if (result.config.only === 'cni') return { stats, cni, text: [...head, cni.text, ''].join('\n') };
 
   const ratio = (a, b) => a / b;
   const p90 = (k) => stats[k]?.p90 ?? NaN;
@@ -557,21 +555,17 @@ function report(result, lab) {
     t.pass ? 'PASS' : 'MISS',
   ]);
   const text = [
-    '',
-    `hostnic bench: ${result.meta.date}, git ${result.meta.git}, node ${result.meta.node}, kernel ${result.meta.kernel}, ${result.meta.cpus} CPUs, load ${result.meta.loadavg.join(' ')}`,
-    `rounds that ended while another test run was going on (noisier): ${result.meta.quiet.noisyRounds.length ? result.meta.quiet.noisyRounds.join(', ') : 'none'}; waited ${fmt(result.meta.quiet.waitedMs / 1000, 0)} s for quiet`,
-    `container ${lab.container} (docker), state dirs on ${result.meta.stateDirFs} (/run), podman on PATH: ${result.meta.podmanOnPath ? 'yes' : 'no'}; ${result.config.runs} rounds round-robin after 1 warm-up`,
-    '',
-    timing,
-    '',
+    ...head,
     ...(startup.length ? [startupText(startup, result.meta.git), ''] : []),
     table(['target (issue 7)', 'median', 'p90', 'limit', 'result'], tRows, [1, 2]),
     `peak RSS: ${result.memory.bytes.map((b) => fmt(b / MIB)).join(', ')} MiB (${result.memory.how})`,
     '',
     table(['also', 'value'], info, [1]),
     '',
+    cni.text,
+    '',
   ].join('\n');
-  return { stats, targets, startup, info: Object.fromEntries(info), text };
+  return { stats, targets, startup, info: Object.fromEntries(info), cni, text };
 }
 
 /** The before/after table of the --before builds. */
@@ -909,7 +903,7 @@ async function main() {
     const idInfo = await must(['docker', 'inspect', '--format', '{{.Id}}', lab.container]);
     lab.ctrId = idInfo.stdout.trim();
     checkAbort();
-    if (opts.only === 'apply' || !opts.profile) {
+    if (opts.only === 'apply' || (!opts.profile && opts.only !== 'cni')) {
       process.stderr.write(`bench: ${APPLY_N} more NICs and containers for the apply rows\n`);
       await setupApplyLab(lab);
     }
@@ -929,14 +923,15 @@ async function main() {
       const started = performance.now();
       const m0 = meta(lab);
       const result = await benchmark(lab, opts, befores);
-      const applySamples = await runApplyRows(lab, opts);
-      const applyRep = applyReport(applySamples);
-      result.apply = { samples: applySamples, stats: applyRep.stats, targets: applyRep.targets };
-      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, addr: ADDR_GW, nic: NIC, targets: TARGETS, before: befores.map(({ rev, sha, short }) => ({ rev, sha, short })), startupBudgetMs: STARTUP_BUDGET_MS }, ...result };
+      // The apply rows, unless only the CNI rows were asked for.
+      const applySamples = opts.only === 'cni' ? null : await runApplyRows(lab, opts);
+      const applyRep = applySamples && applyReport(applySamples);
+      if (applyRep) result.apply = { samples: applySamples, stats: applyRep.stats, targets: applyRep.targets };
+      const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, only: opts.only ?? null, addr: ADDR_GW, nic: NIC, targets: TARGETS, before: befores.map(({ rev, sha, short }) => ({ rev, sha, short })), startupBudgetMs: STARTUP_BUDGET_MS }, ...result };
       const rep = report(doc, lab);
       process.stdout.write(rep.text);
-      process.stdout.write(applyRep.text);
-      const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, startup: rep.startup, also: rep.info });
+      if (applyRep) process.stdout.write(applyRep.text);
+      const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, startup: rep.startup, also: rep.info, cni: rep.cni && { summary: rep.cni.summary, where: rep.cni.where, traced: rep.cni.traced } });
       process.stdout.write(`written: ${file}\n`);
     }
   } catch (e) {

@@ -174,7 +174,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       'finish every plan a dead hostnic left half-done (undo it, or complete it when only the record was missing)',
       (y) => y
         .option('abandon', {
-          type: 'string', requiresArg: true, describe: 'drop the unfinished plan with this id (`hostnic status` lists them) instead, for one a person settled by hand: its NICs are released, nothing on the system is changed',
+          type: 'string', requiresArg: true, describe: 'drop the unfinished plan with this id (`hostnic status` lists them) instead, for one a person settled by hand: its NICs are released, nothing on the system is changed; or clear an incomplete restore whose commands you ran',
         })
         .example('$0 recover', 'undo what a killed hostnic left half-done; run again, it says "nothing to recover"')
         .example('$0 recover --abandon 3f9c2a1b', 'forget plan 3f9c2a1b (you put its NIC back yourself)')

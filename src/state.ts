@@ -28,6 +28,8 @@ export class StateDir {
 
   get journalDir(): string { return join(this.root, 'journal'); }
   get attachDir(): string { return join(this.root, 'attachments'); }
+  /** Restores a detach could not finish (src/incomplete.ts); made when the first one is written. */
+  get incompleteDir(): string { return join(this.root, 'incomplete'); }
 
   /**
    * Make sure the state directory and its subdirectories are usable, creating
@@ -38,6 +40,12 @@ export class StateDir {
    */
   ensure(): void {
     for (const dir of [this.root, this.journalDir, this.attachDir]) checkStateDir(dir);
+  }
+
+  /** ensure(), and the incomplete/ directory too. */
+  ensureIncomplete(): void {
+    this.ensure();
+    checkStateDir(this.incompleteDir);
   }
 
   /**
@@ -124,7 +132,7 @@ export class StateDir {
    * writer is gone (each writer names its temp file after its own pid).
    */
   sweepTemporaries(): void {
-    for (const dir of [this.root, this.journalDir, this.attachDir]) {
+    for (const dir of [this.root, this.journalDir, this.attachDir, this.incompleteDir]) {
       let names: string[];
       try { names = readdirSync(dir); } catch { continue; }
       for (const name of names) {

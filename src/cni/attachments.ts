@@ -3,22 +3,18 @@
  * stdout is the protocol's), finding a CNI attachment's record, and giving
  * one attachment back exactly as `hostnic detach` does.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { EXIT } from '../errors.js';
-import { liveCheck, NsReads } from '../observe/live.js';
+import { NsReads } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
-import { leftAlone, planDetachOf } from '../plan/detach.js';
-import { loadRecords, recordFromTag, recordPath, type AttachmentRecord } from '../records.js';
-import { nsKey, type Plan } from '../runner.js';
+import { loadRecords, recordFromTag, type AttachmentRecord } from '../records.js';
 import { Locks } from '../runner/locks.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { StateDir, defaultStateDir } from '../state.js';
 import { decodeTag } from '../tag.js';
 import { links } from '../kernel/ip.js';
-import { executePlan } from '../cli/execute.js';
+import { detachRecord } from '../cli/detach-record.js';
 import type { Ctx } from '../cli/context.js';
 import { CniError, CODE, type CniEnv } from './protocol.js';
 
@@ -73,32 +69,22 @@ export async function recordFromNetns(env: CniEnv, network: string): Promise<Att
  * now: in the container, back in the host (the namespace died: maybe as
  * devN), or gone (a virtual NIC died with it). Host settings that cannot
  * be restored once the NIC is home do not fail it (the spec wants DEL to
- * finish): they are said on stderr with their commands. A detach that was
+ * finish): they are said on stderr with their commands, and kept for
+ * `hostnic status` (src/incomplete.ts), as for detach. A detach that was
  * rolled back (the NIC is still inside) is an error, so the runtime retries.
  */
 export async function release(rec: AttachmentRecord, ctx: Ctx): Promise<void> {
   const i = rec.input;
-  await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
-  try {
-    // Under the locks: another hostnic may have given it back meanwhile (a record rebuilt from a tag has no file).
-    if (rec.createdAt !== '' && !existsSync(join(ctx.state.root, recordPath(rec.id)))) return;
-    const reads = new NsReads();
-    const live = await liveCheck(rec, reads);
-    const inNs = live.where === 'container' || live.where === 'held';
-    const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
-    const id = randomBytes(4).toString('hex');
-    const { steps, title } = planDetachOf(rec, live, ctr, id);
-    const plan: Plan = { id, command: 'detach', title, steps, touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] } };
-    const outcome = await executePlan(plan, ctx);
-    if (outcome.exitCode === EXIT.ok || (outcome.exitCode === EXIT.incomplete && outcome.notDone?.length)) {
-      if (live.where === 'gone') ctx.say(`${i.host.name}: ${live.detail}; record removed`);
-      for (const n of leftAlone(steps)) ctx.say(`note: ${n}`);
-      return;
-    }
-    const why = outcome.error?.message ?? outcome.signal ?? 'failed';
-    if (outcome.leftovers.length) throw new CniError(CODE.incomplete, `giving ${i.host.name} back failed (${why}) and the rollback is incomplete`, 'run `hostnic recover`');
-    throw new CniError(CODE.rolledBack, `giving ${i.host.name} back failed and was rolled back: ${why}`, 'the NIC is still in the container; DEL again');
-  } finally {
-    ctx.locks.release();
+  const d = await detachRecord(rec, ctx, new NsReads());
+  if (d.meanwhile) return;
+  const { live, notes, outcome } = d;
+  // Home with host settings left (written down for `hostnic status`) is done: DEL must finish.
+  if (outcome.exitCode === EXIT.ok || (outcome.exitCode === EXIT.incomplete && outcome.notDone?.length)) {
+    if (live.where === 'gone') ctx.say(`${i.host.name}: ${live.detail}; record removed`);
+    for (const n of notes) ctx.say(`note: ${n}`);
+    return;
   }
+  const why = outcome.error?.message ?? outcome.signal ?? 'failed';
+  if (outcome.leftovers.length) throw new CniError(CODE.incomplete, `giving ${i.host.name} back failed (${why}) and the rollback is incomplete`, 'run `hostnic recover`');
+  throw new CniError(CODE.rolledBack, `giving ${i.host.name} back failed and was rolled back: ${why}`, 'the NIC is still in the container; DEL again');
 }

@@ -11,6 +11,7 @@
 import { links } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { hostnicAlive, unfinishedPlans } from '../runner/journal.js';
+import { loadIncomplete } from '../incomplete.js';
 import { StateDir, defaultStateDir } from '../state.js';
 
 /** Past this, whatever is known is printed and hostnic exits (a hung daemon must not hang a TAB). */
@@ -77,8 +78,11 @@ export async function completeValues(what: string, args: readonly string[], stat
     case 'nics': return nics();
     case 'containers': return containers();
     case 'attached-containers': return attached(stateDir).map(containerWord);
-    // For `recover --abandon`: the plans a dead hostnic left (a running one cannot be abandoned).
-    case 'unfinished-plans': return unfinishedPlans(new StateDir(stateDir || defaultStateDir())).journals.filter((j) => !hostnicAlive(j)).map((j) => j.id);
+    // For `recover --abandon`: the plans a dead hostnic left (a running one cannot be abandoned), and the incomplete restores.
+    case 'unfinished-plans': {
+      const state = new StateDir(stateDir || defaultStateDir());
+      return [...unfinishedPlans(state).journals.filter((j) => !hostnicAlive(j)).map((j) => j.id), ...loadIncomplete(state).notes.map((n) => n.id)];
+    }
     case 'attached-nics': {
       const [container] = args;
       return attached(stateDir).filter((r) => !container || belongsTo(r, container)).map((r) => r.input.host.name);

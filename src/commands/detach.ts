@@ -1,22 +1,17 @@
 /** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostnicError, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
 import { links } from '../kernel/ip.js';
 import { liveCheck, NsReads, type Live } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
-import { leftAlone, planDetachOf } from '../plan/detach.js';
-import {
-  fromTag, loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, UNKNOWN_WITHOUT_RECORD, type AttachmentRecord,
-} from '../records.js';
-import { nsKey, warmRenderer, type DryRunPlan, type Plan } from '../runner.js';
+import { fromTag, loadRecords, recordForSpec, recordFromTag, recordMatches, recordPath, tagDisagreements, UNKNOWN_WITHOUT_RECORD, type AttachmentRecord } from '../records.js';
+import { warmRenderer, type DryRunPlan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
 import { decodeTag } from '../tag.js';
 import { describeTarget, resolveTarget } from '../runtime/resolve.js';
-import { executePlan } from '../cli/execute.js';
+import { detachRecord } from '../cli/detach-record.js';
 import { defaultDesiredPath } from '../desired/file.js';
 import { desiredKey, forgetChange } from '../desired/persist.js';
 import type { Ctx } from '../cli/context.js';
@@ -65,7 +60,7 @@ export async function detachCommand(args: { container: string; nic?: string; for
   let exit = 0;
   const results: DetachResult[] = [];
   for (const rec of chosen) {
-    const result = await detachOne(rec, ctx, reads, { force: !!args.force, keep: !!args.keep }).finally(() => ctx.locks.release());
+    const result = await detachOne(rec, ctx, reads, { force: !!args.force, keep: !!args.keep });
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
@@ -89,6 +84,8 @@ interface DetachResult {
   error?: string;
   /** Home, but these host settings could not be restored (exit 3): their commands. */
   notDone?: { title: string; error: string; commands: string[] }[];
+  /** The note that keeps them for `hostnic status` (src/incomplete.ts). */
+  incomplete?: string;
   /** What was left as found, and why (a default route changed by hand). */
   leftAlone?: string[];
   /**
@@ -103,33 +100,25 @@ interface DetachResult {
 
 async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, { force, keep }: { force: boolean; keep: boolean }): Promise<DetachResult> {
   const i = rec.input;
-  if (!ctx.dryRun) {
-    // The NIC, and the namespace it would go back to if the detach is rolled back (and the desired-state file, unless --keep).
-    await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId), ...(keep ? [] : [desiredKey(defaultDesiredPath())])]);
-    // What was read to choose the records may have changed before the locks were ours: plan from a read made under them.
-    reads.clear();
-    // Under the locks: another hostnic may have detached it meanwhile (a record rebuilt from a tag has no file).
-    if (!fromTag(rec) && !existsSync(join(ctx.state.root, recordPath(rec.id)))) {
-      ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
-      return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
-    }
+  // Its entry in the desired-state file goes too, in the same plan, unless --keep (read under the file's lock).
+  let desired: ReturnType<typeof forgetChange> = {};
+  const d = await detachRecord(rec, ctx, reads, {
+    lockKeys: keep ? [] : [desiredKey(defaultDesiredPath())],
+    check: async (live, ctr) => {
+      await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
+    },
+    extraSteps: () => {
+      if (keep) return { steps: [], touches: [] };
+      desired = forgetChange(rec);
+      if (desired.warning) process.stderr.write(`hostnic: warning: ${desired.warning}\n`);
+      return desired.change ? { steps: [desired.change.step], touches: [desired.change.key] } : { steps: [], touches: [] };
+    },
+  });
+  if (d.meanwhile) {
+    ctx.say(`${i.host.name}: detached meanwhile by another hostnic`);
+    return { exitCode: 0, id: rec.id, nic: i.host.name, target: i.target.display, where: 'gone', detail: 'detached meanwhile by another hostnic' };
   }
-  const live = await liveCheck(rec, reads);
-  const id = randomBytes(4).toString('hex');
-  const inNs = live.where === 'container' || live.where === 'held';
-  const ctr = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
-  await checkTag(rec, live, ctr?.links ?? (live.where === 'host' ? await links() : []), force, ctx);
-  const { steps, title } = planDetachOf(rec, live, ctr, id);
-  const notes = leftAlone(steps);
-  // Its entry in the desired-state file goes too, in the same plan, unless --keep.
-  const desired = keep ? {} : forgetChange(rec);
-  if (desired.warning) process.stderr.write(`hostnic: warning: ${desired.warning}\n`);
-  const plan: Plan = {
-    id, command: 'detach', title, steps: [...steps, ...(desired.change ? [desired.change.step] : [])],
-    touches: [i.host.name, i.host.mac, ...(desired.change ? [desired.change.key] : [])],
-    finalize: { remove: [recordPath(rec.id)] },
-  };
-  const outcome = await executePlan(plan, ctx);
+  const { live, notes, outcome } = d;
   if (outcome.exitCode === 0 && !ctx.dryRun) {
     ctx.say(live.where === 'gone'
       ? `${i.host.name}: ${live.detail}; record removed`
@@ -146,6 +135,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, { forc
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
+    ...(d.incomplete ? { incomplete: d.incomplete } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),
     ...(unknown.length ? { unknown } : {}),
     ...(desired.change ? { desiredFile: desired.change.what } : {}),

@@ -1,7 +1,12 @@
-/** hostnic recover: finish every plan a dead hostnic left unfinished; --abandon drops one a person settled by hand. */
+/**
+ * hostnic recover: finish every plan a dead hostnic left unfinished;
+ * --abandon drops one a person settled by hand, or the note of a restore a
+ * detach could not finish (src/incomplete.ts), once a person finished it.
+ */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, UsageError } from '../errors.js';
+import { loadIncomplete } from '../incomplete.js';
 import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import { recoverAll } from '../cli/recover.js';
 import { reportFailure } from '../cli/execute.js';
@@ -20,6 +25,11 @@ export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}):
       else process.stderr.write(`hint: if it was settled by hand, \`hostnic recover --abandon ${r.id}\` drops it\n`);
     },
   });
+  // Not plans: nothing to run, but a person has commands to finish.
+  const notes = loadIncomplete(ctx.state).notes;
+  if (notes.length && !ctx.json) {
+    process.stderr.write(`hostnic: ${notes.length} incomplete restore(s) left by detach need a person: \`hostnic status\` lists their commands\n`);
+  }
   if (ctx.json) {
     ctx.emit({ recovered: recovered.map(({ id, title, pid, action, ok }) => ({ id, title, pid, action, ok })), unreadable: bad });
   } else if (recovered.length === 0) ctx.say('nothing to recover');
@@ -34,7 +44,7 @@ async function abandon(ctx: Ctx, id: string): Promise<number> {
   if (!/^[0-9a-f]{1,64}$/i.test(id)) throw new UsageError(`"${id}" is not a plan id`, '`hostnic status` lists the unfinished plans with their ids');
   const find = () => unfinishedPlans(ctx.state).journals.find((j) => j.id === id);
   const listed = find();
-  if (!listed) throw new UsageError(`no unfinished plan ${id}`, '`hostnic status` lists the unfinished plans with their ids');
+  if (!listed) return clearIncomplete(ctx, id);
   const running = (): UsageError => new UsageError(
     `plan ${id} (${listed.title}) is still running (pid ${listed.pid}): not abandoning it`, 'wait for it to finish',
   );
@@ -60,4 +70,17 @@ async function abandon(ctx: Ctx, id: string): Promise<number> {
   } finally {
     ctx.locks.release();
   }
+}
+
+/** Drop the note of an incomplete restore (its commands were run by hand): nothing on the system is changed. */
+function clearIncomplete(ctx: Ctx, id: string): number {
+  const note = loadIncomplete(ctx.state).notes.find((n) => n.id === id);
+  if (!note) throw new UsageError(`no unfinished plan or incomplete restore ${id}`, '`hostnic status` lists both with their ids');
+  if (!ctx.dryRun) ctx.state.remove(join(ctx.state.incompleteDir, `${note.id}.json`));
+  if (ctx.json) {
+    ctx.emit({ abandoned: { id: note.id, incomplete: true, nic: note.nic, target: note.target, notDone: note.notDone, dryRun: ctx.dryRun } });
+    return EXIT.ok;
+  }
+  ctx.say(`${ctx.dryRun ? 'would clear' : 'cleared'}: the incomplete restore of ${note.nic} (from ${note.target} at ${note.createdAt}); nothing on the system was changed`);
+  return EXIT.ok;
 }

@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import { liveCheck, type LiveStatus } from '../observe/live.js';
 import { scanTagged } from '../observe/tagged.js';
+import { clearHint, loadIncomplete } from '../incomplete.js';
 import { loadRecords } from '../records.js';
 import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import type { Ctx } from '../cli/context.js';
@@ -12,7 +13,9 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   const { records, bad: badRecords } = loadRecords(ctx.state);
   // Plans in flight or left by a dead hostnic, and state files that cannot be read.
   const plans = unfinishedPlans(ctx.state);
-  const bad = [...badRecords, ...plans.bad];
+  // Detaches that brought a NIC home without all of its host settings: kept until a person clears them.
+  const { notes: incomplete, bad: badNotes } = loadIncomplete(ctx.state);
+  const bad = [...badRecords, ...plans.bad, ...badNotes];
   const unfinished = plans.journals.map((j) => ({
     id: j.id, title: j.title, pid: j.pid, startedAt: j.startedAt, running: hostnicAlive(j),
   }));
@@ -58,7 +61,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   // Entries of the desired-state file that are not attached, and why.
   const desired = await waitingEntries(records);
   if (ctx.json) {
-    ctx.emit({ attachments: rows, unfinished, unreadable: bad, desired });
+    ctx.emit({ attachments: rows, unfinished, incomplete, unreadable: bad, desired });
     return 0;
   }
   if (desired.error) process.stderr.write(`hostnic: warning: ${desired.error}\n`);
@@ -69,6 +72,14 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
       ? `hostnic: in progress: plan ${u.id}: ${u.title} (pid ${u.pid})\n`
       : `hostnic: unfinished plan ${u.id}: ${u.title} (left by pid ${u.pid} at ${u.startedAt}); run \`hostnic recover\``
         + ` (or, if you settled it by hand, \`hostnic recover --abandon ${u.id}\`)\n`);
+  }
+  for (const n of incomplete) {
+    process.stderr.write(`hostnic: incomplete restore ${n.id}: ${n.nic} came back from ${n.target} at ${n.createdAt}, but ${n.notDone.length} host setting(s) were not restored; to finish by hand:\n`);
+    for (const l of n.notDone) {
+      process.stderr.write(`  - ${l.title}: ${l.error.split('\n')[0]}\n`);
+      for (const c of l.commands) process.stderr.write(`${c.split('\n').map((line) => `      ${line}`).join('\n')}\n`);
+    }
+    process.stderr.write(`  ${clearHint(n.id)}\n`);
   }
   if (rows.length === 0) {
     ctx.say('nothing attached');

@@ -196,6 +196,52 @@ describe.skipIf(!root)('CNI plugin mode (the protocol, real kernel)', () => {
     expect((await cni(lab, { command: 'DEL', ...call })).exitCode).toBe(0);
   });
 
+  it('DEL with a host route that cannot come back: exit 0, the command on stderr, the NIC home, `hostnic status` keeps showing it until cleared', async () => {
+    const nic = await lab.addNic({ addrs: ['192.168.1.20/24'] });
+    const other = await lab.addNic({ addrs: ['192.168.1.50/24'] });
+    // A route through the NIC whose source address is another link's: it cannot come back while that address is gone.
+    const route = ['203.0.113.0/24', 'via', '192.168.1.1', 'dev', nic, 'src', '192.168.1.50', 'table', '100'];
+    expect((await lab.inNs(lab.host, ['ip', 'route', 'add', ...route])).exitCode).toBe(0);
+    const ns = `/run/netns/${await lab.addNetns()}`;
+    const id = cid();
+    const before = await lab.snapshot(lab.host);
+    const call = { containerId: id, netns: ns, ifname: 'net1', config: conf('1.0.0', nic) };
+    expect((await cni(lab, { command: 'ADD', ...call })).exitCode).toBe(0);
+    expect((await lab.inNs(lab.host, ['ip', 'addr', 'del', '192.168.1.50/24', 'dev', other])).exitCode).toBe(0);
+
+    const del = await cni(lab, { command: 'DEL', ...call });
+    expect([del.exitCode, del.stdout]).toEqual([0, '']);
+    const cmd = `ip route add ${route.join(' ')}`;
+    expect(del.stderr).toContain(cmd);
+    expect(del.stderr).toContain('hostnic status');
+    // The NIC is home, nothing is left in the container, the record is gone.
+    expect((await lab.snapshot(lab.host)).links.map((l) => l.ifname)).toContain(nic);
+    expect((await lab.snapshot(ns)).links.map((l) => l.ifname)).toEqual(['lo']);
+    const status = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: unknown[]; incomplete: Record<string, any>[] };
+    expect(status.attachments).toEqual([]);
+    expect(status.incomplete).toEqual([expect.objectContaining({
+      nic, target: `cni:${net}/${id.slice(0, 12)}`, cni: { containerId: id, network: net, ifname: 'net1' },
+      notDone: [expect.objectContaining({ commands: [cmd] })],
+    })]);
+    const noteId = status.incomplete[0]!.id as string;
+    const text = await lab.hostnic(['status']);
+    expect(text.exitCode).toBe(0);
+    expect(text.stderr).toContain(`incomplete restore ${noteId}: ${nic}`);
+    expect(text.stderr).toContain(cmd);
+    expect(text.stderr).toContain(`hostnic recover --abandon ${noteId}`);
+    // A second DEL has nothing to give back and keeps the note; the operator runs the command, then clears it.
+    expect((await cni(lab, { command: 'DEL', ...call })).exitCode).toBe(0);
+    expect(JSON.parse((await lab.hostnic(['status', '--json'])).stdout).incomplete).toHaveLength(1);
+    expect((await lab.inNs(lab.host, ['ip', 'addr', 'add', '192.168.1.50/24', 'dev', other])).exitCode).toBe(0);
+    expect((await lab.inNs(lab.host, cmd.split(' '))).exitCode).toBe(0);
+    const cleared = await lab.hostnic(['recover', '--abandon', noteId]);
+    expect(cleared.exitCode).toBe(0);
+    expect(cleared.stdout).toContain(`cleared: the incomplete restore of ${nic}`);
+    expect(JSON.parse((await lab.hostnic(['status', '--json'])).stdout).incomplete).toEqual([]);
+    expect((await lab.hostnic(['recover', '--abandon', noteId])).exitCode).toBe(2);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+  });
+
   it('errors: the spec JSON on stdout with its code, non-zero exit, logs on stderr, nothing changed', async () => {
     const nic = await lab.addNic({ addrs: ['192.168.1.20/24'] });
     const ns = `/run/netns/${await lab.addNetns()}`;

@@ -64,7 +64,7 @@ describe.skipIf(!root)('recover --abandon', () => {
     for (const bad of ['deadbeef', '../journal/x', 'x']) {
       const r = await lab.hostnic(['recover', '--abandon', bad]);
       expect(r.exitCode, bad).toBe(2);
-      expectOneError(r, bad, bad === 'deadbeef' ? /^hostnic: no unfinished plan deadbeef$/ : /is not a plan id/);
+      expectOneError(r, bad, bad === 'deadbeef' ? /^hostnic: no unfinished plan or incomplete restore deadbeef$/ : /is not a plan id/);
     }
     const child = await startPaused(lab, attach(), 'before:2');
     const { id } = theJournal(lab);

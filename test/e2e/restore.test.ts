@@ -195,9 +195,17 @@ describe.skipIf(!root)('detach restores what network managers set (real kernel)'
     const home = await lab.snapshot(lab.host);
     expect(home.links.map((l) => l.ifname)).toContain(nic);
     expect((await lab.snapshot(ctr.nsPath)).links.map((l) => l.ifname)).toEqual(['lo']);
-    expect((await lab.hostnic(['status', '--json'])).stdout).not.toContain(nic);
+    // status keeps showing what is left, with how to clear it, until a person has done it.
+    const status = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: unknown[]; incomplete: Record<string, any>[] };
+    expect(status.attachments).toEqual([]);
+    expect(status.incomplete).toEqual([expect.objectContaining({ nic, target: `pid:${ctr.pid}`, notDone: [expect.objectContaining({ commands: [cmd] })] })]);
+    const noteId = status.incomplete[0]!.id as string;
+    expect(d.stderr).toContain(`hostnic recover --abandon ${noteId}`);
+    expect((await lab.hostnic(['status'])).stderr).toContain(`incomplete restore ${noteId}: ${nic} came back from pid:${ctr.pid}`);
     // What was printed finishes the job: with the source address back, the host is as it was.
     await host(['ip', 'addr', 'add', '192.168.1.50/24', 'dev', other], cmd.split(' '));
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+    expect((await lab.hostnic(['recover', '--abandon', noteId])).exitCode).toBe(0);
+    expect(JSON.parse((await lab.hostnic(['status', '--json'])).stdout).incomplete).toEqual([]);
   });
 });

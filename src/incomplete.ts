@@ -1,0 +1,91 @@
+/**
+ * Incomplete restores: a detach (or CNI DEL) that brought the NIC home but
+ * could not restore some host settings (best-effort steps whose commands
+ * failed: exit 3 for the CLI, success with a message for CNI DEL). Its
+ * record is gone (nothing is left in the container), so a note in
+ * `<state>/incomplete/<record id>.json` keeps what is left to do: `hostnic
+ * status` lists it until a person has run the commands and drops it with
+ * `hostnic recover --abandon ID`.
+ *
+ * The commands are text for a person, never run by hostnic. Like every
+ * state file, a note is validated before use (incompleteProblem): one that
+ * fails is reported, not shown as if hostnic wrote it.
+ */
+import { join } from 'node:path';
+import type { Leftover } from './runner.js';
+import { SCHEMA, type StateDir } from './state.js';
+import { fail, needArray, needHexId, needIfName, needObject, needString } from './steps/shapes.js';
+import { problemOf } from './steps/validate.js';
+
+export interface IncompleteNote {
+  schema: typeof SCHEMA;
+  kind: 'incomplete';
+  /** The attachment's id (its record is gone). */
+  id: string;
+  createdAt: string;
+  /** The NIC's host name, and where it had been (the record's target, `cni:NETWORK/ID` for CNI). */
+  nic: string;
+  target: string;
+  cni?: { containerId: string; network: string; ifname: string };
+  /** What could not be restored: as `hostnic detach --json` reports it (notDone). */
+  notDone: Leftover[];
+}
+
+/** Text for a person: no control characters but newlines (a rendered `ip -batch` command has its input on the next lines). */
+function needText(v: unknown, at: string, max: number): void {
+  if (typeof v !== 'string') fail(at, `not a string (${typeof v})`);
+  needString((v as string).replace(/\n/g, ' '), at, max);
+}
+
+/** Control characters (a command's stderr may carry them) as spaces, newlines kept: what needText accepts. */
+const printable = (s: string, max: number): string => s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').slice(0, max);
+
+const MAX_TEXT = 4096;
+
+/** Why a note (file `name` in incomplete/) must not be used, or undefined. */
+export function incompleteProblem(v: unknown, name: string): string | undefined {
+  return problemOf(() => {
+    const n = needObject(v, 'note', ['schema', 'kind', 'id', 'createdAt', 'nic', 'target', 'notDone'], ['cni']);
+    if (n.kind !== 'incomplete') fail('kind', 'not "incomplete"');
+    const id = needHexId(n.id, 'id');
+    if (name !== `${id}.json`) fail('id', `${id} is not the file's own name`);
+    needString(n.createdAt, 'createdAt', 64);
+    needIfName(n.nic, 'nic');
+    needString(n.target, 'target', 1024);
+    if (n.cni !== undefined) {
+      const c = needObject(n.cni, 'cni', ['containerId', 'network', 'ifname']);
+      needString(c.containerId, 'cni.containerId', 1024);
+      needString(c.network, 'cni.network', 1024);
+      needIfName(c.ifname, 'cni.ifname');
+    }
+    needArray(n.notDone, 'notDone', { min: 1, max: 256 }).forEach((l, i) => {
+      const o = needObject(l, `notDone[${i}]`, ['title', 'error', 'commands']);
+      needString(o.title, `notDone[${i}].title`);
+      needText(o.error, `notDone[${i}].error`, MAX_TEXT);
+      needArray(o.commands, `notDone[${i}].commands`, { max: 64 }).forEach((c, k) => needText(c, `notDone[${i}].commands[${k}]`, MAX_TEXT));
+    });
+  });
+}
+
+export function loadIncomplete(state: StateDir): { notes: IncompleteNote[]; bad: { file: string; error: string }[] } {
+  const { items, bad } = state.readAll<IncompleteNote>(state.incompleteDir, incompleteProblem);
+  return { notes: items, bad };
+}
+
+/** Keep what a detach left undone (atomically, 0600); returns the note's path. */
+export function writeIncomplete(state: StateDir, note: Omit<IncompleteNote, 'schema' | 'kind' | 'createdAt'>): string {
+  state.ensureIncomplete();
+  const value: IncompleteNote = {
+    schema: SCHEMA, kind: 'incomplete', id: note.id, createdAt: new Date().toISOString(), nic: note.nic, target: note.target,
+    ...(note.cni ? { cni: note.cni } : {}),
+    notDone: note.notDone.map((l) => ({
+      title: printable(l.title, MAX_TEXT).replace(/\n/g, ' '), error: printable(l.error, MAX_TEXT), commands: l.commands.map((c) => printable(c, MAX_TEXT)),
+    })),
+  };
+  const path = join(state.incompleteDir, `${needHexId(note.id, 'id')}.json`);
+  state.writeJson(path, value);
+  return path;
+}
+
+/** How a person drops a note once the commands ran. */
+export const clearHint = (id: string): string => `once done, \`hostnic recover --abandon ${id}\` clears it`;
