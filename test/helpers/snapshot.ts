@@ -164,10 +164,14 @@ async function readRaw(ns: string): Promise<Raw> {
  *   `UP,LOWER_UP` together with `NO-CARRIER` and operstate DOWN, and IPv6 has
  *   not made its link-local address yet (observed on this kernel).
  * - IPv6 DAD: addresses on a running link are `tentative` (or `optimistic`)
- *   for up to ~2 s; their `local` routes appear only when DAD ends.
+ *   for up to ~2 s; their `local` routes appear only when DAD ends, so an
+ *   address read as settled without its local route was read (in parallel
+ *   with the routes) just as DAD ended: read again.
  */
-export function unsettled(raw: Pick<Raw, 'addrs'>): string[] {
+export function unsettled(raw: Pick<Raw, 'addrs'> & Partial<Pick<Raw, 'routes6'>>): string[] {
   const out: string[] = [];
+  // The local routes IPv6 has made (one per address, once its DAD ended).
+  const local6 = new Set((raw.routes6 ?? []).filter((r) => r.type === 'local').map((r) => `${String(r.dev)} ${String(r.dst)}`));
   for (const l of raw.addrs) {
     const name = String(l.ifname);
     const flags = (l.flags as string[] | undefined) ?? [];
@@ -182,6 +186,10 @@ export function unsettled(raw: Pick<Raw, 'addrs'>): string[] {
     if (!up || !carrier || flags.includes('NO-CARRIER')) continue; // DAD does not run: tentative is stable state
     for (const a of (l.addr_info as Json[] | undefined) ?? []) {
       if ((a.tentative || a.optimistic) && !a.dadfailed) out.push(`${name}: ${String(a.local)} in DAD`);
+      // Addresses and routes are read side by side: DAD may have ended between the two reads.
+      else if (raw.routes6 && a.family === 'inet6' && !a.dadfailed && !local6.has(`${name} ${String(a.local)}`)) {
+        out.push(`${name}: ${String(a.local)} settled, its local route not read yet`);
+      }
     }
   }
   return out;
@@ -301,28 +309,18 @@ export interface SnapshotOptions {
 
 /**
  * Snapshot a network namespace: a name in /run/netns, or a path such as
- * /proc/PID/ns/net. Waits (polling) for IPv6 DAD to settle first, and
- * returns only a settled read that the next read agrees with: readRaw()
+ * /proc/PID/ns/net. Waits (polling) for IPv6 DAD to settle first. readRaw()
  * reads addresses and routes in parallel, so DAD can end between the two
  * (the addresses no longer tentative, the routes read just before their
- * `local` route appeared). Measured here with a veth brought up 120 times
- * under CPU load: one such read (the likely cause of a rare flake of
- * cni-runtimes' podman test, which snapshots the host while the NIC that DEL
- * just brought up is still in DAD).
+ * `local` route appeared: seen once in 120 under load, the likely cause of a
+ * rare flake of cni-runtimes' podman test): unsettled() reads such an
+ * address as not settled yet, so one read is enough when nothing moves.
  */
 export async function snapshot(ns: string, opts: SnapshotOptions = {}): Promise<Snapshot> {
   const deadline = Date.now() + (opts.settleMs ?? 6000);
   let raw = await readRaw(ns);
-  let previous: string | undefined;
-  while (Date.now() < deadline) {
-    if (unsettled(raw).length > 0) {
-      previous = undefined;
-      await delay(100);
-    } else {
-      const now = canon(normalize(raw));
-      if (now === previous) break;
-      previous = now;
-    }
+  while (unsettled(raw).length > 0 && Date.now() < deadline) {
+    await delay(100);
     raw = await readRaw(ns);
   }
   return normalize(raw);
