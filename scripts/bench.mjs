@@ -886,6 +886,8 @@ function runWatchRows(lab, opts) {
   return benchWatch(lab, {
     restarts: opts.only === 'watch' ? Math.max(WATCH_RESTARTS, opts.runs) : WATCH_RESTARTS,
     hostnicArgv: (args) => hostnicArgv(lab, args),
+    tracedArgv: (args) => hostnicArgv(lab, args, ['--require', PRELOAD]),
+    traced: process.env.HOSTNIC_BENCH_WATCH_TRACE === '1',
     hostnicEnv,
     checked,
     checkAbort,
