@@ -34,6 +34,10 @@
 // hostnic's ADD+DEL against host-device's and the CLI's attach+detach, and
 // where the time of an ADD and a DEL goes.
 //
+// --only watch runs only the hostnic watch rows (scripts/bench/watch.mjs): from
+// Docker's start event to the NIC up with its address in the container over 20
+// restarts under watch, and an idle watch's RSS and CPU time over one minute.
+//
 // --profile runs one attach + detach with --verbose and a tracing preload
 // (scripts/bench/preload.cjs) and shows where the time goes; it also times
 // the building blocks (a process, nsenter, ip, ip -batch, sysctl, hostnic --version,
@@ -55,6 +59,7 @@ import { CNI_DIR, cniContenders, cniReport } from './bench/cni.mjs';
 import { buildRevision, checkRuns, plainEnv } from './bench/revision.mjs';
 import { applyReport, benchApply, destroyApplyLab, N as APPLY_N, setupApplyLab } from './bench/apply.mjs';
 import { fmt, summarize, table, unionLength } from './bench/stats.mjs';
+import { benchWatch, destroyWatchLab, RESTARTS as WATCH_RESTARTS, setupWatchLab, watchReport } from './bench/watch.mjs';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** The CLI under test: a private copy of bin/ + dist/ (snapshotBuild), so a concurrent rebuild cannot change it mid-run. */
@@ -80,7 +85,7 @@ const TARGETS = {
 // ------------------------------------------------------------------ options
 
 function usage() {
-  return `usage: node scripts/bench.mjs [--runs N] [--before REV]... [--profile] [--only apply|cni] [--out DIR]
+  return `usage: node scripts/bench.mjs [--runs N] [--before REV]... [--profile] [--only apply|cni|watch] [--out DIR]
   --runs N     measured rounds (default 15, at least 7); one warm-up round comes first
   --before REV also run the code of git revision REV (built in the lab) in the same rounds,
                and print its --version/attach/detach medians beside the current build's (repeatable)
@@ -89,7 +94,8 @@ function usage() {
                the CLI's attach+detach of the same NIC, and where the time goes
   --out DIR    where the JSON goes (default bench-results/)
   --no-wait    do not wait for other test runs (vitest) on this machine to finish before each round
-  --only apply only the hostnic apply rows (16 entries into 16 containers vs 16 floor attaches; in place vs node -e 0)`;
+  --only apply only the hostnic apply rows (16 entries into 16 containers vs 16 floor attaches; in place vs node -e 0)
+  --only watch only the hostnic watch rows (start event -> NIC up over ${WATCH_RESTARTS} restarts, or --runs N if more; idle RSS and CPU over a minute)`;
 }
 
 function parseArgs(argv) {
@@ -111,7 +117,7 @@ function parseArgs(argv) {
   }
   if (!Number.isInteger(o.runs) || o.runs < 7) { console.error('bench: --runs must be an integer >= 7'); process.exit(2); }
   if (o.before.some((r) => !r)) { console.error(`bench: --before needs a git revision\n${usage()}`); process.exit(2); }
-  if (o.only !== null && o.only !== 'apply' && o.only !== 'cni') { console.error(`bench: --only takes one group: apply or cni\n${usage()}`); process.exit(2); }
+  if (o.only !== null && !['apply', 'cni', 'watch'].includes(o.only)) { console.error(`bench: --only takes one group: apply, cni or watch\n${usage()}`); process.exit(2); }
   if (o.before.length && o.profile) { console.error('bench: --before is for the timing run, not --profile'); process.exit(2); }
   if (o.only && (o.profile || o.before.length)) { console.error(`bench: --only ${o.only} is a timing run of its own: no --profile or --before`); process.exit(2); }
   return o;
@@ -875,6 +881,20 @@ function runApplyRows(lab, opts) {
   });
 }
 
+/** The watch rows (scripts/bench/watch.mjs), with this script's runners. */
+function runWatchRows(lab, opts) {
+  return benchWatch(lab, {
+    restarts: opts.only === 'watch' ? Math.max(WATCH_RESTARTS, opts.runs) : WATCH_RESTARTS,
+    hostnicArgv: (args) => hostnicArgv(lab, args),
+    tracedArgv: (args) => hostnicArgv(lab, args, ['--require', PRELOAD]),
+    traced: process.env.HOSTNIC_BENCH_WATCH_TRACE === '1',
+    hostnicEnv,
+    checked,
+    checkAbort,
+    waitQuiet: (label) => waitQuiet(opts, label),
+  });
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (process.getuid?.() !== 0) { console.error('bench: must run as root (it builds network namespaces)'); process.exit(2); }
@@ -887,7 +907,7 @@ async function main() {
   process.on('exit', () => {
     if (lab.destroyed) return;
     signalAll('SIGKILL');
-    spawnSync('docker', ['rm', '-f', lab.container, ...(lab.apply?.containers ?? []).map((c) => c.name)], { stdio: 'ignore' });
+    spawnSync('docker', ['rm', '-f', lab.container, ...(lab.apply?.containers ?? []).map((c) => c.name), ...(lab.watch ? [lab.watch.container] : [])], { stdio: 'ignore' });
     for (const ns of lab.made.netns) spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
     spawnSync('rm', ['-rf', lab.stateRoot, lab.tmp], { stdio: 'ignore' });
   });
@@ -903,11 +923,21 @@ async function main() {
     const idInfo = await must(['docker', 'inspect', '--format', '{{.Id}}', lab.container]);
     lab.ctrId = idInfo.stdout.trim();
     checkAbort();
-    if (opts.only === 'apply' || (!opts.profile && opts.only !== 'cni')) {
+    if (opts.only === 'watch' || (!opts.profile && !opts.only)) {
+      process.stderr.write('bench: one more NIC and container for the watch rows\n');
+      await setupWatchLab(lab);
+    }
+    if (opts.only === 'apply' || (!opts.profile && !opts.only)) {
       process.stderr.write(`bench: ${APPLY_N} more NICs and containers for the apply rows\n`);
       await setupApplyLab(lab);
     }
-    if (opts.only === 'apply') {
+    if (opts.only === 'watch') {
+      const res = await runWatchRows(lab, opts);
+      const rep = watchReport(res);
+      process.stdout.write(rep.text);
+      const file = writeJson(opts.out, 'bench-watch', { kind: 'bench-watch', meta: { ...meta(lab), build, quiet }, ...res, stats: rep.stats, targets: rep.targets });
+      process.stdout.write(`written: ${file}\n`);
+    } else if (opts.only === 'apply') {
       const samples = await runApplyRows(lab, opts);
       const rep = applyReport(samples);
       process.stdout.write(rep.text);
@@ -927,10 +957,15 @@ async function main() {
       const applySamples = opts.only === 'cni' ? null : await runApplyRows(lab, opts);
       const applyRep = applySamples && applyReport(applySamples);
       if (applyRep) result.apply = { samples: applySamples, stats: applyRep.stats, targets: applyRep.targets };
+      // The watch rows, in the full run only.
+      const watchRes = opts.only ? null : await runWatchRows(lab, opts);
+      const watchRep = watchRes && watchReport(watchRes);
+      if (watchRep) result.watch = { ...watchRes, stats: watchRep.stats, targets: watchRep.targets };
       const doc = { kind: 'bench', meta: { ...m0, build, quiet, loadavgAfter: loadavg().map((x) => Number(x.toFixed(2))), seconds: (performance.now() - started) / 1000 }, config: { runs: opts.runs, warmup: 1, only: opts.only ?? null, addr: ADDR_GW, nic: NIC, targets: TARGETS, before: befores.map(({ rev, sha, short }) => ({ rev, sha, short })), startupBudgetMs: STARTUP_BUDGET_MS }, ...result };
       const rep = report(doc, lab);
       process.stdout.write(rep.text);
       if (applyRep) process.stdout.write(applyRep.text);
+      if (watchRep) process.stdout.write(watchRep.text);
       const file = writeJson(opts.out, 'bench', { ...doc, stats: rep.stats, targets: rep.targets, startup: rep.startup, also: rep.info, cni: rep.cni && { summary: rep.cni.summary, where: rep.cni.where, traced: rep.cni.traced } });
       process.stdout.write(`written: ${file}\n`);
     }
@@ -944,7 +979,7 @@ async function main() {
     }
   } finally {
     await drain();
-    const problems = [...await destroyApplyLab(lab), ...await lab.destroy()];
+    const problems = [...await destroyWatchLab(lab), ...await destroyApplyLab(lab), ...await lab.destroy()];
     if (problems.length) {
       process.stderr.write(`bench: cleanup problems:\n  ${problems.join('\n  ')}\n`);
       code ||= 1;
