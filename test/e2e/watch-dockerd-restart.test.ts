@@ -18,6 +18,7 @@
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLab, delay, requireRoot, type Lab } from '../helpers/lab.js';
 import { comparable } from '../helpers/hostnic.js';
@@ -42,11 +43,17 @@ describe.skipIf(!root)('hostnic watch across a real dockerd restart (private dae
   let dir: string;
   let watches: Watch[] = [];
 
+  // The shared daemon's bridge, as the host has it (dockerd --bridge=none deletes a docker0 in its own namespace).
+  const docker0 = () => execa('ip', ['-o', 'link', 'show', 'dev', 'docker0'], { reject: false }).then((r) => r.stdout.split(':')[0]);
+  let docker0Before: string | undefined;
+
   beforeAll(async () => {
+    docker0Before = await docker0();
     dockerd = await startPrivateDockerd();
   }, 180_000);
   afterAll(async () => {
     await dockerd?.destroy();
+    expect(await docker0(), "the host's docker0 (the shared daemon's) is untouched").toBe(docker0Before);
   }, 120_000);
   beforeEach(async () => {
     watches = [];

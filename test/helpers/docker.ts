@@ -470,8 +470,10 @@ function processesOf(dir: string): { pid: number; argv: string }[] {
  * apply), and the containerd it starts itself under its exec-root
  * (`<exec-root>/containerd/containerd.sock`, root under the data-root),
  * since no --containerd is given. No bridge, no iptables rules: containers
- * run with `--network none`. The busybox test image is imported into it as
- * into the shared daemon. The shared daemon (`ensureDocker`) is not touched.
+ * run with `--network none`. dockerd runs in a network namespace of its own
+ * (`unshare --net`), so nothing it does to links touches the host's. The
+ * busybox test image is imported into it as into the shared daemon. The
+ * shared daemon (`ensureDocker`) is not touched.
  */
 export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   // dockerd would use a system containerd instead of its own when one answers there.
@@ -485,8 +487,12 @@ export async function startPrivateDockerd(): Promise<PrivateDockerd> {
   const containerdPidfile = join(execRoot, 'containerd', 'containerd.pid');
   const log = join(dir, 'dockerd.log');
   writeFileSync(join(dir, 'daemon.json'), '{}\n');
+  // In a network namespace of its own: dockerd with --bridge=none deletes any
+  // docker0 in its namespace at start, and the shared daemon's is in the host's.
+  // Containers get namespaces of their own either way; the namespace goes
+  // when dockerd and its containerd exit.
   const argv = [
-    'dockerd', '--host', `unix://${socketPath}`, '--data-root', join(dir, 'data'), '--exec-root', execRoot,
+    'unshare', '--net', '--', 'dockerd', '--host', `unix://${socketPath}`, '--data-root', join(dir, 'data'), '--exec-root', execRoot,
     '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'),
     '--bridge=none', '--iptables=false', '--ip6tables=false',
   ];
