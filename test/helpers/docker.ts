@@ -18,7 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -362,6 +362,15 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     }
     rmSync(dir, { recursive: true, force: true });
     rmSync(log, { force: true });
+    // What the runc shim makes per namespace outside containerd's root and state, empty once its tasks are deleted.
+    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
+    for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', hierarchy, namespace));
+      } catch {
+        // not made in this hierarchy, or reached through another name (cpu -> cpu,cpuacct)
+      }
+    }
   };
 
   const deadline = Date.now() + 30_000;
