@@ -10,13 +10,15 @@
  *   daemon someone else started is simply used.
  * - Podman (`ensurePodman`, `runPodmanContainer`, `startPodmanService`) and a
  *   private containerd (`startContainerd`) for the runtime resolver tests.
+ * - A private dockerd (`startPrivateDockerd`) for a test that stops and
+ *   starts the daemon itself, which it must not do to the shared one.
  *
  * Helpers run programs with execa directly, not through src/exec.ts, so that
  * tests can watch exec.ts for what hostnic itself runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -232,11 +234,11 @@ export function podmanUlimitArgs(): string[] {
 
 let podmanReady: Promise<{ image: string }> | undefined;
 
-/** Import the busybox tarball as the test image into docker's or podman's store. */
-async function importTestImage(cli: 'docker' | 'podman'): Promise<void> {
+/** Import the busybox tarball as the test image into docker's or podman's store (env: e.g. another DOCKER_HOST). */
+async function importTestImage(cli: 'docker' | 'podman', env: Record<string, string> = {}): Promise<void> {
   const tarball = await busyboxTarball();
   try {
-    await execa(cli, ['import', '--change', 'CMD ["/bin/sh"]', tarball, TEST_IMAGE]);
+    await execa(cli, ['import', '--change', 'CMD ["/bin/sh"]', tarball, TEST_IMAGE], { env });
   } finally {
     rmSync(join(tarball, '..'), { recursive: true, force: true });
   }
@@ -360,6 +362,15 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     }
     rmSync(dir, { recursive: true, force: true });
     rmSync(log, { force: true });
+    // What the runc shim makes per namespace outside containerd's root and state, empty once its tasks are deleted.
+    rmSync(`/run/containerd/runc/${namespace}`, { recursive: true, force: true });
+    for (const hierarchy of readdirSync('/sys/fs/cgroup')) {
+      try {
+        rmdirSync(join('/sys/fs/cgroup', hierarchy, namespace));
+      } catch {
+        // not made in this hierarchy, or reached through another name (cpu -> cpu,cpuacct)
+      }
+    }
   };
 
   const deadline = Date.now() + 30_000;
@@ -398,5 +409,193 @@ export async function startContainerd(): Promise<PrivateContainerd> {
     },
     remove,
     stop,
+  };
+}
+
+// ---------------------------------------------------------------- a private dockerd
+
+export interface PrivateDockerd {
+  /** Everything it owns is under here: the socket, data-root, exec-root (with its containerd), pidfile, log. */
+  dir: string;
+  socketPath: string;
+  /** DOCKER_HOST=unix://<dir>/docker.sock, for hostnic and the docker CLI. */
+  env: { DOCKER_HOST: string };
+  /** The docker CLI against this daemon; its stdout, trimmed. */
+  docker(args: string[]): Promise<string>;
+  /** The pids of dockerd and of the containerd it manages, while they run. */
+  pids(): { dockerd?: number; containerd?: number };
+  /** SIGTERM dockerd and wait until it and its containerd have exited (it stops its containers first, as a service stop does). */
+  stop(): Promise<void>;
+  /** Start dockerd again on the same directories. */
+  start(): Promise<void>;
+  /** Remove its containers, stop it, unmount and delete its directories. Throws when something of it is left behind. */
+  destroy(): Promise<void>;
+}
+
+const exists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function gone(pid: number, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (exists(pid)) {
+    if (Date.now() > deadline) return false;
+    await sleep(50);
+  }
+  return true;
+}
+
+/** Mount points at or under `dir`, deepest first. */
+function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((l) => l.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m): m is string => m !== undefined && (m === dir || m.startsWith(`${dir}/`)))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** Processes whose command line names `dir` (dockerd, its containerd, their shims): pid and argv. */
+function processesOf(dir: string): { pid: number; argv: string }[] {
+  const found: { pid: number; argv: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      if (argv.includes(dir)) found.push({ pid: Number(entry), argv });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/**
+ * A dockerd of its own: its own socket, --data-root, --exec-root, pidfile
+ * and an empty --config-file (so /etc/docker/daemon.json, if any, does not
+ * apply), and the containerd it starts itself under its exec-root
+ * (`<exec-root>/containerd/containerd.sock`, root under the data-root),
+ * since no --containerd is given. No bridge, no iptables rules: containers
+ * run with `--network none`. dockerd runs in a network namespace of its own
+ * (`unshare --net`), so nothing it does to links touches the host's. The
+ * busybox test image is imported into it as into the shared daemon. The
+ * shared daemon (`ensureDocker`) is not touched.
+ */
+export async function startPrivateDockerd(): Promise<PrivateDockerd> {
+  // dockerd would use a system containerd instead of its own when one answers there.
+  if (existsSync('/run/containerd/containerd.sock')) {
+    throw new Error('startPrivateDockerd: a system containerd listens on /run/containerd/containerd.sock; dockerd would share it instead of starting its own');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'hndd-'));
+  const socketPath = join(dir, 'docker.sock');
+  const execRoot = join(dir, 'exec');
+  const containerdSock = join(execRoot, 'containerd', 'containerd.sock');
+  const containerdPidfile = join(execRoot, 'containerd', 'containerd.pid');
+  const log = join(dir, 'dockerd.log');
+  writeFileSync(join(dir, 'daemon.json'), '{}\n');
+  // In a network namespace of its own: dockerd with --bridge=none deletes any
+  // docker0 in its namespace at start, and the shared daemon's is in the host's.
+  // Containers get namespaces of their own either way; the namespace goes
+  // when dockerd and its containerd exit.
+  const argv = [
+    'unshare', '--net', '--', 'dockerd', '--host', `unix://${socketPath}`, '--data-root', join(dir, 'data'), '--exec-root', execRoot,
+    '--pidfile', join(dir, 'docker.pid'), '--config-file', join(dir, 'daemon.json'),
+    '--bridge=none', '--iptables=false', '--ip6tables=false',
+  ];
+  const env = { DOCKER_HOST: `unix://${socketPath}` };
+  let child: ChildProcess | undefined;
+
+  const containerdPid = (): number | undefined => {
+    try {
+      const pid = Number(readFileSync(containerdPidfile, 'utf8').trim());
+      return pid > 0 && exists(pid) ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const running = () => child !== undefined && child.exitCode === null && child.signalCode === null;
+
+  const start = async () => {
+    const fd = openSync(log, 'a');
+    const c = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+    c.unref();
+    child = c;
+    const deadline = Date.now() + START_DEADLINE_MS;
+    while (!(await ping(socketPath))) {
+      if (!running() || Date.now() > deadline) {
+        throw new Error(`private dockerd did not answer on ${socketPath}; see ${log}:\n${readFileSync(log, 'utf8').split('\n').slice(-8).join('\n')}`);
+      }
+      await sleep(100);
+    }
+    if (!existsSync(containerdSock) || containerdPid() === undefined) {
+      throw new Error(`private dockerd is not using its own containerd (no ${containerdSock}); see ${log}`);
+    }
+  };
+
+  const stop = async () => {
+    const c = child;
+    const ctrd = containerdPid();
+    if (c && running()) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      // Containers get their stop timeout, then the daemon its own shutdown.
+      if ((await Promise.race([exited.then(() => true), sleep(60_000).then(() => false)])) === false) {
+        c.kill('SIGKILL');
+        await exited;
+      }
+    }
+    if (ctrd !== undefined && !(await gone(ctrd, 20_000))) throw new Error(`the private dockerd's containerd (pid ${ctrd}) outlived it`);
+  };
+
+  const docker = async (args: string[]) => (await execa('docker', args, { env })).stdout.trim();
+
+  const destroy = async () => {
+    const problems: string[] = [];
+    try {
+      if (running()) {
+        const ids = (await docker(['ps', '-aq'])).split('\n').filter(Boolean);
+        if (ids.length) await execa('docker', ['rm', '-f', ...ids], { env, reject: false });
+      }
+      await stop();
+    } catch (e) {
+      problems.push(String(e));
+    }
+    for (const p of processesOf(dir)) {
+      problems.push(`left running: ${p.pid} ${p.argv}`);
+      try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    for (const m of mountsUnder(dir)) {
+      problems.push(`left mounted: ${m}`);
+      await execa('umount', [m], { reject: false });
+    }
+    const stuck = mountsUnder(dir);
+    if (stuck.length) throw new Error(`private dockerd: still mounted, ${dir} kept: ${stuck.join(', ')}`);
+    rmSync(dir, { recursive: true, force: true });
+    if (problems.length) throw new Error(`private dockerd left things behind (cleaned): ${problems.join('; ')}`);
+  };
+
+  try {
+    await start();
+    await importTestImage('docker', env);
+  } catch (e) {
+    await destroy().catch(() => undefined);
+    throw e;
+  }
+  return {
+    dir,
+    socketPath,
+    env,
+    docker,
+    pids: () => ({ dockerd: running() ? child?.pid : undefined, containerd: containerdPid() }),
+    stop,
+    start: async () => {
+      if (running()) throw new Error('private dockerd: already running');
+      await start();
+    },
+    destroy,
   };
 }
