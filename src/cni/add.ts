@@ -66,8 +66,12 @@ export async function cniAdd(env: CniEnv, cfg: CniConfig, stdin: string, ctx: Ct
   try {
     return await attach(env, cfg, ipam, ctx);
   } catch (e) {
-    // Nothing of ours is left: give the address back (the spec: IPAM DEL after a failed ADD).
-    if (ipam) {
+    // Rolled back: nothing of ours is left, give the address back (the spec: IPAM DEL after a failed
+    // ADD). A rollback left incomplete may have left the address on the NIC: keep the allocation, so
+    // IPAM hands it to no other container; the runtime's DEL (or recover, then DEL) releases it.
+    const incomplete = e instanceof CniError && e.code === CODE.incomplete;
+    if (incomplete && ipam) ctx.say('the rollback is incomplete: the IPAM allocation is kept until DEL');
+    if (ipam && !incomplete) {
       await delegateIpam('DEL', cfg, stdin, env).catch((d: unknown) => {
         ctx.say(`releasing the IPAM allocation after the failed ADD failed too: ${(d as Error).message}`);
       });

@@ -25,16 +25,23 @@ const WORKERS = 8;
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
- * The workers' lock sets, made once per state directory and reused by every
- * reconcile of the process (watch calls it again and again; each Locks
- * registers one exit handler for good).
+ * Lock sets, made once per state directory and reused by every reconcile of
+ * the process (watch calls it again and again, for several containers at
+ * once; each Locks registers one exit handler for good). A set is lent to
+ * one user at a time: a Locks treats what it holds as its holder's, so two
+ * plans must never share one.
  */
-const pools = new Map<string, Locks[]>();
-function lockSet(state: StateDir, n: number): Locks {
-  const pool = pools.get(state.root) ?? [];
-  pools.set(state.root, pool);
-  while (pool.length <= n) pool.push(new Locks(state));
-  return pool[n]!;
+const idle = new Map<string, Locks[]>();
+async function withLocks<T>(state: StateDir, fn: (locks: Locks) => Promise<T>): Promise<T> {
+  const free = idle.get(state.root) ?? [];
+  idle.set(state.root, free);
+  const locks = free.pop() ?? new Locks(state);
+  try {
+    return await fn(locks);
+  } finally {
+    locks.release();
+    free.push(locks);
+  }
 }
 
 /** What reconcile needs of a command's context. */
@@ -60,8 +67,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
     const groups = new Map<string, DesiredEntry[]>();
     for (const e of entries) groups.set(containerKey(e.container), [...(groups.get(containerKey(e.container)) ?? []), e]);
     const queue = [...groups.values()];
-    const worker = async (n: number): Promise<void> => {
-      const locks = lockSet(ctx.state, n);
+    const worker = (): Promise<void> => withLocks(ctx.state, async (locks) => {
       for (let group = queue.shift(); group; group = queue.shift()) {
         for (const e of group) {
           if (signal) {
@@ -78,8 +84,8 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
           }
         }
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(WORKERS, queue.length) }, (_, n) => worker(n)));
+    });
+    await Promise.all(Array.from({ length: Math.min(WORKERS, queue.length) }, () => worker()));
     const unwanted = signal ? [] : await unwantedOf(ctx, records, entries, only, targets, { prune: !!opts.prune, dryRun });
     const list = entries.map((e) => results.get(e)!);
     const codes = [...list, ...unwanted].map((x) => x.exitCode);
@@ -121,22 +127,19 @@ async function unwantedOf(
     unwanted.push(rec);
   }
   const out: UnwantedResult[] = [];
-  const locks = lockSet(ctx.state, 0);
   for (const rec of unwanted) {
     const base = { id: rec.id, nic: rec.input.host.name, target: rec.input.target.display };
     if (!o.prune) {
       out.push({ ...base, action: 'listed', detail: `${rec.input.host.name} in ${rec.input.target.display} as ${rec.input.ctrName}: no entry wants it (apply --prune detaches it)`, exitCode: 0 });
       continue;
     }
-    try {
+    await withLocks(ctx.state, async (locks) => {
       const outcome = await giveBack(rec, { state: ctx.state, locks, dryRun: o.dryRun });
       const err = outcomeError(outcome);
       out.push(outcome.exitCode === 0
         ? { ...base, action: 'detached', detail: `${rec.input.host.name} back from ${rec.input.target.display}`, exitCode: 0, ...(outcome.dryRun ? { plans: [outcome.dryRun] } : {}) }
         : { ...base, action: 'failed', detail: `detaching ${rec.input.host.name}: ${err ?? 'failed'}`, exitCode: outcome.exitCode, ...(outcome.leftovers.length ? { leftovers: outcome.leftovers } : {}) });
-    } finally {
-      locks.release();
-    }
+    });
   }
   return out;
 }

@@ -62,6 +62,7 @@ export function checkRouteArgs(args: unknown, at: string): void {
     else if (hop) fail(`${at}[${i}]`, `${q(k)} is not an argument of a next hop`);
     else if (k === 'src') value(needIp);
     else if (k === 'metric') value((v, w) => needUint(v, w, 0xffffffff));
+    else if (METRIC_KEYS.has(k) && a[i + 1] === 'lock') { i++; value(needWord); } // a locked metric (kernel/ip.ts routeArgs)
     else if (k === 'proto' || k === 'scope' || k === 'table' || METRIC_KEYS.has(k)) value(needWord);
     else if (k === 'pref') value((v, w) => (['low', 'medium', 'high'].includes(v as string) ? v : fail(w, 'not low, medium or high')));
     else fail(`${at}[${i}]`, `${q(k)} is not a route argument hostnic writes`);
@@ -101,7 +102,10 @@ function checkRoute(v: unknown, at: string): void {
   if (r.metrics !== undefined) {
     needArray(r.metrics, `${at}.metrics`).forEach((m, i) => {
       for (const [k, x] of Object.entries(needObject(m, `${at}.metrics[${i}]`, [], Object.keys(m ?? {})))) {
-        if (METRIC_KEYS.has(k)) needWord(String(x), `${at}.metrics[${i}].${k}`);
+        if (!METRIC_KEYS.has(k)) continue;
+        // Some iproute2 versions print a locked metric as {lock, value}.
+        const v = typeof x === 'object' && x !== null ? needObject(x, `${at}.metrics[${i}].${k}`, ['value'], ['lock']).value : x;
+        needWord(String(v), `${at}.metrics[${i}].${k}`);
       }
     });
   }

@@ -13,6 +13,7 @@ import { planAttach, type AttachInput } from '../../src/plan/attach.js';
 import { fixPlan, undoSteps } from '../../src/plan/doctor.js';
 import { fileWriteStep, nmReloadStep, nmUnmanagedStep, networkdReloadStep, sysctlSetStep } from '../../src/doctor/steps.js';
 import { decodeTag } from '../../src/tag.js';
+import { routeArgs } from '../../src/kernel/ip.js';
 import { attachInput } from '../../src/plan/attach-input.js';
 import type { Check } from '../../src/doctor/types.js';
 
@@ -68,6 +69,8 @@ const CASES: Record<string, { good: unknown[]; bad: [unknown, RegExp][] }> = {
       { ns: null, family: 4, routes: [['10.9.0.0/16', 'via', '10.0.0.1', 'dev', 'nic1', 'proto', 'static', 'metric', '101', 'table', '100', 'onlink']] },
       { ns: null, family: 6, routes: [['unreachable', 'fd00:9::/64', 'metric', '5'], ['default', 'dev', 'eth1'], ['fd00:8::/64', 'nexthop', 'via', 'fe80::1', 'dev', 'nic1', 'weight', '2', 'nexthop', 'dev', 'nic2']] },
       { ns: null, family: 4, routes: [['10.0.0.7', 'dev', 'nic1', 'scope', 'link', 'src', '10.0.0.2', 'mtu', '1400', 'pref', 'medium']] },
+      // A locked metric, as kernel/ip.ts routeArgs writes it.
+      { ns: null, family: 4, routes: [routeArgs({ dst: '10.8.0.0/16', gateway: '10.9.0.2', metrics: [{ mtu: { lock: true, value: 1400 }, advmss: 1300 }] }, 'nic1')] },
     ],
     bad: [
       [{ ns: null, family: 5, routes: [['10.9.0.0/16']] }, /not 4 or 6/],
@@ -77,6 +80,7 @@ const CASES: Record<string, { good: unknown[]; bad: [unknown, RegExp][] }> = {
       [{ ns: null, family: 4, routes: [['nowhere']] }, /route destination/],
       [{ ns: null, family: 4, routes: [['10.9.0.0/16', 'nexthop', 'metric', '1']] }, /next hop/],
       [{ ns: null, family: 4, routes: [['10.9.0.0/16', 'dev', 'a"b']] }, /plain argument/],
+      [{ ns: null, family: 4, routes: [['10.9.0.0/16', 'mtu', 'lock']] }, /not one plain argument|\[3\]/],
     ],
   },
   'route.default': {
