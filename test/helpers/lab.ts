@@ -190,8 +190,11 @@ const BASELINE_SYSCTLS = ['all', 'default'].flatMap((dir) =>
   ['arp_ignore=0', 'arp_announce=0', 'arp_notify=0', 'rp_filter=0', 'forwarding=0'].map((kv) => `net/ipv4/conf/${dir}/${kv}`),
 );
 
-async function prepareNs(ns: string): Promise<void> {
-  await mustInNs(ns, ['sysctl', '-q', '-w', ...BASELINE_SYSCTLS]);
+/** No IPv6 duplicate address detection on the namespace's links (all, and default for links made or moved in later). */
+const NO_DAD = ['all', 'default'].map((dir) => `net/ipv6/conf/${dir}/accept_dad=0`);
+
+async function prepareNs(ns: string, dad = true): Promise<void> {
+  await mustInNs(ns, ['sysctl', '-q', '-w', ...BASELINE_SYSCTLS, ...(dad ? [] : NO_DAD)]);
   await mustInNs(ns, ['ip', 'link', 'set', 'dev', 'lo', 'up']);
 }
 
@@ -366,6 +369,8 @@ class LabImpl implements Lab {
     readonly cli: string,
     /** netns names that existed before the lab: never deleted by it. */
     private readonly before: ReadonlySet<string>,
+    /** IPv6 DAD in the host, containers and namespaces of the lab (LabOptions.dad). */
+    private readonly dad = true,
   ) {
     this.host = `hnh-${id}`;
     this.cloud = `hnc-${id}`;
@@ -379,7 +384,7 @@ class LabImpl implements Lab {
     await must(['ip', 'netns', 'add', this.cloud]);
     this.named.push(this.cloud);
     const c = this.cloud;
-    await prepareNs(this.host);
+    await prepareNs(this.host, this.dad);
     await prepareNs(c);
     // A plain L2 segment as a cloud VPC offers: no STP, no multicast snooping (floods ND/ARP).
     await mustInNs(c, ['ip', 'link', 'add', 'br0', 'address', BRIDGE_MAC, 'type', 'bridge', 'stp_state', '0', 'mcast_snooping', '0']);
@@ -453,7 +458,7 @@ class LabImpl implements Lab {
       if (Date.now() > deadline) throw new Error(`lab ${this.id}: container ${pid} never entered a netns of its own`);
       await delay(10);
     }
-    await prepareNs(proc.nsPath);
+    await prepareNs(proc.nsPath, this.dad);
     return proc;
   }
 
@@ -461,7 +466,7 @@ class LabImpl implements Lab {
     const name = `hnn-${this.id}-${++this.netnsSeq}`;
     await must(['ip', 'netns', 'add', name]);
     this.named.push(name);
-    await prepareNs(name);
+    await prepareNs(name, this.dad);
     return name;
   }
 
@@ -683,6 +688,14 @@ class LabImpl implements Lab {
 export interface LabOptions {
   /** The CLI to run (default: <REPO>/bin/hostnic). */
   cli?: string;
+  /**
+   * false: no IPv6 duplicate address detection in the lab's host, containers
+   * and namespaces (accept_dad=0 for all and default). For suites that
+   * restore IPv6 addresses over and over and test nothing about DAD: every
+   * snapshot after an address came back otherwise waits ~1-2 s for DAD to
+   * end (snapshot() waits for tentative addresses to settle).
+   */
+  dad?: boolean;
 }
 
 /** Build a fresh lab: host and cloud namespaces, bridge, gateway, remote. */
@@ -691,7 +704,7 @@ export async function createLab(opts: LabOptions = {}): Promise<Lab> {
   let id = randomId();
   while (before.has(`hnh-${id}`) || before.has(`hnc-${id}`)) id = randomId();
   const stateDir = await mkdtemp(join(tmpdir(), `hostnic-lab-${id}-`));
-  const lab = new LabImpl(id, stateDir, opts.cli ?? CLI, before);
+  const lab = new LabImpl(id, stateDir, opts.cli ?? CLI, before, opts.dad ?? true);
   installExitHook();
   liveLabs.add(lab);
   try {
