@@ -39,7 +39,9 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
   const linkOf = async (ns: string, name: string) => (await lab.snapshot(ns)).links.find((l) => l.ifname === name);
 
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD: each snapshot after a NIC came up (or back) would wait for the DAD of its link-local address
+    // (~1-2 s; the bad-file cases take two snapshots each). Nothing here is about DAD.
+    lab = await createLab({ dad: false });
     conf = mkdtempSync(join(tmpdir(), 'hostnic-conf-'));
     chmodSync(conf, 0o755);
     file = join(conf, 'etc', 'hostnic', 'attachments.yaml');

@@ -348,7 +348,9 @@ describe.skipIf(!root)('attach rolls back every step (real failures)', () => {
     '--route', '198.51.100.0/24@192.168.1.1', '--mtu', '1400'];
 
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD: every rollback puts fd00:50::2 back, and each snapshot would wait for its DAD (~1-2 s,
+    // 25 rollbacks in this block). DAD has nothing to do with what is tested here (the rollback).
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.2/24', 'fd00:50::2/64'], mtu: 1450, alias: 'before' });
     await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.50.0.1', 'dev', nic]);
     await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.rp_filter=2`]);

@@ -28,7 +28,9 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`signa
     '--route', '198.51.100.0/24@192.168.1.1', '--mac', '02:00:00:00:00:30'];
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD: after each rollback the NIC's link-local address (and, after a detach, the container's) would be
+    // tentative again, and each snapshot would wait for its DAD (~1-2 s). DAD has nothing to do with signals.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.3/24'], mtu: 1460, alias: 'signals' });
     await lab.inNs(lab.host, ['sysctl', '-qw', `net.ipv4.conf.${nic}.arp_ignore=1`]);
     ctr = await lab.addContainer();
