@@ -5,7 +5,7 @@
  * kills the whole process group, and checks what the kernel and the state
  * directory look like before and after recover.
  *
- *  - `before:N`: steps 0..N-1 ran, step N is pending.
+ *  - `before:0`: the journal is written, no step started.
  *  - `applying:N`: the journal says step N is applying, none of its commands
  *                ran (recover undoes a step that did nothing: every undo
  *                must accept "already so").
@@ -14,6 +14,15 @@
  *  - `before:<steps>`: every step ran, the records are not written yet:
  *                recover completes the plan instead of undoing it.
  *  - `undo:N`:   killed again in the middle of a rollback.
+ *
+ * `before:N` for 0 < N < steps is not swept: after a SIGKILL nothing tells
+ * it from `after:N-1`. The process sits between two steps either way, and
+ * on disk step N-1 (and the rest of its batch) still reads "applying": the
+ * runner writes the journal when the next step starts, not when one ends
+ * (test/README.md, HOSTNIC_TEST_PAUSE). So recover sees the same journal
+ * and the same system at both, and `after:N-1` stands for both.
+ * SIGKILL at moments with no hooks at all (the production path) is swept in
+ * recover-sweep.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
@@ -26,12 +35,15 @@ const root = requireRoot();
 
 interface Point { where: string; index: number; after: boolean }
 
-/** before:0, applying:0, after:0, before:1, ... after:n-1, then before:n (all done, records not written). */
+/**
+ * before:0, applying:0, after:0, applying:1, after:1, ... after:n-1, then
+ * before:n (all done, records not written). before:i (0 < i < n) is the
+ * same crash as after:i-1 (see the top of this file).
+ */
 function points(n: number): Point[] {
-  const out: Point[] = [];
+  const out: Point[] = [{ where: 'before:0', index: 0, after: false }];
   for (let i = 0; i < n; i++) {
-    out.push({ where: `before:${i}`, index: i, after: false }, { where: `applying:${i}`, index: i, after: false },
-      { where: `after:${i}`, index: i, after: true });
+    out.push({ where: `applying:${i}`, index: i, after: false }, { where: `after:${i}`, index: i, after: true });
   }
   out.push({ where: `before:${n}`, index: n, after: false });
   return out;
@@ -116,10 +128,14 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`SIGKI
     expect.soft(journalFiles(lab), label).toEqual([`${j.id}.json`]);
     expect.soft(netnsExists(tmp), `${label}: ${tmp} exists`).toBe(tmpNsExpected(j, p));
 
-    // Until recover ran, touching that NIC is refused, naming recover.
-    const blocked = await lab.hostnic(attach());
-    expect.soft(blocked.exitCode, `${label}: attach meanwhile`).toBe(1);
-    expect.soft(blocked.stderr, `${label}: attach meanwhile`).toMatch(/^hostnic: an unfinished plan \(.*\) touches .*\nhint: run `hostnic recover`/);
+    // Until recover ran, touching that NIC is refused, naming recover. The refusal reads only the
+    // journal's `touches`, written once before step 0 and the same at every point: checked at the
+    // first point (nothing done yet) and at the last (everything done, no record yet).
+    if (p.where === 'before:0' || p.index === steps) {
+      const blocked = await lab.hostnic(attach());
+      expect.soft(blocked.exitCode, `${label}: attach meanwhile`).toBe(1);
+      expect.soft(blocked.stderr, `${label}: attach meanwhile`).toMatch(/^hostnic: an unfinished plan \(.*\) touches .*\nhint: run `hostnic recover`/);
+    }
 
     const r = await lab.hostnic(['recover']);
     expect.soft(r.exitCode, `${label}: recover\n${r.stderr}`).toBe(0);
@@ -167,40 +183,6 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`SIGKI
       }
     }
   }, 600_000);
-
-  it('without test hooks (the production path): SIGKILL at spread-out moments of attach, then recover: the state before, or the completed attach', async () => {
-    // How long an attach takes here, uninterrupted (the hooks are off: this is the code path users run).
-    let started = Date.now();
-    const full = await lab.hostnic(attach());
-    expect(full.exitCode, full.stderr).toBe(0);
-    const took = Date.now() - started;
-    expect((await lab.hostnic(detach())).exitCode).toBe(0);
-    const kills = 10;
-    const outcomes: string[] = [];
-    for (let k = 1; k <= kills; k++) {
-      // Node's start-up is the first third or so: spread the kills over the rest.
-      const at = Math.round(took * (0.3 + (0.7 * k) / (kills + 1)));
-      const label = `attach killed ${at} ms in`;
-      const child = lab.spawnHostnic(attach());
-      started = Date.now();
-      while (Date.now() - started < at && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
-      await crash(child);
-      const r = await lab.hostnic(['recover']);
-      expect.soft(r.exitCode, `${label}: recover\n${r.stderr}`).toBe(0);
-      expect.soft(journalFiles(lab), label).toEqual([]);
-      if (attachmentFiles(lab).length > 0) {
-        outcomes.push('attached');
-        await expectState(`${label}: attached`, hostAttached, ctrAttached);
-        const d = await lab.hostnic(detach());
-        expect(d.exitCode, d.stderr).toBe(0);
-      } else {
-        outcomes.push(/rolled back/.test(r.stdout) ? 'rolled back' : 'untouched');
-      }
-      await expectState(label, hostBefore, ctrBefore);
-    }
-    // The spread reached into the plan at least once (not all before it started or after it ended).
-    expect(outcomes, outcomes.join(', ')).toContain('rolled back');
-  }, 300_000);
 
   it('killed again in the middle of the rollback (after a SIGINT): recover finishes the rollback', async () => {
     const { pausedAt } = await import('../helpers/hostnic.js');
