@@ -10,7 +10,8 @@
  *
  * Every run ends, after `recover`, with the NIC home and the host exactly as
  * before, or attached and recorded (and then a detach brings it home
- * exactly); a second `recover` says "nothing to recover" (exit 0).
+ * exactly), with no journal and no private namespace left; at the end of
+ * each sweep a second `recover` says "nothing to recover" (exit 0).
  *
  * A veth dies with its namespace where a physical NIC returns to the host
  * (its name, or devIFINDEX when the name is taken there): before killing a
@@ -18,15 +19,25 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { createLab, requireRoot, waitForExit, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { createLab, requireRoot, waitForExit, type Lab, type Proc, type RunResult, type Snapshot } from '../helpers/lab.js';
 import { hostnicTempNamespaces, resume } from '../helpers/hostnic.js';
 import {
   attachmentFiles, crash, giveDefaultRoute, journalFiles, startPaused, takeHostName, untagged, viaPrivateNamespace,
 } from './reliability-helpers.js';
 
 const root = requireRoot();
-/** SIGKILLs per command and path (the whole file must stay within a few minutes on 2 cores). */
-const KILLS = 12;
+/**
+ * SIGKILLs per command and path: one before the plan's journal exists (Node
+ * start-up, reads, locks taken), the others spread over the plan itself,
+ * from the moment its journal appears to a little past the end (jittered,
+ * so reruns land elsewhere). Not every step boundary: reliability-crash
+ * kills at each one with hooks, and the sweeps below kill the container at
+ * each one. What only hook-less kills reach is a kill inside an `ip -batch`
+ * process, between batches, and around the records being written.
+ * (Offsets from the start of the process put 5 kills of 12 in Node's
+ * start-up, before anything is written: the same "untouched" case again.)
+ */
+const KILLS = 8;
 
 interface LinkJson { ifname: string; ifindex: number; address?: string }
 
@@ -52,8 +63,8 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`recov
   let hostAttached: Snapshot;
   let ctrAttached: Snapshot;
   let steps: number;
-  /** How long an attach and a detach take here, uninterrupted (ms). */
-  const took = { attach: 0, detach: 0 };
+  /** How long an attach and a detach take here, uninterrupted (ms): until their journal appears, then the plan to the exit. */
+  const took = { attach: { start: 0, plan: 0 }, detach: { start: 0, plan: 0 } };
   // The private path also changes the MAC: the NIC is then found by either.
   const newMac = '02:00:00:5e:00:42';
   const attach = (c: Proc): string[] => ['attach', `pid:${c.pid}`, nic, '192.168.1.20/24@192.168.1.1', 'fd00:1::20/64',
@@ -84,15 +95,13 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`recov
     const plan = JSON.parse((await lab.hostnic([...attach(ctr), '--dry-run', '--json'])).stdout) as { plan: { steps: { title: string }[] } };
     steps = plan.plan.steps.length;
     if (viaPrivateNamespace(plan.plan.steps) !== (path === 'private')) throw new Error(`the plan does not take the ${path} path`);
-    let started = Date.now();
-    const a = await lab.hostnic(attach(ctr));
-    took.attach = Date.now() - started;
+    const a = await timed(attach(ctr));
+    took.attach = a.took;
     if (a.exitCode !== 0) throw new Error(a.stderr);
     hostAttached = await lab.snapshot(lab.host);
     ctrAttached = await lab.snapshot(ctr.nsPath);
-    started = Date.now();
-    const d = await lab.hostnic(detach(ctr));
-    took.detach = Date.now() - started;
+    const d = await timed(detach(ctr));
+    took.detach = d.took;
     if (d.exitCode !== 0) throw new Error(d.stderr);
   });
   afterAll(async () => {
@@ -104,68 +113,106 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`recov
     expect.soft(untagged(await lab.snapshot(lab.host)), `${label}: host`).toEqual(untagged(want));
   };
 
-  /** recover finishes, and a second recover has nothing left to do. Returns what the first said. */
-  async function recoverTwice(label: string): Promise<string> {
+  /**
+   * recover finishes: exit 0, no journal and no private namespace left. Returns what it said.
+   * A second recover after each run would read the same empty journal directory every time
+   * (recover acts only on journals): it runs once at the end of each sweep (recoverAgain).
+   */
+  async function recoverOnce(label: string): Promise<string> {
     const r = await lab.hostnic(['recover']);
     expect.soft(r.exitCode, `${label}: recover\n${r.stdout}${r.stderr}`).toBe(0);
-    const again = await lab.hostnic(['recover']);
-    expect.soft({ exit: again.exitCode, out: again.stdout }, `${label}: second recover\n${again.stderr}`).toEqual({ exit: 0, out: 'nothing to recover\n' });
     expect.soft(journalFiles(lab), `${label}: journals`).toEqual([]);
     expect.soft(await hostnicTempNamespaces(), `${label}: private namespaces`).toEqual([]);
     return r.stdout;
   }
 
-  /** Kill `child` after `ms` (or when it ends by itself). */
-  async function killAfter(child: ChildProcess, ms: number): Promise<void> {
+  /** After a sweep: recover again has nothing left to do. */
+  async function recoverAgain(): Promise<void> {
+    const again = await lab.hostnic(['recover']);
+    expect({ exit: again.exitCode, out: again.stdout }, `second recover\n${again.stderr}`).toEqual({ exit: 0, out: 'nothing to recover\n' });
+  }
+
+  /** Wait until hostnic's journal exists (or it ended). */
+  async function journalWritten(child: ChildProcess): Promise<void> {
+    while (journalFiles(lab).length === 0 && child.exitCode === null) await new Promise((r) => setTimeout(r, 3));
+  }
+
+  /** Run hostnic uninterrupted: its result, and how long it took until its journal appeared and from then on. */
+  async function timed(args: string[]): Promise<RunResult & { took: { start: number; plan: number } }> {
+    const child = lab.spawnHostnic(args);
+    const done = waitForExit(child);
+    const t0 = Date.now();
+    await journalWritten(child);
+    const t1 = Date.now();
+    const r = await done;
+    return { ...r, took: { start: t1 - t0, plan: Date.now() - t1 } };
+  }
+
+  interface Moment { from: 'start' | 'journal'; ms: number }
+
+  /** One moment before the journal, the others over [0, 1.1] of the plan, jittered. */
+  const moments = (took: { start: number; plan: number }): Moment[] => [
+    { from: 'start', ms: Math.round(took.start * (0.5 + 0.4 * Math.random())) },
+    ...Array.from({ length: KILLS - 1 }, (_, k): Moment => ({ from: 'journal', ms: Math.round((took.plan * 1.1 * (k + Math.random())) / (KILLS - 1)) })),
+  ];
+
+  /** Kill `child` `m.ms` after its start or after its journal appeared (or when it ends by itself). */
+  async function killAt(child: ChildProcess, m: Moment): Promise<void> {
+    if (m.from === 'journal') await journalWritten(child);
     const started = Date.now();
-    while (Date.now() - started < ms && child.exitCode === null) await new Promise((r) => setTimeout(r, 3));
+    while (Date.now() - started < m.ms && child.exitCode === null) await new Promise((r) => setTimeout(r, 3));
     await crash(child);
   }
 
-  /** Offsets spread over [0.4, 1.05] of a run (Node's start-up and the reads come first), jittered so reruns land elsewhere. */
-  const offsets = (took: number, kills: number): number[] =>
-    Array.from({ length: kills }, (_, k) => Math.round(took * (0.4 + (0.65 * (k + Math.random())) / kills)));
-
   it('SIGKILL at tens of moments of attach: after recover, the host as before, or attached and recorded', async () => {
-    for (const at of offsets(took.attach, KILLS)) {
-      const label = `attach killed ${at} ms in`;
-      await killAfter(lab.spawnHostnic(attach(ctr)), at);
-      const said = await recoverTwice(label);
+    const seen: string[] = [];
+    for (const m of moments(took.attach)) {
+      const label = `attach killed ${m.ms} ms after its ${m.from}`;
+      await killAt(lab.spawnHostnic(attach(ctr)), m);
+      const said = await recoverOnce(label);
       if (attachmentFiles(lab).length > 0) {
-        outcomes.push('attached');
+        seen.push('attached');
         await hostIs(hostAttached, `${label}: attached`);
         expect.soft(untagged(await lab.snapshot(ctr.nsPath)), `${label}: container`).toEqual(untagged(ctrAttached));
         const d = await lab.hostnic(detach(ctr));
         expect(d.exitCode, `${label}: detach\n${d.stderr}`).toBe(0);
       } else {
-        outcomes.push(/rolled back/.test(said) ? 'rolled back' : 'untouched');
+        seen.push(/rolled back/.test(said) ? 'rolled back' : 'untouched');
       }
       await hostIs(hostBefore, label);
       expect.soft(untagged(await lab.snapshot(ctr.nsPath)), `${label}: container`).toEqual(untagged(ctrBefore));
     }
+    outcomes.push(...seen);
+    // The kills reached into the plan (not all before it started or after it ended).
+    expect(seen, seen.join(', ')).toContain('rolled back');
+    await recoverAgain();
   }, 120_000);
 
   it('SIGKILL at tens of moments of detach: after recover, still attached and recorded, or home exactly', async () => {
     expect((await lab.hostnic(attach(ctr))).exitCode).toBe(0);
-    for (const at of offsets(took.detach, KILLS)) {
-      const label = `detach killed ${at} ms in`;
-      await killAfter(lab.spawnHostnic(detach(ctr)), at);
-      const said = await recoverTwice(label);
+    const seen: string[] = [];
+    for (const m of moments(took.detach)) {
+      const label = `detach killed ${m.ms} ms after its ${m.from}`;
+      await killAt(lab.spawnHostnic(detach(ctr)), m);
+      const said = await recoverOnce(label);
       if (attachmentFiles(lab).length > 0) {
-        outcomes.push(/rolled back/.test(said) ? 'detach rolled back' : 'detach untouched');
+        seen.push(/rolled back/.test(said) ? 'detach rolled back' : 'detach untouched');
         await hostIs(hostAttached, `${label}: attached`);
         expect.soft(untagged(await lab.snapshot(ctr.nsPath)), `${label}: container`).toEqual(untagged(ctrAttached));
         const s = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { status: string }[] };
         expect.soft(s.attachments.map((a) => a.status), label).toEqual(['in place']);
       } else {
-        outcomes.push('detached');
+        seen.push('detached');
         await hostIs(hostBefore, label);
         expect.soft(untagged(await lab.snapshot(ctr.nsPath)), `${label}: container`).toEqual(untagged(ctrBefore));
         expect((await lab.hostnic(attach(ctr))).exitCode).toBe(0);
       }
     }
+    outcomes.push(...seen);
+    expect(seen, seen.join(', ')).toContain('detach rolled back');
     expect((await lab.hostnic(detach(ctr))).exitCode).toBe(0);
     await hostIs(hostBefore, 'at the end');
+    await recoverAgain();
   }, 120_000);
 
   /**
@@ -206,7 +253,7 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`recov
     } else {
       r = await crash(child);
     }
-    await recoverTwice(`${label} (hostnic exit ${r.exitCode}: ${r.stderr.split('\n')[0]})`);
+    await recoverOnce(`${label} (hostnic exit ${r.exitCode}: ${r.stderr.split('\n')[0]})`);
     if (attachmentFiles(lab).length > 0) {
       const d = await lab.hostnic(['detach', `pid:${c.pid}`]);
       expect.soft(d.exitCode, `${label}: detach after\n${d.stdout}${d.stderr}`).toBe(0);
@@ -220,10 +267,12 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`recov
 
   it('the container killed at every pause point of attach (hostnic goes on, or is killed too): the NIC home, the host as before', async () => {
     for (const [k, where] of pausePoints(steps).entries()) await containerKilledAt('attach', where, k % 2 === 0 ? 'resume' : 'kill');
+    await recoverAgain();
   }, 120_000);
 
   it('the container killed at every pause point of detach (hostnic goes on, or is killed too): the NIC home, the host as before', async () => {
     for (const [k, where] of pausePoints(steps).entries()) await containerKilledAt('detach', where, k % 2 === 0 ? 'kill' : 'resume');
+    await recoverAgain();
   }, 120_000);
 });
 
