@@ -15,7 +15,8 @@ const root = requireRoot();
 
 describe.skipIf(!root)('CNI ADD and DEL killed mid-plan, then hostnic recover', () => {
   let lab: Lab;
-  beforeEach(async () => { lab = await createLab(); });
+  // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+  beforeEach(async () => { lab = await createLab({ dad: false }); });
   afterEach(async () => { await lab.destroy(); });
 
   for (const command of ['ADD', 'DEL'] as const) {

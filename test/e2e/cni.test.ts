@@ -19,7 +19,9 @@ describe.skipIf(!root)('CNI plugin mode (the protocol, real kernel)', () => {
   let lab: Lab;
   let net: string;
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): the containers get IPv4 only; DEL gives the host NIC its fd00:1::20 back, and every
+    // snapshot after that would wait for its DAD. Attach and detach with DAD running: attach.test.ts, restore.test.ts.
+    lab = await createLab({ dad: false });
     net = `hn-test-${lab.id}`;
   });
   afterEach(async () => { await lab.destroy(); });

@@ -45,7 +45,8 @@ describe.skipIf(!root)('doctor: ARP flux and rp_filter in a lab namespace', () =
   let paths: HostPaths;
 
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     etc = await mkdtemp(join(tmpdir(), 'hostnic-etc-'));
     paths = { ...defaultHostPaths({ HOSTNIC_CONFIG_ROOT: etc }), stateDir: lab.stateDir };
   });

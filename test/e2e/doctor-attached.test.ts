@@ -18,7 +18,8 @@ describe.skipIf(!root)('doctor --undo with a fixed NIC attached', () => {
   let lab: Lab;
   let etc: string;
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     etc = await mkdtemp(join(tmpdir(), 'hostnic-etc-'));
   });
   afterEach(async () => {

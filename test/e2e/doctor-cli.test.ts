@@ -63,7 +63,8 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
   let env: Record<string, string>;
 
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     etc = await mkdtemp(join(tmpdir(), 'hostnic-etc-'));
     env = { HOSTNIC_CONFIG_ROOT: etc };
   });

@@ -24,7 +24,8 @@ describe.skipIf(!root)('a container default route changed by hand after attach',
   let ctrBefore: Snapshot;
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
     ctr = await lab.addContainer();
     await giveDefaultRoute(lab, ctr); // eth0, default via 172.31.0.1
@@ -104,7 +105,8 @@ describe.skipIf(!root)('doctor --undo after the fixed settings were changed by h
   let before: Snapshot;
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     etc = await mkdtemp(join(tmpdir(), 'hostnic-etc-'));
     file = join(etc, 'etc', 'sysctl.d', '90-hostnic.conf');
     await lab.addPrimary();

@@ -22,7 +22,8 @@ describe.skipIf(!root)('refusals: state directory, ambiguous NIC, namespace type
   let base: string;
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
     ctr = await lab.addContainer();
     hostBefore = await lab.snapshot(lab.host);

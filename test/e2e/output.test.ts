@@ -25,7 +25,8 @@ describe.skipIf(!root)('output modes', () => {
   let hostBefore: Snapshot;
   let ctrBefore: Snapshot;
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic();
     ctr = await lab.addContainer();
     hostBefore = await lab.snapshot(lab.host);

@@ -56,7 +56,8 @@ describe.skipIf(!root)('concurrent hostnic processes', () => {
   let ctrsBefore: Snapshot[];
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.4/24'], alias: 'contended' });
     await lab.addNic({ name: 'spare1' });
     ctrs = [];

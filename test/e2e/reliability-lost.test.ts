@@ -28,7 +28,8 @@ describe.skipIf(!root)('lost containers and stuck NICs', () => {
   const heldNames: string[] = [];
 
   beforeEach(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     nic = await lab.addNic({ addrs: ['10.50.0.5/24'], mtu: 1470, alias: 'lost' });
     ctr = await lab.addContainer();
     hostBefore = await lab.snapshot(lab.host);

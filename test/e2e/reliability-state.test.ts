@@ -37,7 +37,8 @@ describe.skipIf(!root)('the state directory', () => {
   let ctrABefore: Snapshot;
 
   beforeAll(async () => {
-    lab = await createLab();
+    // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+    lab = await createLab({ dad: false });
     // nicA: only what the tag on the NIC carries (name, MAC, MTU, alias, up), so a detach without its record restores it whole.
     nicA = await lab.addNic({ mtu: 1480, alias: 'tagged only' });
     nicB = await lab.addNic({ addrs: ['10.50.0.6/24'] });

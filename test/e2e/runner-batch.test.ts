@@ -123,7 +123,8 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
 
 describe.skipIf(!root)('the test hooks run on the batched path (the one production takes)', () => {
   let lab: Lab;
-  beforeAll(async () => { lab = await createLab(); });
+  // No IPv6 DAD (LabOptions.dad): nothing here is about DAD, and every snapshot after a NIC came up or back would wait for it.
+  beforeAll(async () => { lab = await createLab({ dad: false }); });
   afterAll(async () => { await lab?.destroy(); });
 
   /** The `ip -batch -` processes a --verbose run traced, each with its input lines. */
