@@ -255,7 +255,12 @@ export function ensurePodman(): Promise<{ image: string }> {
   return podmanReady;
 }
 
-/** A podman `sleep` container; `start: false` creates it without starting it. */
+/**
+ * A podman `sleep` container; `start: false` creates it without starting it.
+ * `--network none`: a network namespace of its own with only lo, which is all
+ * the tests need (hostnic moves a NIC in). Podman's default network would
+ * create its `cni-podman0` bridge on the host and leave it there.
+ */
 export async function runPodmanContainer(
   name = uniqueName(),
   opts: { start?: boolean } = {},
@@ -263,7 +268,7 @@ export async function runPodmanContainer(
   const { image } = await ensurePodman();
   const verb = opts.start === false ? 'create' : 'run';
   const detach = opts.start === false ? [] : ['-d'];
-  const { stdout } = await execa('podman', [verb, ...detach, '--name', name, '--label', 'hostnic-test=1', ...podmanUlimitArgs(), image, 'sleep', '1000000']);
+  const { stdout } = await execa('podman', [verb, ...detach, '--name', name, '--label', 'hostnic-test=1', '--network', 'none', ...podmanUlimitArgs(), image, 'sleep', '1000000']);
   const id = stdout.trim().split('\n').pop()!;
   const pid = Number((await execa('podman', ['container', 'inspect', '--format', '{{.State.Pid}}', id])).stdout.trim());
   return { id, name, pid };
