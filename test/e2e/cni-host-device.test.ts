@@ -15,7 +15,9 @@ const HOST_DEVICE = `${CNI_PLUGINS}/host-device`;
 
 describe.skipIf(!root || !existsSync(HOST_DEVICE))('hostnic and host-device side by side (real kernel)', () => {
   let lab: Lab;
-  beforeEach(async () => { lab = await createLab(); });
+  // No IPv6 DAD on the lab's NICs (LabOptions.dad; runtimes' own namespaces keep theirs): nothing here is about
+  // DAD, and every snapshot after a NIC came up or back would wait for it.
+  beforeEach(async () => { lab = await createLab({ dad: false }); });
   afterEach(async () => { await lab.destroy(); });
 
   /** The NIC's own row and the routes through it, as the snapshot shows them. */
