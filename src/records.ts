@@ -1,6 +1,7 @@
 /** Attachment records: what attach did, so detach and status can reverse and verify it. */
 import { join } from 'node:path';
 import type { LinkAddrs, Route } from './kernel/ip.js';
+import { RefusedError } from './errors.js';
 import { managedFiles } from './host/paths.js';
 import { planAttach, type AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
@@ -258,7 +259,12 @@ export function recordFromTag(
     ...(tag.gw4 ? { 'ctr.default4': gw(tag.gw4) } : {}),
     ...(tag.gw6 ? { 'ctr.default6': gw(tag.gw6) } : {}),
   };
-  return { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
+  const rec: AttachmentRecord = { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
+  // The tag is the container's to write (CAP_NET_ADMIN there sets any ifalias): checked as a record
+  // read from disk is, before a plan is made from it.
+  const problem = recordProblem(rec, `${tag.id}.json`);
+  if (problem) throw new RefusedError(`the hostnic tag on ${link.ifname} is not one hostnic wrote: ${problem}`, 'detach it by hand, or give the state directory its record back');
+  return rec;
 }
 
 const gwText = (routes: unknown): string | undefined => {

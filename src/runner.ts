@@ -17,11 +17,11 @@
 import { join } from 'node:path';
 import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
 import { CommandError, EXIT } from './errors.js';
-import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocated, settled, undoCommands, undoTitle } from './steps/index.js';
+import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocated, settled, undoCommands, undoTitle, withPlanNamespaces } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
-import { finalize, processStart, unfinishedTouching } from './runner/journal.js';
+import { finalize, journalProblem, processStart, unfinishedTouching } from './runner/journal.js';
 import type { Locks } from './runner/locks.js';
 import { runTasks } from './runner/render.js';
 import type { Journal, Leftover, Outcome, Plan, Renderer } from './runner/types.js';
@@ -115,6 +115,10 @@ export class Runner {
    * never throws for a step failure.
    */
   async run(plan: Plan): Promise<Outcome> {
+    return withPlanNamespaces(nsIds(this.opts.locks.keys()), () => this.runPlan(plan));
+  }
+
+  private async runPlan(plan: Plan): Promise<Outcome> {
     const { state } = this.opts;
     this.admit(plan.id, plan.title, plan.touches);
     this.journalPath = join(state.journalDir, `${plan.id}.json`);
@@ -123,6 +127,9 @@ export class Runner {
       startedAt: new Date().toISOString(), phase: 'apply', touches: plan.touches, locks: this.opts.locks.keys(), finalize: plan.finalize,
       steps: plan.steps.map((spec) => ({ spec: { ...spec }, state: 'pending' })),
     };
+    // A journal recover would refuse (runner/schema.ts) must not run: a crash would leave it unrecoverable.
+    const problem = journalProblem(this.journal, `${plan.id}.json`);
+    if (problem) throw new Error(`internal: plan "${plan.title}" would not be recoverable: ${problem}`);
     for (const s of SIGNALS) process.on(s, this.onSignal);
     try {
       this.save();
@@ -326,6 +333,10 @@ export class Runner {
    * recover), under the locks it ran with (the caller holds them).
    */
   async recover(journal: Journal): Promise<Outcome> {
+    return withPlanNamespaces(nsIds(journal.locks), () => this.recoverJournal(journal));
+  }
+
+  private async recoverJournal(journal: Journal): Promise<Outcome> {
     const missing = journal.locks.filter((t) => !this.opts.locks.holds([t]));
     if (missing.length) throw new Error(`internal: recovering "${journal.title}" without holding the lock on ${missing.join(', ')}`);
     this.journal = journal;
@@ -342,6 +353,11 @@ export class Runner {
       for (const s of SIGNALS) process.off(s, this.onSignal);
     }
   }
+}
+
+/** The namespaces a plan locked (runner/locks.ts nsKey), as device:inode. */
+function nsIds(locks: readonly string[]): string[] {
+  return locks.filter((k) => k.startsWith('ns:')).map((k) => k.slice('ns:'.length));
 }
 
 /**

@@ -5,7 +5,7 @@ import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
 import { linkMove, linkSet } from './link.js';
 export { Misplaced } from './link.js';
-export { nsGone } from './link.js';
+export { nsGone, withPlanNamespaces } from './link.js';
 import { linkMaster } from './master.js';
 import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';

@@ -1,6 +1,7 @@
 /** Moving a link between namespaces, and setting its name, MAC, MTU, alias and up state. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { existsSync } from 'node:fs';
-import { lastingOwnNetns, links, type Link } from '../kernel/ip.js';
+import { lastingOwnNetns, links, netnsId, type Link } from '../kernel/ip.js';
 import { readJson } from '../exec.js';
 import { RefusedError } from '../errors.js';
 import type { Cmd } from '../exec.js';
@@ -25,9 +26,32 @@ function nsDest(ns: NsRef): string {
 
 const NOT_FOUND = /Cannot find device/;
 
-/** A namespace that no longer exists (its last process died, its name was deleted); hostnic's own never is. */
+/** The namespaces (device:inode) the plan running in this async context locked: runner.ts withPlanNamespaces. */
+const planNamespaces = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/**
+ * Run `fn` knowing which namespaces the plan is about (its `ns:` lock keys).
+ * A `/proc/PID/ns/net` path then counts as gone when it names another
+ * namespace: the container died and its pid went to another process, maybe
+ * one in the host's own namespace, where an undo must never run.
+ */
+export function withPlanNamespaces<T>(ids: readonly string[], fn: () => Promise<T>): Promise<T> {
+  return ids.length ? planNamespaces.run(new Set(ids), fn) : fn();
+}
+
+const BY_PID = /^\/proc\/\d+\/ns\/net$/;
+
+/** A namespace that no longer exists (its last process died, its name was deleted, its pid names another); hostnic's own never is. */
 export function nsGone(ns: NsRef | undefined): boolean {
-  return !!ns && !existsSync(ns);
+  if (!ns) return false;
+  if (!existsSync(ns)) return true;
+  const known = planNamespaces.getStore();
+  if (!known || !BY_PID.test(ns)) return false;
+  try {
+    return !known.has(netnsId(ns));
+  } catch {
+    return true; // the process ended between the two looks
+  }
 }
 
 /**

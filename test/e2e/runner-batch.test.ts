@@ -62,9 +62,30 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     rmSync(stateRoot, { recursive: true, force: true });
   });
 
+  it('a plan whose journal recover would refuse is never started: it throws before any step, no journal, nothing changed', async () => {
+    const state = new StateDir(stateRoot);
+    state.ensure();
+    const steps: StepSpec[] = [
+      { kind: 'link.set', id: 'mtu', title: 'MTU 1400', params: { ns: nsPath, from: { name: 'v1', mtu: 1500 }, to: { mtu: 1400 } } },
+      // An alias with a line break: one `ip -batch` line would become two.
+      { kind: 'link.set', id: 'alias', title: 'alias', params: { ns: nsPath, from: { name: 'v1', alias: 'before' }, to: { alias: 'x\nlink del v1' } } },
+    ];
+    const plan: Plan = { id: 'bad0b1a0', command: 'test', title: 'bad plan', steps, touches: ['v1'], finalize: {} };
+    const locks = new Locks(state);
+    await locks.take(plan.touches);
+    const before = await snapshot(ns);
+    try {
+      await expect(new Runner({ state, renderer: 'silent', locks }).run(plan)).rejects.toThrow(/^internal: plan "bad plan" would not be recoverable: .*alias: holds a control character/);
+    } finally {
+      locks.release();
+    }
+    expect(readdirSync(state.journalDir, { withFileTypes: true }).filter((e) => e.name.endsWith('.json'))).toEqual([]);
+    expect(await snapshot(ns)).toEqual(before);
+  });
+
   it('undoes the steps before the failure, never runs the ones after, exit 1, no journal left', async () => {
     const set = (title: string, to: LinkAttrs, from: LinkAttrs): StepSpec => ({
-      kind: 'link.set', id: title, title, params: { ns: nsPath, from: { name: 'v1', ...from }, to },
+      kind: 'link.set', id: title.replace(/[^A-Za-z0-9]+/g, '-'), title, params: { ns: nsPath, from: { name: 'v1', ...from }, to },
     });
     const steps: StepSpec[] = [
       set('MTU 1400', { mtu: 1400 }, { mtu: 1500 }),
@@ -75,7 +96,7 @@ describe.skipIf(!root)('runner: a batch that fails half-way is rolled back exact
     ];
     const state = new StateDir(stateRoot);
     state.ensure();
-    const plan: Plan = { id: 'batchtest', command: 'test', title: 'batch', steps, touches: ['v1'], finalize: {} };
+    const plan: Plan = { id: 'ba7c4e57', command: 'test', title: 'batch', steps, touches: ['v1'], finalize: {} };
     // The runner runs a plan only under the locks of what it touches.
     const locks = new Locks(state);
     await locks.take(plan.touches);

@@ -9,8 +9,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createLab, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { createLab, delay, nsPath, requireRoot, type Lab, type Proc, type Snapshot } from '../helpers/lab.js';
+import { nsArgv } from '../helpers/run.js';
 import { comparable, linkIn } from '../helpers/hostnic.js';
 import { attachmentFiles, journalFiles } from './reliability-helpers.js';
 
@@ -37,6 +39,11 @@ describe.skipIf(!root)('journals and records that fail validation are never run'
     if (outside) rmSync(outside, { recursive: true, force: true });
     rmSync(join(lab.stateDir, 'journal'), { recursive: true, force: true });
   });
+
+  async function until(ok: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !ok(); i++) await delay(10);
+    expect(ok()).toBe(true);
+  }
 
   /** A journal of the current schema, as a dead hostnic would leave it, with these steps and finalize. */
   function plant(id: string, steps: unknown[], more: Record<string, unknown> = {}, file = `${id}.json`): string {
@@ -139,6 +146,50 @@ describe.skipIf(!root)('journals and records that fail validation are never run'
     const r = await lab.hostnic(['recover']);
     expect(r.exitCode, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^rolled back: Attach /m);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
+  });
+
+  it("a journal's container pid now names another namespace (the pid was reused): recover never acts there", async () => {
+    // A process in the lab's host namespace, standing in for whatever got the dead container's pid.
+    const [cmd, ...args] = nsArgv(lab.host, ['sleep', '300']);
+    const squatter = spawn(cmd!, args, { stdio: 'ignore' });
+    try {
+      const hostNs = statSync(nsPath(lab.host)).ino;
+      await until(() => statSync(`/proc/${squatter.pid}/ns/net`, { throwIfNoEntry: false })?.ino === hostNs);
+      const st = statSync(ctr.nsPath);
+      // The plan locked the container's namespace; its address step names the namespace by the pid.
+      const path = plant('0000a11e', [{
+        kind: 'addr.add', id: 'ctr.addrs', title: 'Add 10.61.0.6/24',
+        params: { ns: `/proc/${squatter.pid}/ns/net`, dev: nic, addrs: [['10.61.0.6/24']] },
+      }], { locks: [`ns:${st.dev}:${st.ino}`] });
+      const r = await lab.hostnic(['recover']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(existsSync(path)).toBe(false);
+      // The undo (ip addr del 10.61.0.6/24 dev NIC) ran nowhere: the host's NIC keeps its address.
+      expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
+    } finally {
+      squatter.kill('SIGKILL');
+    }
+  });
+
+  it('a NIC whose record is gone, with a tag the container rewrote: detach refuses to plan from it, nothing changes', async () => {
+    const file = await attach();
+    rmSync(file);
+    const tag = (await lab.inNs(ctr.nsPath, ['ip', '-o', 'link', 'show', 'dev', 'eth1'])).stdout.match(/alias (\S+)/)![1]!;
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'alias', tag.replace(/id=[0-9a-f]+/, 'id=NOT-HEX')]);
+    const during = { host: comparable(await lab.snapshot(lab.host)), ctr: comparable(await lab.snapshot(ctr.nsPath)) };
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
+    expect(d.exitCode, d.stderr).toBe(1);
+    expect(d.stderr).toMatch(/^hostnic: the hostnic tag on eth1 is not one hostnic wrote: .*NOT-HEX/m);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(during.host);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(during.ctr);
+    // Put back, detach brings it home (a record rebuilt from the tag).
+    await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'alias', tag]);
+    const ok = await lab.hostnic(['detach', `pid:${ctr.pid}`]);
+    expect(ok.exitCode, ok.stderr).toBe(0);
+    // Without its record, the host's own address is what detach could not know (it says so): put back by hand.
+    expect(ok.stderr).toMatch(/addresses/);
+    await lab.inNs(lab.host, ['ip', 'addr', 'add', '10.61.0.6/24', 'dev', nic]);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
   });
 
