@@ -172,6 +172,11 @@ export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
   }
 }
 
+/** Does a record stand for what a request (a desired entry) asks: the NIC it names, moved or as a macvlan parent, as asked? */
+export function recordWanted(r: AttachmentRecord, req: Pick<AttachRequest, 'nic' | 'macvlan'>): boolean {
+  return recordMatches(r, req.nic) && !!r.input.macvlan === !!req.macvlan;
+}
+
 /** The parts of a request that define the result (not how the user spelled the target). */
 export function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string): boolean {
   const key = (r: AttachRequest) => JSON.stringify({
