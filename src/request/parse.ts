@@ -65,6 +65,7 @@ export function parseAttachRequest(input: AttachInput): AttachRequest {
     request.mtu = mtu;
   }
   if (input.macvlanMode !== undefined && !input.macvlan) fail('--macvlan-mode needs --macvlan', 'add --macvlan to attach a macvlan child of the NIC');
+  if (input.macvlan && nic.kind === 'name' && nic.name === 'lo') fail('lo is the loopback device: it cannot be a macvlan parent', 'name an Ethernet NIC of the host');
   if (input.macvlan) request.macvlan = { mode: input.macvlanMode === undefined ? 'bridge' : parseMacvlanMode(String(input.macvlanMode)) };
   return request;
 }
