@@ -78,7 +78,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
       const seen = planRepair(here.input, { ...link, addr_info: ctr.links.find((l) => l.ifindex === link.ifindex)?.addr_info ?? [] }, ctr);
       const besides = seen.besides.length ? { besides: seen.besides } : {};
       if (seen.drift.length === 0) {
-        return { ...base, action: 'in-place', detail: `${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
+        return { ...base, action: 'in-place', detail: `${here.input.macvlan ? 'a macvlan child of ' : ''}${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
       }
       const o = await repairInPlace(here, target, r);
       if (!done(o.outcome)) return { ...fail(o.outcome, 'repairing'), drift: o.drift };
