@@ -78,6 +78,12 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
   }
 
+  // A parent of macvlan children stays in the host: moving it would take their uplink into one container.
+  const children = req.macvlan ? [] : loadRecords(ctx.state).records.filter((r) => r.input.macvlan?.parent === link.ifname);
+  if (children.length) {
+    throw new UsageError(`${link.ifname} is the parent of macvlan children hostnic made (in ${children.map((r) => r.input.target.display).join(', ')}): it stays in the host`,
+      `attach it with --macvlan, or detach its children first`);
+  }
   // A macvlan child of this parent in this container already: the same request is a no-op, another one is refused.
   if (req.macvlan) {
     const rec = loadRecords(ctx.state).records.find((r) => r.input.macvlan?.parent === link.ifname && r.input.target.nsId === target.nsId);

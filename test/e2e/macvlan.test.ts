@@ -86,6 +86,11 @@ describe.skipIf(!root)('attach --macvlan: children of one host NIC in several co
     expect(again.stdout).toMatch(/already attached .*nothing to do/);
     expect(await lab.snapshot(webNs)).toEqual(inPlace);
     expect(await records()).toHaveLength(2);
+    // The parent itself cannot be moved while it has children.
+    const move = await lab.hostnic(['attach', `netns:${ns}`, parent, '192.168.1.29/24']);
+    expect(move.exitCode).toBe(2);
+    expect(move.stderr).toMatch(new RegExp(`${parent} is the parent of macvlan children hostnic made .*: it stays in the host`));
+    expect(await lab.snapshot(webNs)).toEqual(inPlace);
 
     // status names the parent; nics lists the children with their container.
     const status = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { nic: string; status: string; macvlan?: { parent: string } }[] };
