@@ -191,7 +191,7 @@ function schemas(bounds: Bounds): Record<KindName, KindSchema> {
       required: ['parent', 'ns', 'name', 'mac', 'mode'], optional: ['mtu'],
       params: (p, at) => {
         needIfName(p.parent, `${at}.parent`);
-        if (needNs(p.ns, `${at}.ns`) === null) fail(`${at}.ns`, 'a macvlan child is made for a container, not the host');
+        needNs(p.ns, `${at}.ns`); // null: a child found in the host (plan/returned.ts), deleted there
         needIfName(p.name, `${at}.name`);
         needMac(p.mac, `${at}.mac`);
         if (!['bridge', 'private', 'vepa'].includes(p.mode as string)) fail(`${at}.mode`, `${q(String(p.mode))} is not bridge, private or vepa`);

@@ -172,6 +172,28 @@ describe.skipIf(!root)('attach --macvlan: children of one host NIC in several co
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
+  it('apply: a child moved into the host by hand is deleted there, and a new one made in the container', async () => {
+    const ns = await lab.addNetns();
+    const dir = desiredDir();
+    const file = join(dir, 'attachments.yaml');
+    writeFileSync(file, `attachments:\n  - container: netns:${ns}\n    nic: ${parent}\n    macvlan: vepa\n    addresses: [192.168.1.27/24]\n`, { mode: 0o600 });
+    const host = comparable(await lab.snapshot(lab.host));
+    expect((await lab.hostnic(['apply', '-f', file])).exitCode).toBe(0);
+    const [first] = await macvlansIn(`/run/netns/${ns}`);
+    expect(first).toMatchObject({ ifname: 'eth1', linkinfo: { info_data: { mode: 'vepa' } } });
+    expect((await lab.inNs(`/run/netns/${ns}`, ['ip', 'link', 'set', 'dev', 'eth1', 'netns', lab.hostNs])).exitCode).toBe(0);
+    expect(await macvlansIn(lab.host)).toHaveLength(1);
+    const r = await lab.hostnic(['apply', '-f', file, '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { entries: { action: string }[] }).entries.map((e) => e.action)).toEqual(['repaired']);
+    expect(await macvlansIn(lab.host)).toEqual([]);
+    expect((await macvlansIn(`/run/netns/${ns}`)).map((l) => l.address)).toEqual([first!.address]);
+    expect((await lab.hostnic(['detach', `netns:${ns}`, '--keep'])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(host);
+    expect(await records()).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 30_000);
+
   it('an attach failing at any step, or killed after the child was made, leaves no child anywhere (rollback, recover)', async () => {
     const ctr = await lab.addContainer();
     const [host, inside] = await Promise.all([lab.snapshot(lab.host), lab.snapshot(ctr.nsPath)]);

@@ -4,6 +4,7 @@ import type { Link, NsState } from '../../src/kernel/ip.js';
 import { attachInput, macvlanIdentity } from '../../src/plan/attach-input.js';
 import { attachTouches, planAttach } from '../../src/plan/attach.js';
 import { planDetach } from '../../src/plan/detach.js';
+import { planReturned } from '../../src/plan/returned.js';
 import { recordFromTag, recordProblem, type AttachmentRecord } from '../../src/records.js';
 import { macvlanMac, parseAttachRequest } from '../../src/request/parse.js';
 import type { Target } from '../../src/runtime/types.js';
@@ -104,6 +105,15 @@ describe('macvlan: the plan', () => {
     expect(out.map((s) => s.id)).toEqual(['ctr.default4', 'ctr.addrs', 'ctr.up', 'tag', 'ctr.announce', 'macvlan']);
     expect(out.some((s) => s.kind === 'link.move')).toBe(false);
     expect(doCommands(out.at(-1)!)[0]!.argv).toEqual(['ip', 'link', 'del', 'dev', 'eth1']);
+  });
+
+  it('a child found in the host (moved there by hand) is deleted there, and nothing else happens to the host', () => {
+    const rec = { schema: 2, kind: 'attachment', id: 'abcd1234', createdAt: 'x', input: i, saved: {} } as AttachmentRecord;
+    const out = planReturned(rec, 'eth1');
+    expect(out.map((s) => s.kind)).toEqual(['macvlan.create']);
+    const [cmd] = doCommands(out[0]!);
+    expect(cmd!.argv).toEqual(['ip', 'link', 'del', 'dev', 'eth1']);
+    expect(cmd!.netns).toBeUndefined();
   });
 
   it('its record validates, and one that contradicts itself does not; a tag alone rebuilds a macvlan record', () => {
