@@ -64,7 +64,7 @@ _hostnic() {
     local -r commands='attach detach status apply recover nics doctor schema completion'
     local -r global_opts='--state-dir --verbose -v --dry-run -n --quiet -q --json --no-color --help --version'
     # Options that take a value in the next word.
-    local -r value_opts=' --state-dir --name --mac --mtu --route --abandon --file -f --container '
+    local -r value_opts=' --state-dir --name --mac --mtu --route --abandon --file -f --container --macvlan-mode '
 
     local cmd='' expect='' ddash=0 i w
     local -a pos=()
@@ -102,6 +102,10 @@ _hostnic() {
         _hostnic_add_lines "$cur" < <(compgen -f -- "$cur")
         return 0
     fi
+    if [[ $expect == --macvlan-mode ]]; then
+        _hostnic_add "$cur" bridge private vepa
+        return 0
+    fi
     [[ -n $expect ]] && return 0 # --name, --mac, --mtu, --route, --container: free text
     if ((!ddash)) && [[ $cur == --state-dir=* ]]; then
         compopt -o filenames 2>/dev/null
@@ -113,7 +117,7 @@ _hostnic() {
     if ((!ddash)) && [[ $cur == -* ]]; then
         local opts=$global_opts
         case $cmd in
-            attach) opts+=' --name --mac --mtu --route --force --persist' ;;
+            attach) opts+=' --name --mac --mtu --route --force --persist --macvlan --macvlan-mode' ;;
             detach) opts+=' --force --keep' ;;
             apply) opts+=' --file -f --prune --container' ;;
             doctor) opts+=' --fix --undo --force' ;;

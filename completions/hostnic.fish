@@ -23,7 +23,7 @@ function __hostnic_args
                 case --
                     set ddash 1
                     continue
-                case --state-dir --name --mac --mtu --route
+                case --state-dir --name --mac --mtu --route --macvlan-mode
                     set expect 1
                     continue
                 case '-*'
@@ -106,6 +106,8 @@ complete -c hostnic -n '__hostnic_command_is attach' -l mtu -x -d 'Set this MTU'
 complete -c hostnic -n '__hostnic_command_is attach' -l route -x -d 'Extra route CIDR[@VIA] through the NIC'
 complete -c hostnic -n '__hostnic_command_is attach' -l force -d "Allow moving the NIC of the host's default route"
 complete -c hostnic -n '__hostnic_command_is attach' -l persist -d 'Also write the entry in the desired-state file'
+complete -c hostnic -n '__hostnic_command_is attach' -l macvlan -d 'Give the container a macvlan child of the NIC instead'
+complete -c hostnic -n '__hostnic_command_is attach' -l macvlan-mode -x -a 'bridge private vepa' -d 'With --macvlan: the mode'
 complete -c hostnic -n '__hostnic_command_is detach' -l keep -d 'Keep its entry in the desired-state file'
 
 # apply [-f FILE] [--prune] [--container REF]...

@@ -82,9 +82,12 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .option('route', { type: 'string', array: true, describe: 'extra route CIDR[@VIA] through the NIC (repeatable)' })
         .option('force', { type: 'boolean', describe: "allow moving the NIC that carries the host's default route" })
         .option('persist', { type: 'boolean', describe: 'also write the entry in the desired-state file, so hostnic apply/watch attach it again (e.g. after a restart)' })
+        .option('macvlan', { type: 'boolean', describe: 'give the container a macvlan child of the NIC instead; the NIC stays in the host (L2 networks you control)' })
+        .option('macvlan-mode', { type: 'string', describe: 'with --macvlan: bridge (default), private or vepa' })
         .example('$0 attach nginx eth1 192.168.1.4/24@192.168.1.1', 'nginx gets eth1 of the VM as its eth1, default route via the VPC gateway')
         .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
         .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')
+        .example('$0 attach web eth0 --macvlan 192.168.1.20/24@192.168.1.1', 'web gets a macvlan child of eth0 (eth0 stays in the host)')
         .epilog(EXIT_CODES),
       (a) => withCtx(a, async (ctx) => (await load.attach()).attachCommand(a as never, ctx)),
     )

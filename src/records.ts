@@ -15,6 +15,7 @@ import {
 } from './steps/shapes.js';
 import type { SavedById } from './steps/types.js';
 import { decodeTag, encodeTag, type Tag } from './tag.js';
+import { MACVLAN_MODES, type MacvlanMode } from './request/macvlan.js';
 
 export interface AttachmentRecord {
   schema: typeof SCHEMA;
@@ -81,7 +82,7 @@ function checkCni(v: unknown): void {
 
 /** The fields of an attach input that are not (only) in its steps: who the NIC, the container and the request are. */
 function checkInput(v: unknown, id: string): void {
-  const i = needObject(v, 'input', ['id', 'request', 'host', 'target', 'ctrName', 'tmpNs', 'tag', 'path'], ['ctrDefaults']);
+  const i = needObject(v, 'input', ['id', 'request', 'host', 'target', 'ctrName', 'tmpNs', 'tag', 'path'], ['ctrDefaults', 'macvlan']);
   if (i.id !== id) fail('input.id', 'is not the record\'s id');
   needIfName(i.ctrName, 'input.ctrName');
   if (typeof i.tmpNs !== 'string' || !PRIVATE_NS.test(i.tmpNs)) fail('input.tmpNs', 'is not a private namespace of hostnic (hostnic-<hex>)');
@@ -121,7 +122,8 @@ function checkInput(v: unknown, id: string): void {
     needString(rt.containerName, 'input.target.runtime.containerName', 1024);
     if (rt.namespace !== undefined) needString(rt.namespace, 'input.target.runtime.namespace', 1024);
   }
-  const q = needObject(i.request, 'input.request', ['target', 'nic', 'addresses', 'routes', 'force'], ['name', 'mac', 'mtu']);
+  const q = needObject(i.request, 'input.request', ['target', 'nic', 'addresses', 'routes', 'force'], ['name', 'mac', 'mtu', 'macvlan']);
+  checkMacvlan(i, h, q);
   needObject(q.target, 'input.request.target', ['kind'], Object.keys(q.target ?? {}));
   needObject(q.nic, 'input.request.nic', ['kind'], Object.keys(q.nic ?? {}));
   needBool(q.force, 'input.request.force');
@@ -143,6 +145,18 @@ function checkInput(v: unknown, id: string): void {
   });
 }
 
+/** A macvlan child's record: the child of a named parent, of kind macvlan, asked for as one (plan/attach.ts AttachInput.macvlan). */
+function checkMacvlan(i: Record<string, unknown>, h: Record<string, unknown>, q: Record<string, unknown>): void {
+  if (i.macvlan === undefined && q.macvlan === undefined) return;
+  const m = needObject(i.macvlan, 'input.macvlan', ['parent', 'mode']);
+  needIfName(m.parent, 'input.macvlan.parent');
+  if (!(MACVLAN_MODES as readonly unknown[]).includes(m.mode)) fail('input.macvlan.mode', 'not bridge, private or vepa');
+  if (m.parent !== h.name) fail('input.macvlan.parent', 'is not input.host.name (a child is named by its parent)');
+  if (h.kind !== 'macvlan') fail('input.host.kind', 'is not "macvlan" for a macvlan child');
+  const r = needObject(q.macvlan, 'input.request.macvlan', ['mode']);
+  if (r.mode !== m.mode) fail('input.request.macvlan.mode', 'is not input.macvlan.mode');
+}
+
 export function loadRecords(state: StateDir): { records: AttachmentRecord[]; bad: { file: string; error: string }[] } {
   const bounds = managedFiles();
   const { items, bad } = state.readAll<AttachmentRecord>(state.attachDir, (v, name) => recordProblem(v, name, bounds));
@@ -159,10 +173,15 @@ export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
   }
 }
 
+/** Does a record stand for what a request (a desired entry) asks: the NIC it names, moved or as a macvlan parent, as asked? */
+export function recordWanted(r: AttachmentRecord, req: Pick<AttachRequest, 'nic' | 'macvlan'>): boolean {
+  return recordMatches(r, req.nic) && !!r.input.macvlan === !!req.macvlan;
+}
+
 /** The parts of a request that define the result (not how the user spelled the target). */
 export function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string): boolean {
   const key = (r: AttachRequest) => JSON.stringify({
-    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes,
+    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes, ...(r.macvlan ? { macvlan: r.macvlan.mode } : {}),
   });
   return key(a) === key(b) && (b.name === undefined || b.name === ctrName);
 }
@@ -237,16 +256,24 @@ export function recordFromTag(
   // Only one gateway per family.
   for (const f of [4, 6]) addresses.filter((a) => a.family === f && a.gateway).slice(1).forEach((a) => delete a.gateway);
   const mac = (link.address ?? '').toLowerCase();
+  // A macvlan child (its tag says so): detach deletes it, never sends it "home" (tag.name is its parent).
+  const macvlan = tag.macvlan === undefined ? undefined
+    : { parent: tag.name, mode: (MACVLAN_MODES as readonly string[]).includes(tag.macvlan) ? tag.macvlan as MacvlanMode : 'bridge' };
   const request: AttachRequest = {
     target: { kind: 'path', path: target.nsPath }, nic: { kind: 'name', name: tag.name }, addresses, routes: [], force: false,
     ...(mac !== tag.mac ? { mac } : {}),
     ...(link.mtu !== undefined && link.mtu !== tag.mtu ? { mtu: link.mtu } : {}),
+    ...(macvlan ? { macvlan: { mode: macvlan.mode } } : {}),
   };
   const input: AttachInput = {
     // The tag as it is: a rollback of this detach puts it back.
     // How it moved in is not in the tag; detach plans its way out afresh anyway.
     id: tag.id, request, target, ctrName: link.ifname, tmpNs: `hostnic-${tag.id}`, tag: link.ifalias ?? '', path: 'direct',
-    host: { name: tag.name, ifindex: 0, mac: tag.mac, mtu: tag.mtu, up: tag.up, ...(tag.alias ? { alias: tag.alias } : {}), addrs: [], routes: [], sysctls: [] },
+    host: {
+      name: tag.name, ifindex: 0, mac: tag.mac, mtu: tag.mtu, up: tag.up, ...(tag.alias ? { alias: tag.alias } : {}), ...(macvlan ? { kind: 'macvlan' } : {}),
+      addrs: [], routes: [], sysctls: [],
+    },
+    ...(macvlan ? { macvlan } : {}),
   };
   const gw = (g: string): Route[] => {
     const at = g.lastIndexOf('@');
@@ -274,7 +301,7 @@ const gwText = (routes: unknown): string | undefined => {
 
 const TAG_FIELDS: [keyof Tag, string][] = [
   ['name', 'host name'], ['mac', 'MAC'], ['mtu', 'MTU'], ['up', 'up'], ['alias', 'alias'],
-  ['gw4', "container's previous IPv4 default route"], ['gw6', "container's previous IPv6 default route"],
+  ['gw4', "container's previous IPv4 default route"], ['gw6', "container's previous IPv6 default route"], ['macvlan', 'macvlan mode'],
 ];
 
 /**
@@ -288,7 +315,10 @@ export function tagDisagreements(rec: AttachmentRecord, tag: Tag): string[] {
   const { host, request, ctrDefaults } = rec.input;
   const gw = (family: 4 | 6): string | undefined => (request.addresses.some((a) => a.family === family && a.gateway)
     ? gwText(rec.saved[`ctr.default${family}`] ?? ctrDefaults?.[family]) : undefined);
-  const mine = decodeTag(encodeTag({ id: rec.id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias, gw4: gw(4), gw6: gw(6) }));
+  const mine = decodeTag(encodeTag({
+    id: rec.id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias, gw4: gw(4), gw6: gw(6),
+    ...(rec.input.macvlan ? { macvlan: rec.input.macvlan.mode } : {}),
+  }));
   if (!mine) return [];
   const show = (v: unknown): string => (v === undefined ? 'none' : typeof v === 'boolean' ? (v ? 'yes' : 'no') : JSON.stringify(v));
   return TAG_FIELDS.filter(([k]) => mine[k] !== tag[k]).map(([k, what]) => `${what}: the record says ${show(mine[k])}, the tag ${show(tag[k])}`);

@@ -20,6 +20,8 @@ export interface Tag {
   /** The container's default routes that attach replaced: gateway@dev. */
   gw4?: string;
   gw6?: string;
+  /** A macvlan child (attach --macvlan): its mode; `name` is then its parent's. */
+  macvlan?: string;
 }
 
 const PREFIX = 'hostnic:1';
@@ -27,7 +29,7 @@ const PREFIX = 'hostnic:1';
 const MAX = 255;
 
 export function encodeTag(t: Tag): string {
-  const parts = [PREFIX, `id=${t.id}`, `n=${t.name}`, `m=${t.mac}`, `t=${t.mtu}`, `u=${t.up ? 1 : 0}`];
+  const parts = [PREFIX, `id=${t.id}`, `n=${t.name}`, `m=${t.mac}`, `t=${t.mtu}`, `u=${t.up ? 1 : 0}`, ...(t.macvlan ? [`mv=${t.macvlan}`] : [])];
   const optional = [
     t.gw4 ? `g4=${t.gw4}` : '',
     t.gw6 ? `g6=${t.gw6}` : '',
@@ -60,5 +62,6 @@ export function decodeTag(alias: string | undefined): Tag | undefined {
     id, name, mac, mtu, up: kv.get('u') === '1',
     alias: a ? Buffer.from(a, 'base64url').toString() : undefined,
     gw4: kv.get('g4'), gw6: kv.get('g6'),
+    ...(kv.get('mv') ? { macvlan: kv.get('mv') } : {}),
   };
 }

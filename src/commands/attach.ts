@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { UsageError } from '../errors.js';
 import { describeSelector, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
 import { liveCheck } from '../observe/live.js';
-import { planAttach } from '../plan/attach.js';
+import { attachTouches, planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
 import { loadRecords, recordMatches, recordPath, sameRequest } from '../records.js';
 import { unfinishedTouching, warmRenderer, type Plan } from '../runner.js';
@@ -25,9 +25,9 @@ export type AttachArgs = Omit<ParseInput, 'routes'> & { route?: string[]; persis
  * bare `--route` (an empty shell variable) vanished. Report, do not guess.
  */
 function checkOptionCounts(args: AttachArgs): void {
-  for (const key of ['name', 'mac', 'mtu'] as const) {
+  for (const key of ['name', 'mac', 'mtu', 'macvlanMode'] as const) {
     const v: unknown = args[key];
-    if (Array.isArray(v)) throw new UsageError(`--${key} is given ${v.length} times (${v.map(String).join(', ')}): give it once`);
+    if (Array.isArray(v)) throw new UsageError(`--${key === 'macvlanMode' ? 'macvlan-mode' : key} is given ${v.length} times (${v.map(String).join(', ')}): give it once`);
   }
   if (args.route !== undefined && args.route.length === 0) {
     throw new UsageError('--route needs a value', 'write --route CIDR[@VIA], e.g. --route 10.2.0.0/16@192.168.1.1');
@@ -38,7 +38,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   checkOptionCounts(args);
   const req = parseAttachRequest({
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
-    mtu: args.mtu, routes: args.route ?? [], force: args.force,
+    mtu: args.mtu, routes: args.route ?? [], force: args.force, macvlan: args.macvlan, macvlanMode: args.macvlanMode,
   });
   // --persist: a target the file cannot hold, or a file that is (or would be) bad, is refused before anything.
   if (args.persist) {
@@ -78,15 +78,38 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
   }
 
+  // A parent of macvlan children stays in the host: moving it would take their uplink into one container.
+  const children = req.macvlan ? [] : loadRecords(ctx.state).records.filter((r) => r.input.macvlan?.parent === link.ifname);
+  if (children.length) {
+    throw new UsageError(`${link.ifname} is the parent of macvlan children hostnic made (in ${children.map((r) => r.input.target.display).join(', ')}): it stays in the host`,
+      `attach it with --macvlan, or detach its children first`);
+  }
+  // A macvlan child of this parent in this container already: the same request is a no-op, another one is refused.
+  if (req.macvlan) {
+    const rec = loadRecords(ctx.state).records.find((r) => r.input.macvlan?.parent === link.ifname && r.input.target.nsId === target.nsId);
+    if (rec) {
+      const where = `${rec.input.target.display} as ${rec.input.ctrName}`;
+      const live = await liveCheck(rec);
+      if (sameRequest(rec.input.request, req, rec.input.ctrName) && live.status === 'in place') {
+        if (persist) return persistOnly(persist, ctx);
+        if (ctx.json) ctx.emit({ ok: true, alreadyAttached: true, id: rec.id, nic: link.ifname, macvlan: true, target: rec.input.target.display, name: rec.input.ctrName });
+        else ctx.say(`a macvlan child of ${link.ifname} is already attached to ${where}: nothing to do`);
+        return 0;
+      }
+      throw new UsageError(`a macvlan child of ${link.ifname} is already attached to ${where}${live.status === 'in place' ? ' (with other settings)' : ` but ${live.detail}`}`,
+        `detach it first: hostnic detach ${args.container} ${link.ifname}`);
+    }
+  }
+
   const id = randomBytes(4).toString('hex');
   const input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
   const { host, ctrName } = input;
   const plan: Plan = {
     id,
     command: 'attach',
-    title: `Attach ${host.name} to ${target.display} as ${ctrName}`,
+    title: input.macvlan ? `Attach a macvlan child of ${host.name} to ${target.display} as ${ctrName}` : `Attach ${host.name} to ${target.display} as ${ctrName}`,
     steps: [...planAttach(input), ...(persist ? [persist.step] : [])],
-    touches: [host.name, host.mac, ...(persist ? [persist.key] : [])],
+    touches: [...attachTouches(input), ...(persist ? [persist.key] : [])],
     finalize: {
       write: [{ path: recordPath(id), value: { schema: SCHEMA, kind: 'attachment', id, createdAt: new Date().toISOString(), input }, saved: true }],
     },
@@ -98,9 +121,10 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     const summary = {
       ok: true, id, nic: host.name, target: target.display, name: ctrName,
       mac: req.mac ?? host.mac, addresses: req.addresses.map((a) => a.cidr), ...(persist ? { persisted: persist.path } : {}),
+      ...(input.macvlan ? { macvlan: input.macvlan } : {}),
     };
     if (ctx.json) ctx.emit(summary);
-    else ctx.say(`attached ${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}${persist ? `; ${persist.what}` : ''}`);
+    else ctx.say(`attached ${input.macvlan ? `a macvlan child (${input.macvlan.mode}) of ` : ''}${host.name} to ${target.display} as ${ctrName}${summary.addresses.length ? ` (${summary.addresses.join(', ')})` : ''}${persist ? `; ${persist.what}` : ''}`);
   } else if (ctx.json) {
     ctx.emit({ ok: false, exitCode: outcome.exitCode, error: outcome.error?.message, leftovers: outcome.leftovers });
   }

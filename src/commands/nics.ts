@@ -25,6 +25,7 @@ async function attachedRow(rec: AttachmentRecord): Promise<NicDetail | null> {
     parentDev: input.host.parentdev,
     mtu: input.request.mtu ?? input.host.mtu,
     container: input.target.display,
+    ...(input.macvlan ? { name: input.ctrName, parent: input.macvlan.parent } : {}),
   };
   try {
     const live = await liveCheck(rec);
@@ -56,16 +57,19 @@ export async function nicRows(ctx: Ctx): Promise<{ rows: NicDetail[]; unreadable
 /** The table cells, and which of them are warnings. */
 export function tableOf(rows: NicDetail[]): { header: string[]; cells: string[][]; warn: boolean[][]; notes: string[] } {
   const header = ['NAME', 'MAC', 'KIND', 'DRIVER', 'PCI', 'STATE', 'MTU', 'ADDRESSES', 'ROLE', 'MANAGED BY', 'ARP IGN/ANN'];
-  const flux = new Set(arpFluxNics(rows.filter((r) => r.role !== 'attached')));
+  const away = (r: NicDetail): boolean => r.role === 'attached' || r.role === 'macvlan-child';
+  const flux = new Set(arpFluxNics(rows.filter((r) => !away(r))));
   const notes = new Set<string>();
   const cells: string[][] = [];
   const warn: boolean[][] = [];
   for (const r of rows) {
     const mac = r.mac ?? '-';
-    const role = r.role === 'attached'
+    const role = r.role === 'macvlan-child'
+      ? `macvlan child of ${r.parent} in ${r.container}${r.containerIfname ? '' : ' (not found there)'}`
+      : r.role === 'attached'
       ? `attached to ${r.container}${r.containerIfname ? ` as ${r.containerIfname}` : ' (not found there)'}`
       : r.role;
-    const arp = r.role === 'attached' ? '-' : `${r.arpIgnore ?? '?'}/${r.arpAnnounce ?? '?'}`;
+    const arp = away(r) ? '-' : `${r.arpIgnore ?? '?'}/${r.arpAnnounce ?? '?'}`;
     const arpLow = flux.has(r);
     const grabbed = r.role === 'secondary' && r.managedBy.length > 0;
     if (arpLow) notes.add('ARP flux possible: arp_ignore below 1 or arp_announce below 2 with several NICs');
@@ -83,7 +87,7 @@ export function tableOf(rows: NicDetail[]): { header: string[]; cells: string[][
       r.managedBy.join(',') || '-',
       arp,
     ]);
-    warn.push([false, false, false, false, false, r.role !== 'attached' && r.state === 'down', false, false, r.role === 'attached' && !r.containerIfname, grabbed, arpLow]);
+    warn.push([false, false, false, false, false, !away(r) && r.state === 'down', false, false, away(r) && !r.containerIfname, grabbed, arpLow]);
   }
   return { header, cells, warn, notes: [...notes] };
 }
@@ -104,7 +108,7 @@ export async function nicsCommand(ctx: Ctx): Promise<number> {
   const [head, ...lines] = renderTable(header, cells, (cell, i, c) => {
     if (i < 0) return cell;
     if (warn[i]![c]) return chalk.yellow(cell);
-    if (c === 8 && rows[i]!.role === 'attached') return chalk.cyan(cell);
+    if (c === 8 && (rows[i]!.role === 'attached' || rows[i]!.role === 'macvlan-child')) return chalk.cyan(cell);
     if (c === 8 && rows[i]!.primary) return chalk.bold(cell);
     return cell;
   });

@@ -27,6 +27,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
       id: rec.id,
       target: i.target.display,
       nic: i.host.name,
+      ...(i.macvlan ? { macvlan: i.macvlan } : {}),
       name: i.ctrName,
       mac: i.request.mac ?? i.host.mac,
       addresses: i.request.addresses.map((a) => a.cidr),
@@ -89,7 +90,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   const colour = (s: string) => (s === 'in place' ? chalk.green(s) : s === 'drifted' ? chalk.yellow(s) : chalk.red(s));
   const [head, ...lines] = renderTable(
     ['TARGET', 'NIC', 'AS', 'MAC', 'ADDRESSES', 'STATUS'],
-    rows.map((r) => [r.target, r.nic, r.name, r.mac, r.addresses.join(',') || '-', r.status]),
+    rows.map((r) => [r.target, 'macvlan' in r && r.macvlan ? `${r.nic} (macvlan child)` : r.nic, r.name, r.mac, r.addresses.join(',') || '-', r.status]),
     (cell, row, col) => (row >= 0 && col === 5 ? colour(cell) : cell),
   );
   ctx.say(head!);

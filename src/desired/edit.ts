@@ -24,6 +24,7 @@ export function entryValues(container: string, nic: string, req: AttachRequest):
   if (req.mac !== undefined) out.mac = req.mac;
   if (req.mtu !== undefined) out.mtu = req.mtu;
   if (req.routes.length) out.routes = req.routes.map(routeText);
+  if (req.macvlan) out.macvlan = req.macvlan.mode;
   return out;
 }
 

@@ -11,12 +11,12 @@ import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
 import { findTagged, taggedView } from '../observe/tagged.js';
-import { planAttach } from '../plan/attach.js';
+import { attachTouches, planAttach } from '../plan/attach.js';
 import { attachInput } from '../plan/attach-input.js';
 import { planDetachOf } from '../plan/detach.js';
 import { planReturned } from '../plan/returned.js';
 import { planRepair } from '../plan/repair.js';
-import { recordForSpec, recordFromTag, recordMatches, recordPath, sameRequest, type AttachmentRecord } from '../records.js';
+import { recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
@@ -46,13 +46,13 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };
   }
   const ctr = await readNs(target.nsPath);
-  const mine = records.filter((rec) => recordMatches(rec, req.nic) && recordForSpec(rec, req.target, target));
+  const mine = records.filter((rec) => recordWanted(rec, req) && recordForSpec(rec, req.target, target));
   // NICs hostnic tagged in the container whose record is gone (state directory lost).
   for (const l of ctr.links) {
     const tag = decodeTag(l.ifalias);
     if (!tag || mine.some((m) => m.id === tag.id)) continue;
     const rec = recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname));
-    if (recordMatches(rec, req.nic) || (req.nic.kind === 'mac' && tag.mac === req.nic.mac)) mine.push(rec);
+    if (recordWanted(rec, req) || (!req.macvlan && req.nic.kind === 'mac' && tag.mac === req.nic.mac)) mine.push(rec);
   }
   const here = mine.find((m) => m.input.target.nsId === target.nsId);
   const plans: DryRunPlan[] = [];
@@ -78,7 +78,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
       const seen = planRepair(here.input, { ...link, addr_info: ctr.links.find((l) => l.ifindex === link.ifindex)?.addr_info ?? [] }, ctr);
       const besides = seen.besides.length ? { besides: seen.besides } : {};
       if (seen.drift.length === 0) {
-        return { ...base, action: 'in-place', detail: `${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
+        return { ...base, action: 'in-place', detail: `${here.input.macvlan ? 'a macvlan child of ' : ''}${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
       }
       const o = await repairInPlace(here, target, r);
       if (!done(o.outcome)) return { ...fail(o.outcome, 'repairing'), drift: o.drift };
@@ -151,7 +151,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   const req = entry.request;
   const { target, hostState, ctrState, link } = await lockAndLook({ dryRun: r.dryRun, locks: r.locks }, req, first);
   if (!link) {
-    const elsewhere = records.find((rec) => recordMatches(rec, req.nic) && rec.input.target.nsId !== target.nsId);
+    const elsewhere = req.macvlan ? undefined : records.find((rec) => recordWanted(rec, req) && rec.input.target.nsId !== target.nsId);
     if (elsewhere) {
       const msg = `${describeSelector(req.nic)} is attached to ${elsewhere.input.target.display}, not ${target.display} (detach it there, or run apply --prune)`;
       return { result: { ...base, action: 'failed', detail: msg, error: msg, exitCode: 1 } };
@@ -169,7 +169,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   }
   const { host, ctrName } = input;
   const plan: Plan = {
-    id, command: 'apply', title: `Attach ${host.name} to ${target.display} as ${ctrName}`, steps: planAttach(input), touches: [host.name, host.mac],
+    id, command: 'apply', title: `Attach ${input.macvlan ? 'a macvlan child of ' : ''}${host.name} to ${target.display} as ${ctrName}`, steps: planAttach(input), touches: attachTouches(input),
     finalize: { write: [{ path: recordPath(id), value: { schema: SCHEMA, kind: 'attachment', id, createdAt: new Date().toISOString(), input }, saved: true }] },
   };
   const outcome = await runPlan(plan, r);

@@ -64,14 +64,17 @@ function entriesOf(doc: Document, at: At, bad: Bad): DesiredEntry[] {
   if (list === undefined || (isScalar(list) && list.value === null)) return [];
   if (!isSeq(list)) return bad(at(list), '"attachments" must be a list of entries');
   const entries = list.items.map((item, index) => entryOf(item as Node, index, at, bad));
-  // One NIC, one place: two entries moving one NIC would fight over it.
+  // One NIC, one place: two entries moving one NIC would fight over it. A macvlan parent stays: one child per container.
   const byNic = new Map<string, DesiredEntry>();
   const byName = new Map<string, DesiredEntry>();
   for (const e of entries) {
     const nic = selectorText(e.request.nic);
-    const other = byNic.get(nic);
-    if (other) bad(e.line, `NIC ${nic} is also moved by the entry at line ${other.line}: one NIC can be in one container only`);
-    byNic.set(nic, e);
+    const key = e.request.macvlan ? `${nic} macvlan ${containerKey(e.container)}` : nic;
+    const other = byNic.get(key);
+    if (other) bad(e.line, `NIC ${nic} is also ${e.request.macvlan ? `given as a macvlan parent to ${e.container}` : 'moved'} by the entry at line ${other.line}: ${e.request.macvlan ? 'one child per container and parent' : 'one NIC can be in one container only'}`);
+    byNic.set(key, e);
+    const clash = entries.find((o) => o !== e && !!o.request.macvlan !== !!e.request.macvlan && selectorText(o.request.nic) === nic);
+    if (clash && !e.request.macvlan) bad(e.line, `NIC ${nic} is moved by this entry and is a macvlan parent in the entry at line ${clash.line}: a parent stays in the host`);
     if (e.request.name !== undefined) {
       const key = `${containerKey(e.container)} ${e.request.name}`;
       const twin = byName.get(key);
@@ -118,10 +121,13 @@ function entryOf(item: Node, index: number, at: At, bad: Bad): DesiredEntry {
   const container = str('container')!;
   const nic = str('nic')!;
   const mtuValue = values.mtu?.value;
+  const mv = values.macvlan?.value;
+  if (mv !== undefined && mv !== null && typeof mv !== 'boolean' && typeof mv !== 'string') bad(at(values.macvlan!.node), 'macvlan: must be true, false or a mode (bridge, private, vepa)');
+  const macvlan = mv === true || typeof mv === 'string' ? { macvlan: true, ...(typeof mv === 'string' ? { macvlanMode: mv } : {}) } : {};
   if (mtuValue !== undefined && mtuValue !== null && typeof mtuValue !== 'number') bad(at(values.mtu!.node), 'mtu: must be a number');
   const input = {
     container, nic, addresses: list('addresses'), routes: list('routes'),
-    name: str('name'), mac: str('mac'), ...(typeof mtuValue === 'number' ? { mtu: mtuValue } : {}),
+    name: str('name'), mac: str('mac'), ...(typeof mtuValue === 'number' ? { mtu: mtuValue } : {}), ...macvlan,
   };
   const keyLine = (k: EntryKey): number => at(values[k]?.node ?? item);
   const itemLine = (k: 'addresses' | 'routes', i: number): number => {
@@ -148,6 +154,7 @@ function entryOf(item: Node, index: number, at: At, bad: Bad): DesiredEntry {
     if (input[k] === undefined) continue;
     try { parseAttachRequest({ container, nic, addresses: [], [k]: input[k] }); } catch (e) { rethrow(e, bad, keyLine(k)); }
   }
+  try { parseAttachRequest({ container, nic, addresses: [], ...macvlan }); } catch (e) { rethrow(e, bad, keyLine('macvlan')); }
   let request: AttachRequest;
   try {
     request = parseAttachRequest(input);

@@ -6,7 +6,7 @@
  * was.
  */
 import { HostnicError, UsageError } from '../errors.js';
-import { recordForSpec, recordMatches, type AttachmentRecord } from '../records.js';
+import { recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import type { AttachRequest } from '../request/types.js';
 import { makeStep } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
@@ -55,7 +55,7 @@ export function forgetChange(rec: AttachmentRecord, path = defaultDesiredPath())
   try {
     const text = readDesiredText(path);
     if (text === null) return {};
-    const { text: content, removed } = removeEntries(text, path, (e) => recordMatches(rec, e.request.nic) && recordForSpec(rec, e.request.target));
+    const { text: content, removed } = removeEntries(text, path, (e) => recordWanted(rec, e.request) && recordForSpec(rec, e.request.target));
     if (removed.length === 0) return {};
     const lines = removed.map((e) => e.line).join(', ');
     return {

@@ -7,7 +7,7 @@
  * report.
  */
 import { HostnicError } from '../errors.js';
-import { loadRecords, recordForSpec, recordMatches, type AttachmentRecord } from '../records.js';
+import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
@@ -116,7 +116,7 @@ async function unwantedOf(
   for (const rec of records) {
     let wanted = false;
     for (const e of entries) {
-      if (recordMatches(rec, e.request.nic) && recordForSpec(rec, e.request.target, await resolved(e.container))) wanted = true;
+      if (recordWanted(rec, e.request) && recordForSpec(rec, e.request.target, await resolved(e.container))) wanted = true;
     }
     if (wanted) continue;
     if (only) {

@@ -9,7 +9,7 @@
  */
 
 /** The keys of one entry, as the file spells them, in the order they are written. */
-export const ENTRY_KEYS = ['container', 'nic', 'addresses', 'name', 'mac', 'mtu', 'routes'] as const;
+export const ENTRY_KEYS = ['container', 'nic', 'addresses', 'name', 'mac', 'mtu', 'routes', 'macvlan'] as const;
 export type EntryKey = (typeof ENTRY_KEYS)[number];
 
 /** The keys an entry must have. */
@@ -65,6 +65,10 @@ const ENTRY_SCHEMA: Record<EntryKey, Record<string, unknown>> = {
     description: 'Extra routes CIDR[@VIA] through the NIC, as --route.',
     type: 'array',
     items: { type: 'string', pattern: `^(?:default|${IP}/${PREFIX})(?:@${IP})?$` },
+  },
+  macvlan: {
+    description: 'A macvlan child of the NIC goes into the container, in this mode (true: bridge), as --macvlan [--macvlan-mode]; the NIC stays in the host, and several containers can share it.',
+    anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['bridge', 'private', 'vepa'] }],
   },
 };
 

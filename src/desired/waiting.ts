@@ -6,7 +6,7 @@
 import { HostnicError } from '../errors.js';
 import { readNs } from '../kernel/ip.js';
 import { describeSelector, findNic, hostLinks } from '../observe/host.js';
-import { recordForSpec, recordMatches, type AttachmentRecord } from '../records.js';
+import { recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import { defaultDesiredPath, loadDesired } from './file.js';
 
@@ -39,7 +39,7 @@ export async function waitingEntries(records: AttachmentRecord[], path = default
       waiting.push({ ...base, why: /not running|no running|no network namespace/.test(err.message) ? 'container-not-running' : 'error', detail: err.message });
       continue;
     }
-    if (records.some((r) => recordMatches(r, e.request.nic) && recordForSpec(r, e.request.target, target))) continue; // listed as an attachment
+    if (records.some((r) => recordWanted(r, e.request) && recordForSpec(r, e.request.target, target))) continue; // listed as an attachment
     host ??= hostLinks(await readNs());
     waiting.push(findNic(host, e.request.nic)
       ? { ...base, why: 'not-applied', detail: `${describeSelector(e.request.nic)} is on the host, not attached: run hostnic apply` }

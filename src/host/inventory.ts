@@ -16,7 +16,8 @@ import { onPath } from '../runtime/common.js';
 import { hostPaths } from './paths.js';
 import { maxConf, sysctlReader, type SysctlReader } from './sysctl.js';
 
-export type NicRole = 'primary' | 'secondary' | 'attached';
+/** 'macvlan-child': a macvlan child of a host NIC that hostnic made in a container (attach --macvlan). */
+export type NicRole = 'primary' | 'secondary' | 'attached' | 'macvlan-child';
 
 /**
  * One NIC. The JSON form of `hostnic nics --json` is an array of these:
@@ -63,6 +64,8 @@ export interface NicInfo {
   linkType: string | null;
   /** The link does not do ARP (NOARP flag): it cannot take part in ARP flux. */
   noArp: boolean;
+  /** Role 'macvlan-child': the host NIC it is a child of; else null. */
+  parent: string | null;
 }
 
 /** NicInfo plus the details behind `managedBy` (not part of the stable JSON). */
@@ -189,6 +192,7 @@ export async function listNics(opts: InventoryOptions = {}): Promise<NicDetail[]
       rpFilter: eff('rp_filter'),
       linkType: l.link_type ?? null,
       noArp: l.flags.includes('NOARP'),
+      parent: null,
       claims: [],
     });
   }
@@ -226,6 +230,8 @@ export interface AttachedSource {
   link?: Link | undefined;
   /** Its addresses there. */
   addresses?: string[];
+  /** A macvlan child (attach --macvlan): its parent in the host. */
+  parent?: string;
 }
 
 const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
@@ -239,7 +245,8 @@ const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
 export function attachedNic(a: AttachedSource): NicDetail {
   const l = a.link;
   return {
-    name: a.name,
+    // A macvlan child had no name in the host: its name in the container.
+    name: a.parent ? l?.ifname ?? a.name : a.name,
     ifindex: l?.ifindex ?? a.ifindex,
     mac: (l?.address ?? a.mac).toLowerCase(),
     permanentMac: (l?.permaddr ?? a.permanentMac)?.toLowerCase() ?? null,
@@ -255,7 +262,7 @@ export function attachedNic(a: AttachedSource): NicDetail {
     up: l ? l.flags.includes('UP') : false,
     mtu: l?.mtu ?? a.mtu,
     addresses: a.addresses ?? [],
-    role: 'attached',
+    role: a.parent ? 'macvlan-child' : 'attached',
     primary: false,
     container: a.container,
     containerIfname: l?.ifname ?? null,
@@ -266,6 +273,7 @@ export function attachedNic(a: AttachedSource): NicDetail {
     rpFilter: null,
     linkType: l?.link_type ?? null,
     noArp: l ? l.flags.includes('NOARP') : false,
+    parent: a.parent ?? null,
     claims: [],
   };
 }

@@ -98,17 +98,21 @@ export async function liveCheck(rec: AttachmentRecord, reads: NsReads = new NsRe
     const back = findTagged(await links(), rec.id);
     const virtual = input.host.kind !== undefined;
     const runtime = input.target.runtime;
+    const destroyed = input.macvlan
+      ? `the macvlan child of ${input.macvlan.parent} is gone with its container (the kernel destroys it); apply/watch will recreate it at the next start`
+      : `the ${input.host.kind} NIC was destroyed with the old namespace`;
     if (runtime) {
       const { reason, what } = await containerFate(runtime);
       const nic = back
         ? `the NIC came back to the host as ${back.ifname}`
-        : virtual ? `the ${input.host.kind} NIC was destroyed with the old namespace` : 'the NIC is not in this namespace (look in the initial namespace)';
+        : virtual ? destroyed : 'the NIC is not in this namespace (look in the initial namespace)';
       return { status: 'target gone', where: back ? 'host' : 'gone', reason, detail: `${what}; ${nic}`, ...(back ? { liveName: back.ifname } : {}) };
     }
     if (back) return { status: 'target gone', where: 'host', liveName: back.ifname, reason: 'namespace-gone', detail: `the namespace is gone; the NIC came back to the host as ${back.ifname}` };
     return {
       status: 'target gone', where: 'gone', reason: 'namespace-gone',
-      detail: virtual ? `the namespace is gone and the ${input.host.kind} NIC was destroyed with it` : 'the namespace is gone and the NIC is not in this namespace (look in the initial namespace)',
+      detail: input.macvlan ? `the namespace is gone; ${destroyed}`
+        : virtual ? `the namespace is gone and the ${input.host.kind} NIC was destroyed with it` : 'the namespace is gone and the NIC is not in this namespace (look in the initial namespace)',
     };
   }
   const ctrLinks = (await reads.get(input.target.nsPath)).links;

@@ -74,6 +74,18 @@ export interface AttachInput {
   ctrDefaults?: { 4: Route[]; 6: Route[] };
   /** How the NIC moved into the container. */
   path: MovePath;
+  /**
+   * `attach --macvlan`: a macvlan child of `parent` went into the container
+   * instead of the NIC. `host` then describes the child: the parent's name
+   * (how the user names it), the child's MAC, the parent's MTU, kind
+   * "macvlan", and nothing to take off the host.
+   */
+  macvlan?: { parent: string; mode: 'bridge' | 'private' | 'vepa' };
+}
+
+/** The identities a plan of this attachment touches (runner/locks.ts): for a macvlan child, its parent (children of one parent take turns). */
+export function attachTouches(input: Pick<AttachInput, 'host' | 'macvlan'>): string[] {
+  return input.macvlan ? [input.host.name] : [input.host.name, input.host.mac];
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
@@ -117,6 +129,8 @@ export function planSections(input: AttachInput): Sections {
   const step = <K extends KindName>(kind: K, id: string, title: string, undoTitle: string, params: ParamsOf<K>, inverse = false): void => {
     into.push(makeStep(kind, id, title, params, { undoTitle, inverse }));
   };
+
+  if (input.macvlan) return macvlanSections(input, step, sections, (s) => { into = s; });
 
   // Who the NIC is (the plan's first change to it and the move check it): a link that took its name meanwhile is refused.
   const identity = { mac: host.mac, ...(host.ifindex ? { ifindex: host.ifindex } : {}) };
@@ -195,6 +209,39 @@ export function planSections(input: AttachInput): Sections {
 
   // 3. Container side.
   into = sections.ctr;
+  ctrSide(input, step);
+  return sections;
+}
+
+type StepFn = <K extends KindName>(kind: K, id: string, title: string, undoTitle: string, params: ParamsOf<K>, inverse?: boolean) => void;
+
+/**
+ * A macvlan child: nothing to take off the host (the parent stays as it
+ * is); the child is created straight into the container (steps/macvlan.ts)
+ * under its name and MAC, then announced, tagged and configured like a
+ * NIC. Backwards (detach, rollback) the child is deleted where it is.
+ */
+function macvlanSections(input: AttachInput, step: StepFn, sections: Sections, intoSection: (s: StepSpec[]) => void): Sections {
+  const { request: req, host, target, ctrName } = input;
+  const mv = input.macvlan!;
+  const CTR: NsRef = target.nsPath;
+  intoSection(sections.move);
+  step('macvlan.create', 'macvlan', `Create macvlan child ${ctrName} of ${mv.parent} (${mv.mode}, MAC ${host.mac}) in ${target.display}`,
+    `Delete macvlan child ${ctrName} of ${mv.parent}`,
+    { parent: mv.parent, ns: CTR, name: ctrName, mac: host.mac, mode: mv.mode, ...(req.mtu ? { mtu: req.mtu } : {}) });
+  step('sysctl.announce', 'ctr.announce', `Set arp_notify and ndisc_notify on ${ctrName} (the kernel announces its addresses; no arping)`,
+    `Leave ${ctrName}'s announcement sysctls (they go with the link)`, { ns: CTR, dev: ctrName });
+  step('link.set', 'tag', `Tag ${ctrName} with its attachment`, `Untag ${ctrName}`,
+    { ns: CTR, from: { name: ctrName, alias: '' }, to: { alias: input.tag } });
+  intoSection(sections.ctr);
+  ctrSide(input, step);
+  return sections;
+}
+
+/** The container side, the same for a NIC and a macvlan child: addresses, up, default routes, extra routes. */
+function ctrSide(input: AttachInput, step: StepFn): void {
+  const { request: req, target, ctrName } = input;
+  const CTR: NsRef = target.nsPath;
   if (req.addresses.length) {
     const list = req.addresses.map((a) => a.cidr).join(', ');
     step('addr.add', 'ctr.addrs', `Add ${list} to ${ctrName}`, `Remove ${list} from ${ctrName}`,
@@ -217,5 +264,4 @@ export function planSections(input: AttachInput): Sections {
         { ns: CTR, family, routes });
     }
   }
-  return sections;
 }

@@ -92,7 +92,9 @@ export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctr: NsS
     const path = choosePath(i.host.name, ctr?.links ?? [], ctrName);
     return {
       steps: planDetach(input, rec.saved, { ctrName, tmpNs: `hostnic-${planId}`, path, ...(ctr ? { ctr } : {}) }),
-      title: `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`,
+      title: i.macvlan
+        ? `Detach macvlan child ${ctrName} (of ${i.macvlan.parent}) from ${i.target.display} and delete it`
+        : `Detach ${ctrName} from ${i.target.display}, back to the host as ${i.host.name}`,
     };
   }
   if (found.where === 'host') {

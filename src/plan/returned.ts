@@ -10,6 +10,9 @@ import { planSections } from './attach.js';
  */
 export function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
   const sections = planSections({ ...rec.input, ctrName: liveName });
+  // A macvlan child in the host (moved there by hand): deleted there; nothing of the host's was changed.
+  const child = sections.move.find((s) => s.kind === 'macvlan.create');
+  if (child?.kind === 'macvlan.create') return [invert({ ...child, params: { ...child.params, ns: null } })];
   // The rename happened in the container or the private namespace; the NIC is in the host now.
   const rename = sections.move.find((s) => s.id === 'rename');
   if (rename?.kind !== 'link.set') throw new Error(`internal: the plan of ${rec.id} has no rename`);

@@ -6,6 +6,7 @@
 import type { AttachRequest } from './types.js';
 import { checkRoutes, parseAddresses, parseRoute } from './address.js';
 import { parseMac } from './mac.js';
+import { parseMacvlanMode } from './macvlan.js';
 import { IPV6_MIN_MTU, parseMtu } from './mtu.js';
 import { validateIfName } from './names.js';
 import { parseNicSelector } from './nic.js';
@@ -14,6 +15,7 @@ import { fail } from './text.js';
 
 export { checkRoutes, parseAddress, parseAddresses, parseRoute, routeText } from './address.js';
 export { parseMac } from './mac.js';
+export { MACVLAN_MODES, macvlanMac, parseMacvlanMode, type MacvlanMode } from './macvlan.js';
 export { IPV6_MIN_MTU, MTU_MAX, MTU_MIN, parseMtu } from './mtu.js';
 export { IFNAME_MAX, validateIfName } from './names.js';
 export { parseNicSelector, parsePciAddress } from './nic.js';
@@ -29,6 +31,9 @@ export interface AttachInput {
   mtu?: string | number;
   routes?: string[];
   force?: boolean;
+  /** `--macvlan`, and `--macvlan-mode` (only with it; default bridge). */
+  macvlan?: boolean;
+  macvlanMode?: string;
 }
 
 /**
@@ -59,5 +64,8 @@ export function parseAttachRequest(input: AttachInput): AttachRequest {
     }
     request.mtu = mtu;
   }
+  if (input.macvlanMode !== undefined && !input.macvlan) fail('--macvlan-mode needs --macvlan', 'add --macvlan to attach a macvlan child of the NIC');
+  if (input.macvlan && nic.kind === 'name' && nic.name === 'lo') fail('lo is the loopback device: it cannot be a macvlan parent', 'name an Ethernet NIC of the host');
+  if (input.macvlan) request.macvlan = { mode: input.macvlanMode === undefined ? 'bridge' : parseMacvlanMode(String(input.macvlanMode)) };
   return request;
 }

@@ -60,4 +60,6 @@ export interface AttachRequest {
   mtu?: number;
   routes: RouteSpec[];
   force: boolean;
+  /** `--macvlan`: a macvlan child of the NIC goes into the container; the NIC itself stays in the host. */
+  macvlan?: { mode: 'bridge' | 'private' | 'vepa' };
 }

@@ -7,6 +7,7 @@ import { linkMove, linkSet } from './link.js';
 export { Misplaced } from './link.js';
 export { nsGone, withPlanNamespaces } from './link.js';
 import { linkMaster } from './master.js';
+import { macvlanCreate } from './macvlan.js';
 import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
@@ -31,6 +32,7 @@ const KINDS: Registry = {
   'nm.managed': nmManaged,
   'nm.reload': nmReload,
   'networkd.reload': networkdReload,
+  'macvlan.create': macvlanCreate,
 };
 
 /** The kind of a step, typed by it (a journal from a newer hostnic may name a kind this one does not know). */

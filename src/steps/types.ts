@@ -13,6 +13,7 @@ import type { Cmd } from '../exec.js';
 import type { AddrParams } from './addr.js';
 import type { FileWriteParams, FileWriteSaved } from './file.js';
 import type { MoveParams, SetParams } from './link.js';
+import type { MacvlanParams } from './macvlan.js';
 import type { MasterParams } from './master.js';
 import type { NeighParams } from './neigh.js';
 import type { NetnsParams } from './netns.js';
@@ -37,6 +38,7 @@ export interface StepTypes {
   'nm.managed': { params: NmManagedParams; saved: NmManagedSaved };
   'nm.reload': { params: NmReloadParams; saved: undefined };
   'networkd.reload': { params: NetworkdReloadParams; saved: undefined };
+  'macvlan.create': { params: MacvlanParams; saved: undefined };
 }
 
 export type KindName = keyof StepTypes;

@@ -14,7 +14,7 @@ import { dirname } from 'node:path';
 import type { KindName } from './types.js';
 import {
   HEX_ID, Invalid, PRIVATE_NS, fail, isIfName, needArray, needBool, needCidr, needDst, needFinite, needHexId, needIfName, needInt, needIp,
-  needLinkAddr, needMtu, needNs, needObject, needString, needToken, needWord,
+  needLinkAddr, needMac, needMtu, needNs, needObject, needString, needToken, needWord,
 } from './shapes.js';
 import { q } from '../request/text.js';
 
@@ -185,6 +185,17 @@ function schemas(bounds: Bounds): Record<KindName, KindSchema> {
         needNs(p.from, `${at}.from`);
         needNs(p.to, `${at}.to`);
         if (p.from === p.to) fail(at, 'moves a link to the namespace it is in');
+      },
+    },
+    'macvlan.create': {
+      required: ['parent', 'ns', 'name', 'mac', 'mode'], optional: ['mtu'],
+      params: (p, at) => {
+        needIfName(p.parent, `${at}.parent`);
+        needNs(p.ns, `${at}.ns`); // null: a child found in the host (plan/returned.ts), deleted there
+        needIfName(p.name, `${at}.name`);
+        needMac(p.mac, `${at}.mac`);
+        if (!['bridge', 'private', 'vepa'].includes(p.mode as string)) fail(`${at}.mode`, `${q(String(p.mode))} is not bridge, private or vepa`);
+        if (p.mtu !== undefined) needMtu(p.mtu, `${at}.mtu`);
       },
     },
     'link.set': {

@@ -191,17 +191,22 @@ describe('static completions', () => {
     expect(bashComplete('hostnic detach --k')).toEqual(['--keep']);
     expect(bashComplete('hostnic ')).toEqual(['apply', 'attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'schema', 'status']);
     expect(bashComplete('hostnic -v d')).toEqual(['detach', 'doctor']);
-    expect(bashComplete('hostnic attach --m')).toEqual(['--mac', '--mtu']);
+    expect(bashComplete('hostnic attach --m')).toEqual(['--mac', '--macvlan', '--macvlan-mode', '--mtu']);
     expect(bashComplete('hostnic doctor --')).toEqual(expect.arrayContaining(['--fix', '--undo', '--state-dir', '--dry-run', '--no-color']));
     expect(bashComplete('hostnic status --')).not.toContain('--fix');
     expect(bashComplete('hostnic completion ')).toEqual(['bash', 'fish', 'zsh']);
     expect(bashComplete('hostnic attach x y --name ')).toEqual([]);
+    expect(bashComplete('hostnic attach --macv')).toEqual(['--macvlan', '--macvlan-mode']);
+    expect(bashComplete('hostnic attach x y --macvlan --macvlan-mode ')).toEqual(['bridge', 'private', 'vepa']);
+    expect(bashComplete('hostnic attach x y --macvlan-mode p')).toEqual(['private']);
   });
 
   it('fish: commands and options', () => {
     expect(fishComplete('hostnic at')).toEqual(['attach']);
     expect(fishComplete('hostnic --state-dir /x ')).toEqual(['apply', 'attach', 'completion', 'detach', 'doctor', 'nics', 'recover', 'schema', 'status']);
     expect(fishComplete('hostnic attach --f')).toEqual(['--force']);
+    expect(fishComplete('hostnic attach --macv')).toEqual(['--macvlan', '--macvlan-mode']);
+    expect(fishComplete('hostnic attach x y --macvlan-mode ')).toEqual(['bridge', 'private', 'vepa']);
     expect(fishComplete('hostnic doctor --')).toEqual(expect.arrayContaining(['--fix', '--undo', '--json']));
     expect(fishComplete('hostnic completion ')).toEqual(['bash', 'fish', 'zsh']);
   });
@@ -209,6 +214,7 @@ describe('static completions', () => {
   it('zsh: commands and options, through its line editor', () => {
     expect(zshComplete('hostnic at')).toEqual(['attach']);
     expect(zshComplete('hostnic doctor --')).toEqual(expect.arrayContaining(['--fix', '--undo', '--state-dir']));
+    expect(zshComplete('hostnic attach --macvlan-mode=')).toEqual(['bridge', 'private', 'vepa']);
   });
 });
 

@@ -53,7 +53,7 @@ function json<T>(r: RunResult): T {
 /** The documented fields of `hostnic nics --json`, in order (README.md, "nics"). */
 const NIC_FIELDS = [
   'name', 'ifindex', 'mac', 'permanentMac', 'kind', 'driver', 'bus', 'parentDev', 'pci', 'state', 'up', 'mtu', 'addresses',
-  'role', 'primary', 'container', 'containerIfname', 'master', 'managedBy', 'arpIgnore', 'arpAnnounce', 'rpFilter', 'linkType', 'noArp',
+  'role', 'primary', 'container', 'containerIfname', 'master', 'managedBy', 'arpIgnore', 'arpAnnounce', 'rpFilter', 'linkType', 'noArp', 'parent',
 ];
 
 describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', () => {

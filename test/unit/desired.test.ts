@@ -38,6 +38,16 @@ const GOOD: Record<string, string> = {
     '  - container: containerd:k8s.io/abc',
     '    nic: mac:52:54:00:aa:00:02',
   ].join('\n').replace('default@fd00:1::1', '"fd00:2::/64@fd00:1::1"'),
+  'macvlan children: two containers share a parent': [
+    'attachments:',
+    '  - container: docker:web',
+    '    nic: eth0',
+    '    macvlan: true',
+    '    addresses: [192.168.1.21/24@192.168.1.1]',
+    '  - container: docker:db',
+    '    nic: eth0',
+    '    macvlan: private',
+  ].join('\n'),
 };
 
 /** Every kind of bad file, with the line the loader names, and whether a JSON Schema can tell. */
@@ -56,6 +66,10 @@ const BAD: { name: string; text: string; line: number; message: RegExp; schema: 
   { name: 'MTU a string', text: 'attachments:\n  - container: web\n    nic: eth1\n    mtu: big\n', line: 4, message: /mtu: must be a number/, schema: true },
   { name: 'name lo', text: 'attachments:\n  - container: web\n    nic: eth1\n    name: lo\n', line: 4, message: /"lo"/, schema: true },
   { name: 'NIC in two entries', text: 'attachments:\n  - container: web\n    nic: eth1\n  - container: db\n    nic: eth1\n', line: 4, message: /NIC eth1 is also moved by the entry at line 2/, schema: false },
+  { name: 'macvlan passthru', text: 'attachments:\n  - container: web\n    nic: eth0\n    macvlan: passthru\n', line: 4, message: /passthru is not supported/, schema: true },
+  { name: 'macvlan not a mode', text: 'attachments:\n  - container: web\n    nic: eth0\n    macvlan: [bridge]\n', line: 4, message: /macvlan: must be/, schema: true },
+  { name: 'two macvlan children of one parent in one container', text: 'attachments:\n  - container: web\n    nic: eth0\n    macvlan: true\n  - container: web\n    nic: eth0\n    macvlan: vepa\n', line: 5, message: /one child per container and parent/, schema: false },
+  { name: 'a macvlan parent moved by another entry', text: 'attachments:\n  - container: web\n    nic: eth0\n    macvlan: true\n  - container: db\n    nic: eth0\n', line: 5, message: /a parent stays in the host/, schema: false },
   { name: 'pid target', text: 'attachments:\n  - container: pid:4242\n    nic: eth1\n', line: 2, message: /a pid names a process/, schema: true },
   { name: '/proc target', text: 'attachments:\n  - container: /proc/4242/ns/net\n    nic: eth1\n', line: 2, message: /a path names/, schema: true },
   { name: 'addresses not a list', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: 192.168.1.4/24\n', line: 4, message: /addresses: must be a list/, schema: true },

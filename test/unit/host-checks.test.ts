@@ -47,6 +47,7 @@ function nic(name: string, over: Partial<NicDetail> = {}): NicDetail {
     rpFilter: 0,
     linkType: 'ether',
     noArp: false,
+    parent: null,
     claims: [],
     ...over,
   };
