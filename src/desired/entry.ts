@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
-import { HostnicError } from '../errors.js';
+import { HostnicError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
@@ -45,6 +45,8 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     targets?.set(containerKey(entry.container), undefined);
     if (!(e instanceof HostnicError)) throw e;
     if (NOT_RUNNING.test(e.message)) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
+    // The runtime is down or restarting (dockerd sends a container's die while it shuts down): nothing to do but wait for it.
+    if (e instanceof RuntimeDown) return { ...base, action: 'skipped', why: 'runtime-unavailable', detail: `waiting for the runtime: ${e.message}`, exitCode: 1 };
     return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };
   }
   let mine = records.filter((rec) => recordMatches(rec, req.nic) && recordForSpec(rec, req.target, target));
