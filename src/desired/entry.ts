@@ -31,9 +31,10 @@ const newId = (): string => randomBytes(4).toString('hex');
 /** Resolving the container failed because it is not running (or not there yet): the entry waits. */
 const NOT_RUNNING = /not running|no running container|no network namespace named|no container runtime found/;
 
-/** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
+/** What lockAndLook saw: the container, both namespaces and the NIC, under the locks. */
 type Looked = Awaited<ReturnType<typeof lockAndLook>>;
 
+/** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
 export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
   const base = { line: entry.line, container: entry.container, nic: entry.nic };
   const req = entry.request;
