@@ -18,7 +18,7 @@ import { planReturned } from '../plan/returned.js';
 import { planRepair } from '../plan/repair.js';
 import { recordForSpec, recordFromTag, recordMatches, recordPath, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
-import { resolveTarget } from '../runtime/resolve.js';
+import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { decodeTag } from '../tag.js';
@@ -55,16 +55,25 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   // it will most likely be attached, so lock first and look once, under the locks, for both
   // the check below and the attach. Otherwise look without locks: an entry in place takes none.
   let looked: Looked | undefined;
-  if (!r.dryRun && !mine.some((m) => m.input.target.nsId === target.nsId)) {
-    looked = await lockAndLook({ dryRun: false, locks: r.locks }, req, target);
-    if (looked.target.nsId !== target.nsId) {
-      // Looked up again after a long wait: another namespace now.
-      target = looked.target;
-      targets?.set(containerKey(entry.container), target);
-      mine = records.filter((rec) => recordMatches(rec, req.nic) && recordForSpec(rec, req.target, target));
+  let ctr: NsState;
+  try {
+    if (!r.dryRun && !mine.some((m) => m.input.target.nsId === target.nsId)) {
+      looked = await lockAndLook({ dryRun: false, locks: r.locks }, req, target);
+      if (looked.target.nsId !== target.nsId) {
+        // Looked up again after a long wait: another namespace now.
+        target = looked.target;
+        targets?.set(containerKey(entry.container), target);
+        mine = records.filter((rec) => recordMatches(rec, req.nic) && recordForSpec(rec, req.target, target));
+      }
     }
+    ctr = looked?.ctrState ?? await readNs(target.nsPath);
+  } catch (e) {
+    // The container's namespace went away while it was looked at (it stopped or restarted meanwhile):
+    // nothing was tried; its next start (an event, a resync) is another look.
+    if (targetAlive(target)) throw e;
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${target.display} stopped while it was looked at (${why})`, exitCode: 0 };
   }
-  const ctr = looked?.ctrState ?? await readNs(target.nsPath);
   // NICs hostnic tagged in the container whose record is gone (state directory lost).
   for (const l of ctr.links) {
     const tag = decodeTag(l.ifalias);
