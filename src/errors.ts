@@ -33,6 +33,13 @@ export class UsageError extends HostnicError {
   }
 }
 
+/**
+ * The container runtime a target names does not answer (its daemon is down,
+ * restarting, or not installed): a usage error for a command, a wait for
+ * `hostnic watch` (the runtime's events coming back bring a resync).
+ */
+export class RuntimeDown extends UsageError {}
+
 /** A refusal after looking at the system (NIC busy, unfinished plan): exit 1, nothing changed. */
 export class RefusedError extends HostnicError {
   constructor(message: string, hint?: string) {

@@ -224,9 +224,10 @@ export class Runner {
     this.checkAbort();
     await hooks.pause(state, `before:${from}`);
     this.checkAbort();
+    const look = new Map<string, Promise<unknown>>(); // one read per question for the whole batch
     for (const e of entries) {
       e.spec.saved = await capture(e.spec); // no system read: see mustCapture()
-      await preflight(e.spec, true);
+      await preflight(e.spec, true, look);
     }
     const cmds: { cmd: Cmd; step: number; n: number }[] = [];
     const sample = entries.flatMap((e) => doCommands(e.spec))[0] ?? FAULT;

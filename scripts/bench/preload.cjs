@@ -5,7 +5,7 @@
 //    through child_process.spawn,
 //  - every connection to a unix socket (the Docker / Podman API: hostnic sends
 //    one GET per connection with node:http, which connects through node:net),
-//  - fsyncSync calls (the journal writes),
+//  - fsyncSync calls (the journal writes), each with its start and end,
 //  - timers of 20 ms or more that fired (a fixed sleep would show up here),
 // and writes it all as JSON to $HOSTNIC_BENCH_TRACE when the process exits.
 'use strict';
@@ -20,7 +20,7 @@ const trace = {
   preloadAt: now(),
   spawns: [],
   http: [],
-  fsync: { count: 0, ms: 0 },
+  fsync: { count: 0, ms: 0, at: [] },
   writes: { count: 0, ms: 0 },
   timers: [],
   exitAt: 0,
@@ -63,7 +63,7 @@ net.createConnection = function tracedConnection(...args) {
 const fsyncSync = fs.fsyncSync;
 fs.fsyncSync = function tracedFsync(...args) {
   const t = now();
-  try { return fsyncSync.apply(this, args); } finally { trace.fsync.count++; trace.fsync.ms += now() - t; }
+  try { return fsyncSync.apply(this, args); } finally { trace.fsync.count++; trace.fsync.ms += now() - t; trace.fsync.at.push([t, now()]); }
 };
 const writeSync = fs.writeSync;
 fs.writeSync = function tracedWrite(...args) {

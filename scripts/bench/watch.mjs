@@ -40,7 +40,8 @@ import { inNs, live, must, run } from './proc.mjs';
 import { fmt, summarize, table, unionLength } from './stats.mjs';
 
 export const RESTARTS = 20;
-export const IDLE_MS = 60_000;
+/** The idle minute; HOSTNIC_BENCH_WATCH_IDLE_MS shortens it for a quick look at the latency (the reported idle row is then not a minute). */
+export const IDLE_MS = Number(process.env.HOSTNIC_BENCH_WATCH_IDLE_MS ?? 60_000);
 export const WATCH_TARGETS = { p50Ms: 80, p90Ms: 150, idleRssMiB: 80 };
 const NIC = 'wnic1';
 const CTR_IF = 'eth1';
@@ -277,7 +278,7 @@ export async function benchWatch(lab, t) {
     const linesBefore = watch.lines.length;
     const t0 = now();
     process.stderr.write('bench: watch idle for one minute\n');
-    for (let s = 0; s < IDLE_MS / 1000; s++) {
+    for (let s = 0; s < Math.ceil(IDLE_MS / 1000); s++) {
       await sleep(1000);
       t.checkAbort();
     }
@@ -302,7 +303,11 @@ export async function benchWatch(lab, t) {
     const end = await watch.stop();
     if (end.code !== 0) process.stderr.write(`bench: hostnic watch exited ${end.code ?? end.signal}: ${watch.stderr().trim()}\n`);
   }
-  if (traceFile) childrenIn(samples, JSON.parse(readFileSync(traceFile, 'utf8')).spawns);
+  if (traceFile) {
+    const trace = JSON.parse(readFileSync(traceFile, 'utf8'));
+    childrenIn(samples, trace.spawns);
+    timelines(samples, trace, watch.lines);
+  }
   // Give the NIC back (untimed): the lab's destroy removes the container, and the veth with it otherwise.
   await t.checked('hostnic detach (after the watch rows)', t.hostnicArgv(['detach', `docker:${w.container}`, NIC]), { env: t.hostnicEnv(stateDir) });
   return { samples, idle, rss, failures };
@@ -323,6 +328,25 @@ function childrenIn(samples, spawns) {
       const k = base(x.argv[0]) === 'nsenter' ? `nsenter + ${base(x.argv[i >= 0 ? i + 1 : 2])}` : base(x.argv[0]);
       s.byProgram[k] = (s.byProgram[k] ?? 0) + (x.end - x.start);
     }
+  }
+}
+
+/**
+ * Per sample (traced runs): what watch did from the start event to the NIC up, in order,
+ * in ms from the start event: its log lines, each child process (start, end), each fsync,
+ * each Docker API connection. In the JSON only: for reading where the time goes.
+ */
+function timelines(samples, trace, lines) {
+  for (const s of samples) {
+    const [a, b] = s.window;
+    const rel = (t) => Math.round((t - a) * 10) / 10;
+    const rows = [
+      ...lines.filter((l) => Date.parse(l.time) >= a - 1 && Date.parse(l.time) <= b + 1).map((l) => ({ at: rel(Date.parse(l.time)), log: l.message })),
+      ...trace.spawns.filter((x) => x.end > a && x.start < b && !x.argv.includes('events')).map((x) => ({ at: rel(x.start), end: rel(x.end), argv: x.argv.join(' ') })),
+      ...(trace.fsync.at ?? []).filter(([t]) => t > a && t < b).map(([t, e]) => ({ at: rel(t), end: rel(e), fsync: true })),
+      ...trace.http.filter((x) => x.end > a && x.start < b).map((x) => ({ at: rel(x.start), end: rel(x.end), http: x.path })),
+    ];
+    s.timeline = rows.sort((x, y) => x.at - y.at);
   }
 }
 

@@ -16,6 +16,14 @@ import type { Ctx } from './context.js';
 export const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? sel.name : sel.kind === 'mac' ? sel.mac : sel.address);
 
 /**
+ * The name and MAC each selector was last found as, in this process: a
+ * long-running one (watch, apply of many entries) takes them with the first
+ * keys instead of in a second round after the read. Only a guess: the keys
+ * of the link as read are what count, and a guess that was wrong is let go.
+ */
+const lastFound = new Map<string, string[]>();
+
+/**
  * Lock the NIC and the container's namespace (choosing a free ethN there must
  * not race), then read both namespaces. The NIC is locked by the selector
  * first, then by its name and MAC as found; when that meant waiting, look
@@ -24,7 +32,10 @@ export const selectorKey = (sel: NicSelector): string => (sel.kind === 'name' ? 
  */
 export async function lockAndLook(ctx: Pick<Ctx, 'dryRun' | 'locks'>, req: AttachRequest, first: Target, relook = () => resolveTarget(req.target)) {
   let target = first;
-  let keys = [selectorKey(req.nic), nsKey(target.nsId)];
+  const sel = selectorKey(req.nic);
+  const heldBefore = new Set(ctx.locks.keys());
+  const guess = (lastFound.get(sel) ?? []).filter((k) => k !== sel && !heldBefore.has(k));
+  let keys = [sel, nsKey(target.nsId), ...guess];
   let waitedMs = 0; // since the container was looked up
   for (;;) {
     if (!ctx.dryRun) waitedMs += (await ctx.locks.take(keys)).ms;
@@ -35,8 +46,12 @@ export async function lockAndLook(ctx: Pick<Ctx, 'dryRun' | 'locks'>, req: Attac
     }
     const [hostState, ctrState] = await Promise.all([readNs(), readNs(target.nsPath)]);
     const link = findNic(hostLinks(hostState), req.nic);
-    keys = [nsKey(target.nsId), ...(link ? [link.ifname, (link.address ?? '').toLowerCase()] : [])];
+    const found = link ? [link.ifname, (link.address ?? '').toLowerCase()] : [];
+    if (link) lastFound.set(sel, found);
+    keys = [nsKey(target.nsId), ...found];
     if (ctx.dryRun) return { target, hostState, ctrState, link };
+    // A guess that was not the link as read: not ours to hold.
+    ctx.locks.release(guess.filter((k) => !keys.includes(k)));
     const again = await ctx.locks.take(keys);
     if (!again.waited) return { target, hostState, ctrState, link };
     waitedMs += again.ms;

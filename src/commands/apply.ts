@@ -27,7 +27,10 @@ const pad = ([text, paint]: [string, Paint]): string => paint(text.padEnd(12));
 
 function label(e: EntryResult, dry: boolean): string {
   if (e.action === 'skipped') {
-    return pad(e.why === 'nic-missing' ? ['NIC missing', chalk.red] : e.why === 'interrupted' ? ['not started', chalk.red] : ['waiting', chalk.dim]);
+    const why: Partial<Record<NonNullable<EntryResult['why']>, [string, Paint]>> = {
+      'nic-missing': ['NIC missing', chalk.red], interrupted: ['not started', chalk.red], 'runtime-unavailable': ['runtime down', chalk.red],
+    };
+    return pad((e.why && why[e.why]) ?? ['waiting', chalk.dim]);
   }
   const labels: Record<Exclude<EntryResult['action'], 'skipped'>, [string, Paint]> = {
     'in-place': ['in place', chalk.green],

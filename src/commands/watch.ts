@@ -63,7 +63,8 @@ export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
       each: (r) => log(r.ok ? 'recovered' : 'recover-failed', `${r.action}: ${r.title} (left by pid ${r.pid})${r.ok ? '' : `: ${r.outcome.error?.message ?? `exit ${r.outcome.exitCode}`}`}`, { id: r.id, action: r.action, ok: r.ok }),
     });
     if (rec.exitCode !== EXIT.ok) log('recover-failed', 'some unfinished plans could not be finished: their NICs stay blocked until hostnic recover succeeds', {});
-    log('started', `watching ${file} (pid ${process.pid}, resync every ${resyncSeconds} s)`, { file, pid: process.pid, resyncSeconds });
+    const every = resyncSeconds > 0 ? `resync every ${resyncSeconds} s` : 'no periodic resync';
+    log('started', `watching ${file} (pid ${process.pid}, ${every})`, { file, pid: process.pid, resyncSeconds });
     if (!stopped) await watcher.start(first);
     await stopAsked;
     await stopped;

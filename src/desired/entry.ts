@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
-import { HostnicError } from '../errors.js';
+import { HostnicError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
@@ -18,7 +18,7 @@ import { planReturned } from '../plan/returned.js';
 import { planRepair } from '../plan/repair.js';
 import { recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
-import { resolveTarget } from '../runtime/resolve.js';
+import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { decodeTag } from '../tag.js';
@@ -30,6 +30,9 @@ const newId = (): string => randomBytes(4).toString('hex');
 
 /** Resolving the container failed because it is not running (or not there yet): the entry waits. */
 const NOT_RUNNING = /not running|no running container|no network namespace named|no container runtime found/;
+
+/** What lockAndLook saw: the container, both namespaces and the NIC, under the locks. */
+type Looked = Awaited<ReturnType<typeof lockAndLook>>;
 
 /** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
 export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
@@ -43,10 +46,34 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     targets?.set(containerKey(entry.container), undefined);
     if (!(e instanceof HostnicError)) throw e;
     if (NOT_RUNNING.test(e.message)) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
+    // The runtime is down or restarting (dockerd sends a container's die while it shuts down): nothing to do but wait for it.
+    if (e instanceof RuntimeDown) return { ...base, action: 'skipped', why: 'runtime-unavailable', detail: `waiting for the runtime: ${e.message}`, exitCode: 1 };
     return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };
   }
-  const ctr = await readNs(target.nsPath);
-  const mine = records.filter((rec) => recordWanted(rec, req) && recordForSpec(rec, req.target, target));
+  let mine = records.filter((rec) => recordWanted(rec, req) && recordForSpec(rec, req.target, target));
+  // No record of this NIC in this namespace (a container that just started, an entry never applied):
+  // it will most likely be attached, so lock first and look once, under the locks, for both
+  // the check below and the attach. Otherwise look without locks: an entry in place takes none.
+  let looked: Looked | undefined;
+  let ctr: NsState;
+  try {
+    if (!r.dryRun && !mine.some((m) => m.input.target.nsId === target.nsId)) {
+      looked = await lockAndLook({ dryRun: false, locks: r.locks }, req, target);
+      if (looked.target.nsId !== target.nsId) {
+        // Looked up again after a long wait: another namespace now.
+        target = looked.target;
+        targets?.set(containerKey(entry.container), target);
+        mine = records.filter((rec) => recordWanted(rec, req) && recordForSpec(rec, req.target, target));
+      }
+    }
+    ctr = looked?.ctrState ?? await readNs(target.nsPath);
+  } catch (e) {
+    // The container's namespace went away while it was looked at (it stopped or restarted meanwhile):
+    // nothing was tried; its next start (an event, a resync) is another look.
+    if (targetAlive(target)) throw e;
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${target.display} stopped while it was looked at (${why})`, exitCode: 0 };
+  }
   // NICs hostnic tagged in the container whose record is gone (state directory lost).
   for (const l of ctr.links) {
     const tag = decodeTag(l.ifalias);
@@ -67,6 +94,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
 
   // Records of the container's earlier namespace (it restarted): give the NIC back to the host first.
   for (const old of mine.filter((m) => m !== here)) {
+    looked = undefined; // a plan runs: what was seen before is not what is there after
     const o = await giveBack(old, r);
     if (!done(o)) return fail(o, `restoring ${old.input.host.name} from ${old.input.target.display}'s earlier namespace`);
   }
@@ -88,6 +116,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
       };
     }
     // Not in the container any more (moved out by hand), or the entry changed since: give it back, then attach anew.
+    looked = undefined;
     const o = await giveBack(here, r);
     if (!done(o)) return fail(o, `taking ${here.input.host.name} back`);
     repaired = { drift: [link ? "the entry's values changed since the attach" : `${here.input.ctrName} is no longer in ${target.display}`], besides: [] };
@@ -97,7 +126,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     const why = repaired?.drift ?? [`${entry.container} restarted (its earlier namespace had the NIC)`];
     return { ...base, action: repaired ? 'repaired' : 'attached', detail: `${why.join(', ')}: give the NIC back, then attach it anew`, drift: why, exitCode: 0, plans };
   }
-  const a = await attachFresh(entry, target, records, r);
+  const a = await attachFresh(entry, target, records, r, looked);
   if (a.outcome) done(a.outcome);
   if (a.result.exitCode !== 0 || a.result.action === 'skipped') return { ...a.result, ...(plans.length ? { plans } : {}) };
   return {
@@ -145,11 +174,14 @@ async function repairInPlace(rec: AttachmentRecord, target: Target, r: PlanRun):
   return { outcome: await runPlan(plan, r), drift, besides };
 }
 
-/** The attach command's flow for one entry: lock, look, plan, run; the record written by the runner at the end. */
-async function attachFresh(entry: DesiredEntry, first: Target, records: AttachmentRecord[], r: PlanRun): Promise<{ result: EntryResult; outcome?: Outcome }> {
+/**
+ * The attach command's flow for one entry: lock, look, plan, run; the record written by the runner at the end.
+ * `looked`: what lockAndLook saw for this entry, under the locks still held, with no plan run since: not read again.
+ */
+async function attachFresh(entry: DesiredEntry, first: Target, records: AttachmentRecord[], r: PlanRun, looked?: Looked): Promise<{ result: EntryResult; outcome?: Outcome }> {
   const base = { line: entry.line, container: entry.container, nic: entry.nic };
   const req = entry.request;
-  const { target, hostState, ctrState, link } = await lockAndLook({ dryRun: r.dryRun, locks: r.locks }, req, first);
+  const { target, hostState, ctrState, link } = looked ?? await lockAndLook({ dryRun: r.dryRun, locks: r.locks }, req, first);
   if (!link) {
     const elsewhere = req.macvlan ? undefined : records.find((rec) => recordWanted(rec, req) && rec.input.target.nsId !== target.nsId);
     if (elsewhere) {

@@ -62,15 +62,17 @@ function sysctlDiffs(dev: string): HostNicState['sysctls'] {
     }
     for (const k of keys) {
       if (DERIVED.has(`${family}/${k}`)) continue;
+      const key = `net/${family}/conf/${dev}/${k}`;
+      const value = ownSysctl(key);
+      const defaultValue = ownSysctl(`net/${family}/conf/default/${k}`);
+      if (value === undefined || defaultValue === undefined || value === defaultValue) continue;
+      // Only a key that differs is asked whether it can be written (most do not differ: one stat fewer each).
       try {
         if ((statSync(`${dir}/${k}`).mode & 0o200) === 0) continue;
       } catch {
         continue;
       }
-      const key = `net/${family}/conf/${dev}/${k}`;
-      const value = ownSysctl(key);
-      const defaultValue = ownSysctl(`net/${family}/conf/default/${k}`);
-      if (value !== undefined && defaultValue !== undefined && value !== defaultValue) out.push({ key, value, defaultValue });
+      out.push({ key, value, defaultValue });
     }
   }
   // disable_ipv6 last: detach restores in reverse, so it comes back first, before any other key and before the addresses.

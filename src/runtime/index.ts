@@ -9,7 +9,7 @@
  * only when nothing else matched. A container reported by two runtimes under
  * one id (podman's docker shim) counts once.
  */
-import { UsageError } from '../errors.js';
+import { RuntimeDown, UsageError } from '../errors.js';
 import { netnsId, ownNetns } from '../kernel/ip.js';
 import { checkContainerRef } from '../request/target.js';
 import type { TargetSpec } from '../request/types.js';
@@ -85,12 +85,12 @@ async function resolveExplicit(
   const ref = checkContainerRef(display, spec.ref.replace(/^\//, ''), 'container name or id');
   if (ns !== undefined) checkContainerRef(display, ns, 'containerd namespace');
   const rt = runtimes.find((r) => r.name === spec.kind);
-  if (!rt || !rt.present()) throw new UsageError(`${display}: ${spec.kind} is not present on this host`);
+  if (!rt || !rt.present()) throw new RuntimeDown(`${display}: ${spec.kind} is not present on this host`);
   let found: Found[];
   try {
     found = await rt.find(ref, { namespace: ns });
   } catch (e) {
-    if (e instanceof RuntimeUnavailable) throw new UsageError(`${display}: ${e.reason}`);
+    if (e instanceof RuntimeUnavailable) throw new RuntimeDown(`${display}: ${e.reason}`);
     throw e;
   }
   found = dedupe(found);
@@ -133,7 +133,7 @@ async function resolveBare(name: string, runtimes: Runtime[]): Promise<Target> {
     throw new UsageError(`"${name}" matches several running containers: ${running.map(explicitForm).join(', ')}; name one of them`);
   }
   if (all.length > 0) throw new UsageError(`container ${name} is not running (${all.map(explicitForm).join(', ')})`);
-  if (asked.length === 0) throw new UsageError(`cannot look up "${name}": ${silent.join('; ')}`);
+  if (asked.length === 0) throw new RuntimeDown(`cannot look up "${name}": ${silent.join('; ')}`);
   const unanswered = silent.length ? ` (no answer from ${silent.join('; ')})` : '';
   throw new UsageError(`no running container named ${name} in ${asked.join(', ')}${unanswered}`);
 }

@@ -12,7 +12,7 @@ import { neighAdd } from './neigh.js';
 import { netnsAdd } from './netns.js';
 import { routeAdd, routeDefault } from './route.js';
 import { sysctlAnnounce, sysctlSet } from './sysctl.js';
-import type { KindName, ParamsOf, SavedById, SavedOf, StepKind, StepSpec } from './types.js';
+import type { KindName, ParamsOf, PreflightWhen, SavedById, SavedOf, StepKind, StepSpec } from './types.js';
 import type { Cmd } from '../exec.js';
 
 type Registry = { [K in KindName]: StepKind<ParamsOf<K>, SavedOf<K>> };
@@ -57,11 +57,11 @@ export function undoCommands<K extends KindName>(step: StepSpec<K>): Cmd[] {
 }
 
 /** The kind's read-only check before the step runs forwards (`forward`) or is undone. */
-export async function preflight<K extends KindName>(step: StepSpec<K>, forward: boolean): Promise<void> {
+export async function preflight<K extends KindName>(step: StepSpec<K>, forward: boolean, look?: PreflightWhen['look']): Promise<void> {
   const k: StepKind<ParamsOf<K>, SavedOf<K>> = kindOf(step);
   if (step.leave !== undefined) return;
   const applying = forward !== !!step.inverse;
-  return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward });
+  return k.preflight?.(step.params, applying ? 'apply' : 'undo', { rollback: !forward, ...(look ? { look } : {}) });
 }
 
 /**

@@ -5,7 +5,7 @@ import { lastingOwnNetns, links, netnsId, type Link } from '../kernel/ip.js';
 import { readJson } from '../exec.js';
 import { RefusedError } from '../errors.js';
 import type { Cmd } from '../exec.js';
-import type { StepKind } from './types.js';
+import type { PreflightWhen, StepKind } from './types.js';
 
 /** A namespace as a step names it: a path, or null for the one hostnic runs in. */
 export type NsRef = string | null;
@@ -128,8 +128,8 @@ export const linkMove: StepKind<MoveParams> = {
   },
   settled: (p, action) => moveSettled(p, action),
   // Forwards only: the link under that name must still be the one the plan saw.
-  preflight: async (p, action, { rollback }) => {
-    if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex);
+  preflight: async (p, action, { rollback, look }) => {
+    if (action === 'apply' && !rollback && p.mac) await mustBe(p.from, p.name, p.mac, p.ifindex, look);
   },
 };
 
@@ -140,14 +140,19 @@ export const linkMove: StepKind<MoveParams> = {
  * re-made by a script); acting on it would move, reconfigure or give our MAC
  * to a stranger. Read just before the change (in a batch: just before the
  * batch). Throws RefusedError; a link that is gone is left to the command.
+ * `look` (the steps of one batch): the link is read once for all of them,
+ * since nothing runs between their checks (a batch's steps take the link
+ * down and move it: each check would read the same thing).
  */
-async function mustBe(ns: NsRef, name: string, mac: string, ifindex?: number): Promise<void> {
-  let found: Link | undefined;
-  try {
-    [found] = await readJson<Link[]>({ argv: ['ip', '-json', 'link', 'show', 'dev', name], netns: nsArg(ns) });
-  } catch {
-    return; // not there: the command itself reports it
+async function mustBe(ns: NsRef, name: string, mac: string, ifindex?: number, look?: PreflightWhen['look']): Promise<void> {
+  const key = `link\u0000${ns ?? ''}\u0000${name}`;
+  let read = look?.get(key) as Promise<Link | undefined> | undefined;
+  if (!read) {
+    // Not there (the command itself reports it): undefined.
+    read = readJson<Link[]>({ argv: ['ip', '-json', 'link', 'show', 'dev', name], netns: nsArg(ns) }).then((l) => l[0], () => undefined);
+    look?.set(key, read);
   }
+  const found = await read;
   if (!found) return;
   const now = (found.address ?? '').toLowerCase();
   if (now === mac.toLowerCase() && (ifindex === undefined || found.ifindex === ifindex)) return;
@@ -245,8 +250,8 @@ export const linkSet: StepKind<SetParams> = {
   },
   settled: (p, action) => renameSettled(p, action),
   // Forwards, with the MAC the plan saw: never rename, reconfigure or give our MAC to a link that took the name.
-  preflight: async (p, action, { rollback }) => {
-    if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex);
+  preflight: async (p, action, { rollback, look }) => {
+    if (action === 'apply' && !rollback && p.from.mac) await mustBe(p.ns, p.from.name, p.from.mac, p.from.ifindex, look);
   },
 };
 

@@ -86,6 +86,16 @@ export type StepSpec<K extends KindName = KindName> = SpecMap[K];
 /** What the steps of a plan saved, by step id (records keep it so). */
 export type SavedById = Record<string, unknown>;
 
+/**
+ * When a preflight runs. `look`: the reads of the steps of one `ip -batch`,
+ * shared: nothing runs between their preflights and the batch, so two steps
+ * asking the same question of the kernel get one read (one process).
+ */
+export interface PreflightWhen {
+  rollback: boolean;
+  look?: Map<string, Promise<unknown>>;
+}
+
 export interface StepKind<P = any, S = any> {
   /** Read, just before applying, what undo will need. Read-only. */
   capture?(params: P): Promise<S>;
@@ -99,7 +109,7 @@ export interface StepKind<P = any, S = any> {
    * A read-only check before the commands of one direction run; it throws to
    * refuse (for example: never delete a namespace that still holds a NIC).
    */
-  preflight?(params: P, action: 'apply' | 'undo', when: { rollback: boolean }): Promise<void>;
+  preflight?(params: P, action: 'apply' | 'undo', when: PreflightWhen): Promise<void>;
   /**
    * For a rollback or `recover`: where the step's subject is now, read
    * before the direction `action` runs (a crash, or a namespace that died,

@@ -208,7 +208,9 @@ export class Watcher {
           this.opts.log(e.action, `${e.action} ${e.nic} to ${e.container}${e.drift?.length ? ` (drift: ${e.drift.join(', ')})` : ''}`, fields);
           break;
         case 'skipped':
-          if (!quietSkips) this.opts.log('skipped', `${e.container} ${e.nic}: waiting (${e.why ?? 'skipped'})`, { ...fields, why: e.why });
+          // The runtime away (a daemon restarting): said even after a death; its events coming back bring a resync.
+          if (e.why === 'runtime-unavailable') this.opts.log('waiting', `${e.container} ${e.nic}: ${e.detail}; applied again when its events are back`, { ...fields, why: e.why });
+          else if (!quietSkips) this.opts.log('skipped', `${e.container} ${e.nic}: waiting (${e.why ?? 'skipped'})`, { ...fields, why: e.why });
           break;
         case 'failed':
           this.opts.log('failed', `${e.container} ${e.nic}: ${e.error ?? 'failed'}`, { ...fields, error: e.error });

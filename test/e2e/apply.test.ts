@@ -10,6 +10,7 @@
  * HOSTNIC_CONFIG_ROOT points at a root-owned 0755 temporary tree: the real
  * /etc/hostnic is never read or written.
  */
+import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -198,6 +199,27 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(mixed.code).toBe(1);
     expect(mixed.report.entries.map((e) => e.action)).toEqual(['skipped', 'attached']);
     expect(await linkOf(a, 'eth1')).toBeDefined();
+  });
+
+  it('a container whose namespace goes away while apply waits for its NIC\'s lock is waiting, not failed; nothing changes', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const a = await lab.addNetns();
+    write(`attachments:\n  - {container: "netns:${a}", nic: ${nic}, addresses: [192.168.1.8/24]}\n`);
+    const hostBefore = await lab.snapshot(lab.host);
+    // Another holder of the NIC's lock (what a second hostnic on that NIC is): apply waits for it.
+    mkdirSync(join(lab.stateDir, 'locks'), { recursive: true, mode: 0o700 });
+    const holder = execa('flock', ['--no-fork', join(lab.stateDir, 'locks', nic), 'sleep', '30'], { reject: false });
+    await new Promise((r) => setTimeout(r, 200));
+    const run = applyJson();
+    await new Promise((r) => setTimeout(r, 1000));
+    await execa('ip', ['netns', 'del', a]); // the container stops meanwhile
+    holder.kill('SIGKILL');
+    await holder;
+    const { code, report, stderr } = await run;
+    expect(code, stderr).toBe(0);
+    expect(report.entries.map((e) => [e.action, e.why])).toEqual([['skipped', 'container-not-running']]);
+    expect(report.entries[0]!.detail).toMatch(/stopped while it was looked at/);
+    expect(await lab.snapshot(lab.host)).toEqual(hostBefore);
   });
 
   it('attach --persist writes the entry (keeping comments), detach --keep leaves it, detach removes it; apply follows the file', async () => {

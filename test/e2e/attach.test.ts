@@ -281,6 +281,8 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     const a = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.13/24', '--verbose']);
     expect(a.exitCode, a.stderr).toBe(0);
     expect(a.stderr).not.toMatch(/netns add/);
+    // The host batch (bring it down, move it) checks who the NIC is once for both steps (runner: shared preflight reads).
+    expect(a.stderr.match(new RegExp(`\\$ ip -json link show dev ${nic} `, 'g')), a.stderr).toHaveLength(1);
     await takeHostName(lab, ctr, nic);
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, '--verbose']);
     expect(d.exitCode, d.stderr).toBe(0);
