@@ -74,6 +74,15 @@ export interface AttachInput {
   ctrDefaults?: { 4: Route[]; 6: Route[] };
   /** How the NIC moved into the container. */
   path: MovePath;
+  /** With `dhcp`: where its client keeps the lease, and the container's pid namespace when it has one of its own. */
+  dhcp?: DhcpPlace;
+}
+
+export interface DhcpPlace {
+  /** `<state>/dhcp/<id>.json` */
+  lease: string;
+  /** /proc/PID/ns/pid of the container; absent: it shares hostnic's (or has no process). */
+  pidns?: string;
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
@@ -202,6 +211,17 @@ export function planSections(input: AttachInput): Sections {
   }
   step('link.set', 'ctr.up', `Bring ${ctrName} up`, `Bring ${ctrName} down`,
     { ns: CTR, from: { name: ctrName, up: false }, to: { up: true } });
+  if (req.dhcp) {
+    if (!input.dhcp) throw new Error('internal: a dhcp request without its lease file');
+    const { lease, pidns } = input.dhcp;
+    step('dhcp.client', 'ctr.dhcp.client', `Start the DHCP client on ${ctrName} and wait for a lease (up to ${req.dhcp.timeout} s)`,
+      `Release the lease and stop the DHCP client on ${ctrName}`, { ns: CTR, dev: ctrName, lease, timeout: req.dhcp.timeout, ...(pidns ? { pidns } : {}) });
+    step('dhcp.lease', 'ctr.dhcp', `Apply the DHCP lease to ${ctrName} (address, router, routes, MTU)`,
+      `Release the lease; remove its address and routes from ${ctrName}`, {
+        ns: CTR, dev: ctrName, lease, mtu: req.mtu ?? host.mtu, ...(req.mtu ? { keepMtu: true } : {}),
+        ...(input.ctrDefaults ? { previous: input.ctrDefaults[4] } : {}),
+      });
+  }
   for (const a of req.addresses) {
     if (!a.gateway) continue;
     step('route.default', `ctr.default${a.family}`, `Replace the IPv${a.family} default route with via ${a.gateway} dev ${ctrName}`,

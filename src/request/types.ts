@@ -60,4 +60,11 @@ export interface AttachRequest {
   mtu?: number;
   routes: RouteSpec[];
   force: boolean;
+  /** `dhcp` among the addresses: an IPv4 address (and router, routes, MTU) from DHCP, renewed while attached. */
+  dhcp?: DhcpSpec;
+}
+
+export interface DhcpSpec {
+  /** Seconds to wait for the first lease. */
+  timeout: number;
 }

@@ -1,0 +1,207 @@
+/**
+ * `dhcp` as an address (issue 15): dnsmasq in the lab's cloud namespace is
+ * the cloud's DHCP server (one per test, its own lease and pid files), busybox
+ * udhcpc the client hostnic runs in the container. Real state asserted: the
+ * address from the range, THE default route via the router, classless
+ * routes, MTU, the client process (found in /proc by the lease file in its
+ * environment), dnsmasq's lease file, and snapshots before and after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLab, requireRoot, type Lab, type Proc } from '../helpers/lab.js';
+import { comparable, giveDefaultRoute } from '../helpers/hostnic.js';
+
+const root = requireRoot();
+
+interface Dnsmasq {
+  leases: string;
+  /** The lease file's lines: "EXPIRY MAC IP HOSTNAME CLIENTID". */
+  read(): string[][];
+  stop(): Promise<void>;
+}
+
+/** dnsmasq as the cloud's DHCP server on br0 (192.168.1.0/24, the gateway 192.168.1.1), with `options`. */
+async function startDnsmasq(lab: Lab, options: string[]): Promise<Dnsmasq> {
+  const dir = mkdtempSync(join(tmpdir(), 'hostnic-dnsmasq-'));
+  const leases = join(dir, 'leases');
+  const child: ChildProcess = spawn('ip', ['netns', 'exec', lab.cloud, 'dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--port=0',
+    '--interface=br0', '--bind-interfaces', '--user=root', '--group=root', `--dhcp-leasefile=${leases}`, `--pid-file=${join(dir, 'pid')}`,
+    '--dhcp-authoritative', '--no-ping', ...options], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const deadline = Date.now() + 5000;
+  while (!existsSync(join(dir, 'pid'))) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`dnsmasq did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    leases,
+    read: () => (existsSync(leases) ? readFileSync(leases, 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ')) : []),
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const RANGE = ['--dhcp-range=192.168.1.100,192.168.1.150,255.255.255.0,2m', '--dhcp-option=option:router,192.168.1.1'];
+
+/** udhcpc processes started with a lease file under `stateDir` (hostnic's clients), by host pid. */
+function clients(stateDir: string): number[] {
+  const out: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      if (readFileSync(`/proc/${e}/comm`, 'utf8').trim() !== 'udhcpc') continue;
+      if (readFileSync(`/proc/${e}/environ`, 'utf8').includes(`HOSTNIC_DHCP_LEASE=${stateDir}/`)) out.push(Number(e));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** Processes whose network namespace is the one of inode `ino`. */
+function inNamespace(ino: number): number[] {
+  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).flatMap((e) => {
+    try {
+      return readlinkNs(`/proc/${e}/ns/net`) === ino ? [Number(e)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+import { readlinkSync } from 'node:fs';
+const readlinkNs = (p: string): number => Number(/\[(\d+)\]/.exec(readlinkSync(p))![1]);
+
+interface IpAddr { ifname: string; mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }
+async function addrsOf(lab: Lab, ns: string, dev: string): Promise<IpAddr> {
+  const r = await lab.inNs(ns, ['ip', '-json', 'addr', 'show', 'dev', dev]);
+  return (JSON.parse(r.stdout) as IpAddr[])[0]!;
+}
+async function routes4(lab: Lab, ns: string): Promise<{ dst: string; gateway?: string; dev: string; scope?: string }[]> {
+  return JSON.parse((await lab.inNs(ns, ['ip', '-4', '-json', 'route', 'show', 'table', 'main'])).stdout) as never;
+}
+
+describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', () => {
+  let lab: Lab;
+  let servers: Dnsmasq[];
+  beforeEach(async () => { lab = await createLab(); servers = []; });
+  afterEach(async () => {
+    // A client left by a failed test would keep its container's namespace alive.
+    for (const pid of clients(lab.stateDir)) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    for (const s of servers) await s.stop();
+    await lab.destroy();
+  });
+  const dnsmasq = async (options: string[]): Promise<Dnsmasq> => {
+    const s = await startDnsmasq(lab, options);
+    servers.push(s);
+    return s;
+  };
+
+  it('attach takes a lease (address, THE default route, MTU) and keeps the client; detach releases it and leaves all as before', async () => {
+    const server = await dnsmasq([...RANGE, '--dhcp-option=option:mtu,1400']);
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+
+    const eth1 = await addrsOf(lab, ctr.nsPath, 'eth1');
+    const v4 = eth1.addr_info.filter((a) => a.family === 'inet');
+    expect(v4).toHaveLength(1);
+    expect(v4[0]!.prefixlen).toBe(24);
+    const n = Number(v4[0]!.local.split('.')[3]);
+    expect(v4[0]!.local.startsWith('192.168.1.') && n >= 100 && n <= 150).toBe(true);
+    expect(eth1.mtu).toBe(1400);
+    const defaults = (await routes4(lab, ctr.nsPath)).filter((x) => x.dst === 'default');
+    expect(defaults).toEqual([expect.objectContaining({ gateway: '192.168.1.1', dev: 'eth1' })]);
+    expect(await lab.ping(ctr.nsPath, lab.remote4)).toBe(true);
+    // The server has the lease; the client runs in the container's namespace.
+    expect(server.read().map((l) => l[2])).toEqual([v4[0]!.local]);
+    const running = clients(lab.stateDir);
+    expect(running).toHaveLength(1);
+    expect(readlinkNs(`/proc/${running[0]}/ns/net`)).toBe(readlinkNs(ctr.nsPath));
+
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.stderr).toBe('');
+    expect(d.exitCode).toBe(0);
+    expect(server.read()).toEqual([]); // released
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
+  it('a /32 lease with classless routes (option 121): the router through an on-link route, the routes as sent', async () => {
+    await dnsmasq(['--dhcp-range=192.168.1.100,192.168.1.150,255.255.255.0,2m', '--dhcp-option=option:netmask,255.255.255.255',
+      '--dhcp-option=121,0.0.0.0/0,192.168.1.1,198.51.100.0/24,192.168.1.1,192.168.1.0/24,0.0.0.0']);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp', '--name', 'cloud0']);
+    expect(r.stderr).toBe('');
+    expect(r.exitCode).toBe(0);
+    const v4 = (await addrsOf(lab, ctr.nsPath, 'cloud0')).addr_info.filter((a) => a.family === 'inet');
+    expect(v4.map((a) => a.prefixlen)).toEqual([32]);
+    const rt = await routes4(lab, ctr.nsPath);
+    expect(rt).toEqual(expect.arrayContaining([
+      expect.objectContaining({ dst: '192.168.1.1', dev: 'cloud0', scope: 'link' }),
+      expect.objectContaining({ dst: 'default', gateway: '192.168.1.1', dev: 'cloud0' }),
+      expect.objectContaining({ dst: '198.51.100.0/24', gateway: '192.168.1.1', dev: 'cloud0' }),
+      expect.objectContaining({ dst: '192.168.1.0/24', dev: 'cloud0', scope: 'link' }),
+    ]));
+    expect(rt.filter((x) => x.dst === 'default')).toHaveLength(1);
+    expect(await lab.ping(ctr.nsPath, lab.remote4)).toBe(true);
+
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
+  it('no server: exit 1 after --dhcp-timeout, everything rolled back, no client left', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const hostBefore = await lab.snapshot(lab.host);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp', '--dhcp-timeout', '2']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/no lease/);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
+  it('bad input: dhcp twice, dhcp@GW, dhcp beside an IPv4 gateway: exit 2, one line, nothing changed', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr: Proc = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    for (const [words, why] of [
+      [['dhcp', 'dhcp'], /"dhcp" is given 2 times/],
+      [['dhcp@192.168.1.1'], /invalid address "dhcp@192\.168\.1\.1": write dhcp alone/],
+      [['dhcp', '192.168.1.4/24@192.168.1.1'], /two IPv4 default routes/],
+      [['192.168.1.4/24', '--dhcp-timeout', '3'], /--dhcp-timeout is given without "dhcp"/],
+      [['dhcp', '--dhcp-timeout', '0'], /invalid --dhcp-timeout "0"/],
+    ] as const) {
+      const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, ...words]);
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr.split('\n')[0]).toMatch(why);
+    }
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+  });
+});
+
+export { inNamespace };
