@@ -7,12 +7,14 @@
  * environment), dnsmasq's lease file, and snapshots before and after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLab, requireRoot, type Lab, type Proc } from '../helpers/lab.js';
 import { comparable, giveDefaultRoute } from '../helpers/hostnic.js';
+import { removeContainer, runContainer } from '../helpers/docker.js';
+import { execa } from 'execa';
 
 const root = requireRoot();
 
@@ -76,7 +78,6 @@ function inNamespace(ino: number): number[] {
     }
   });
 }
-import { readlinkSync } from 'node:fs';
 const readlinkNs = (p: string): number => Number(/\[(\d+)\]/.exec(readlinkSync(p))![1]);
 
 interface IpAddr { ifname: string; mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }
@@ -168,6 +169,33 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
+  it('a Docker container killed while its client runs: the client dies with it, no process is left in its namespace', async () => {
+    await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const c = await runContainer();
+    try {
+      const net = readlinkNs(`/proc/${c.pid}/ns/net`);
+      const r = await lab.hostnic(['attach', `docker:${c.name}`, nic, 'dhcp']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+      const running = clients(lab.stateDir);
+      expect(running).toHaveLength(1);
+      // In the container's pid namespace, not hostnic's.
+      expect(readlinkSync(`/proc/${running[0]}/ns/pid`)).toBe(readlinkSync(`/proc/${c.pid}/ns/pid`));
+      expect(readlinkSync(`/proc/${running[0]}/ns/pid`)).not.toBe(readlinkSync('/proc/self/ns/pid'));
+      await execa('docker', ['kill', c.name]);
+      const deadline = Date.now() + 10_000;
+      while (inNamespace(net).length && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      expect(inNamespace(net)).toEqual([]);
+      expect(clients(lab.stateDir)).toEqual([]);
+      // The container is gone: detach forgets the attachment, and its lease file.
+      expect((await lab.hostnic(['detach', `docker:${c.name}`, nic])).exitCode).toBe(0);
+      expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
+    } finally {
+      await removeContainer(c.name);
+    }
+  });
+
   it('no server: exit 1 after --dhcp-timeout, everything rolled back, no client left', async () => {
     const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
     const ctr = await lab.addContainer();
@@ -203,5 +231,3 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
   });
 });
-
-export { inNamespace };
