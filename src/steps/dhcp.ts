@@ -44,6 +44,12 @@ export interface DhcpLeaseParams {
   keepMtu?: boolean;
   /** The container's IPv4 default routes when the plan was made (replaced by the lease's router, put back on undo). */
   previous?: Route[];
+  /**
+   * A renewal (plan/repair.ts planLeaseChange): the lease applied until now,
+   * taken off before the new one is applied (and put back on undo). The
+   * client keeps running either way.
+   */
+  replaces?: DhcpLease;
 }
 
 const ROUTE_GONE = /No such process|Cannot find device/;
@@ -88,29 +94,37 @@ export function readLease(path: string): DhcpLease {
 
 const theirs = (r: Route): string[] => routeArgs(r, r.dev ?? '');
 
+const mtuChanged = (p: DhcpLeaseParams, s: DhcpLease): boolean => !!s.mtu && !p.keepMtu && s.mtu !== p.mtu;
+
+/** The commands that put lease `s` on the link. */
+function put(p: DhcpLeaseParams, s: DhcpLease): Cmd[] {
+  const r = leaseRoutes(s, p.dev);
+  return [
+    ip(p.ns, ['addr', 'add', `${s.ip}/${s.prefix}`, 'dev', p.dev], { idempotent: ADDR_THERE }),
+    ...(mtuChanged(p, s) ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(s.mtu)], {})] : []),
+    ...r.onlink.map((a) => routeAdd(p.ns, a)),
+    ...(r.default ? [...(p.previous ?? []).map((x) => routeDel(p.ns, theirs(x))), routeAdd(p.ns, r.default)] : []),
+    ...r.routes.map((a) => routeAdd(p.ns, a)),
+  ];
+}
+
+/** The commands that take lease `s` off the link, in reverse, the previous default routes back. */
+function takeOff(p: DhcpLeaseParams, s: DhcpLease): Cmd[] {
+  const r = leaseRoutes(s, p.dev);
+  return [
+    ...[...r.routes].reverse().map((a) => routeDel(p.ns, a)),
+    ...(r.default ? [routeDel(p.ns, r.default), ...(p.previous ?? []).map((x) => routeAdd(p.ns, theirs(x)))] : []),
+    ...[...r.onlink].reverse().map((a) => routeDel(p.ns, a)),
+    ...(mtuChanged(p, s) ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(p.mtu)], { tolerate: /Cannot find device/ })] : []),
+    ip(p.ns, ['addr', 'del', `${s.ip}/${s.prefix}`, 'dev', p.dev], { tolerate: ADDR_GONE }),
+  ];
+}
+
 export const dhcpLease: StepKind<DhcpLeaseParams, DhcpLease> = {
   capture: async (p) => readLease(p.lease),
-  apply: (p, s) => {
-    if (!s) return [];
-    const r = leaseRoutes(s, p.dev);
-    return [
-      ip(p.ns, ['addr', 'add', `${s.ip}/${s.prefix}`, 'dev', p.dev], { idempotent: ADDR_THERE }),
-      ...(s.mtu && !p.keepMtu && s.mtu !== p.mtu ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(s.mtu)], {})] : []),
-      ...r.onlink.map((a) => routeAdd(p.ns, a)),
-      ...(r.default ? [...(p.previous ?? []).map((x) => routeDel(p.ns, theirs(x))), routeAdd(p.ns, r.default)] : []),
-      ...r.routes.map((a) => routeAdd(p.ns, a)),
-    ];
-  },
-  undo: (p, s) => {
-    if (!s) return [stopCmd(p.lease)];
-    const r = leaseRoutes(s, p.dev);
-    return [
-      stopCmd(p.lease),
-      ...[...r.routes].reverse().map((a) => routeDel(p.ns, a)),
-      ...(r.default ? [routeDel(p.ns, r.default), ...(p.previous ?? []).map((x) => routeAdd(p.ns, theirs(x)))] : []),
-      ...[...r.onlink].reverse().map((a) => routeDel(p.ns, a)),
-      ...(s.mtu && !p.keepMtu && s.mtu !== p.mtu ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(p.mtu)], { tolerate: /Cannot find device/ })] : []),
-      ip(p.ns, ['addr', 'del', `${s.ip}/${s.prefix}`, 'dev', p.dev], { tolerate: ADDR_GONE }),
-    ];
-  },
+  apply: (p, s) => [...(p.replaces ? takeOff(p, p.replaces) : []), ...(s ? put(p, s) : [])],
+  // Taken off for good (detach, rollback of the attach): the lease is released first, from its address.
+  undo: (p, s) => (p.replaces
+    ? [...(s ? takeOff(p, s) : []), ...put(p, p.replaces)]
+    : [stopCmd(p.lease), ...(s ? takeOff(p, s) : [])]),
 };

@@ -51,12 +51,13 @@ export function dhcpSchemas(checkRoute: (v: unknown, at: string) => void): { 'dh
       },
     },
     'dhcp.lease': {
-      required: ['ns', 'dev', 'lease', 'mtu'], optional: ['keepMtu', 'previous'],
+      required: ['ns', 'dev', 'lease', 'mtu'], optional: ['keepMtu', 'previous', 'replaces'],
       params: (p, at) => {
         base(p, at);
         needInt(p.mtu, `${at}.mtu`, 1, 65536);
         if (p.keepMtu !== undefined && typeof p.keepMtu !== 'boolean') fail(`${at}.keepMtu`, 'not a boolean');
         if (p.previous !== undefined) needArray(p.previous, `${at}.previous`, { max: 64 }).forEach((r, i) => checkRoute(r, `${at}.previous[${i}]`));
+        if (p.replaces !== undefined) checkLease(p.replaces, `${at}.replaces`);
       },
       saved: (v, at) => checkLease(v, at),
     },

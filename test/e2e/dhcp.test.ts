@@ -80,6 +80,14 @@ function inNamespace(ino: number): number[] {
 }
 const readlinkNs = (p: string): number => Number(/\[(\d+)\]/.exec(readlinkSync(p))![1]);
 
+interface DhcpView { address: string; server?: string; router?: string; expires: string; running: boolean; pids: number[] }
+const record = (lab: Lab): { saved: Record<string, { ip: string }> } => {
+  const [file] = readdirSync(join(lab.stateDir, 'attachments'));
+  return JSON.parse(readFileSync(join(lab.stateDir, 'attachments', file!), 'utf8')) as never;
+};
+const v4Of = async (lab: Lab, ns: string, dev: string): Promise<string[]> =>
+  (await addrsOf(lab, ns, dev)).addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
+
 interface IpAddr { ifname: string; mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }
 async function addrsOf(lab: Lab, ns: string, dev: string): Promise<IpAddr> {
   const r = await lab.inNs(ns, ['ip', '-json', 'addr', 'show', 'dev', dev]);
@@ -132,6 +140,13 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     const running = clients(lab.stateDir);
     expect(running).toHaveLength(1);
     expect(readlinkNs(`/proc/${running[0]}/ns/net`)).toBe(readlinkNs(ctr.nsPath));
+
+    // status: the lease (address, server, expiry) and its client.
+    const st = await lab.hostnic(['status', '--json']);
+    const row = (JSON.parse(st.stdout) as { attachments: { dhcp?: DhcpView }[] }).attachments[0]!;
+    expect(row.dhcp).toMatchObject({ address: `${v4[0]!.local}/24`, server: '192.168.1.1', router: '192.168.1.1', running: true, pids: running });
+    expect(Date.parse(row.dhcp!.expires) - Date.now()).toBeGreaterThan(60_000);
+    expect((await lab.hostnic(['status'])).stdout).toMatch(new RegExp(`dhcp: ${v4[0]!.local.replaceAll('.', '\\.')}/24 from 192\\.168\\.1\\.1, router 192\\.168\\.1\\.1, expires \\S+; client running \\(pid ${running[0]}\\)`));
 
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
     expect(d.stderr).toBe('');
@@ -195,6 +210,63 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
       await removeContainer(c.name);
     }
   });
+
+  it('a lease that changes at renewal (the server now hands out another address) is applied and recorded', async () => {
+    const first = await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    const [was] = await v4Of(lab, ctr.nsPath, 'eth1');
+    // The cloud moves the subnet's range: the renewal is refused (NAK) and the client takes a new lease.
+    await first.stop();
+    servers.splice(servers.indexOf(first), 1);
+    const second = await dnsmasq(['--dhcp-range=192.168.1.200,192.168.1.250,255.255.255.0,2m', '--dhcp-option=option:router,192.168.1.1']);
+    const [pid] = clients(lab.stateDir);
+    process.kill(pid!, 'SIGUSR1'); // renew now
+    const deadline = Date.now() + 15_000;
+    let now: string[] = [];
+    while (Date.now() < deadline) {
+      now = await v4Of(lab, ctr.nsPath, 'eth1');
+      if (now.length === 1 && now[0] !== was && existsSync(join(lab.stateDir, 'attachments'))
+        && record(lab).saved['ctr.dhcp']?.ip === now[0]!.split('/')[0] && readdirSync(join(lab.stateDir, 'journal')).length === 0) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(now).toHaveLength(1);
+    expect(Number(now[0]!.split('/')[0]!.split('.')[3])).toBeGreaterThanOrEqual(200);
+    expect(record(lab).saved['ctr.dhcp']!.ip).toBe(now[0]!.split('/')[0]);
+    expect((await routes4(lab, ctr.nsPath)).filter((x) => x.dst === 'default')).toEqual([expect.objectContaining({ gateway: '192.168.1.1', dev: 'eth1' })]);
+    expect(clients(lab.stateDir)).toEqual([pid]); // the same client, renewing
+    expect(await lab.ping(ctr.nsPath, lab.remote4)).toBe(true);
+
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
+    expect(second.read()).toEqual([]);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
+  it('a real renewal (dnsmasq\'s shortest lease, 2 min, renewed at half): the expiry moves in dnsmasq\'s lease file and in status', async () => {
+    const server = await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    const [pid] = clients(lab.stateDir);
+    const expires = async (): Promise<number> => Date.parse((JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { dhcp: DhcpView }[] }).attachments[0]!.dhcp.expires);
+    const [[before, , ip]] = server.read() as [string[]];
+    const statusBefore = await expires();
+    const deadline = Date.now() + 90_000;
+    while (Number(server.read()[0]?.[0]) === Number(before) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    const [[after, , ipAfter]] = server.read() as [string[]];
+    expect(Number(after)).toBeGreaterThan(Number(before!) + 30);
+    expect(ipAfter).toBe(ip);
+    await new Promise((r) => setTimeout(r, 300)); // the event script writes the lease file after the ACK
+    expect(await expires()).toBeGreaterThan(statusBefore + 30_000);
+    expect(clients(lab.stateDir)).toEqual([pid]);
+    expect(await v4Of(lab, ctr.nsPath, 'eth1')).toEqual([`${ip}/24`]);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
+    expect(server.read()).toEqual([]);
+  }, 120_000);
 
   it('no server: exit 1 after --dhcp-timeout, everything rolled back, no client left', async () => {
     const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
