@@ -14,6 +14,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { Locks } from '../runner/locks.js';
 import { makeLogger } from '../watch/log.js';
 import { Watcher } from '../watch/daemon.js';
+import { startDhcpKeeper } from '../dhcp/keeper.js';
 
 export interface WatchArgs {
   file?: string;
@@ -65,7 +66,10 @@ export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
     if (rec.exitCode !== EXIT.ok) log('recover-failed', 'some unfinished plans could not be finished: their NICs stay blocked until hostnic recover succeeds', {});
     log('started', `watching ${file} (pid ${process.pid}, resync every ${resyncSeconds} s)`, { file, pid: process.pid, resyncSeconds });
     if (!stopped) await watcher.start(first);
+    // DHCP clients: restarted when they died while their container lives, stopped when they outlive it (src/dhcp/keeper.ts).
+    const keeper = stopped ? undefined : startDhcpKeeper(ctx.state, log);
     await stopAsked;
+    await keeper?.stop();
     await stopped;
     log('stopped', 'stopped', {});
     return EXIT.ok;

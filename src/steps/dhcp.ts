@@ -64,18 +64,27 @@ const routeDel = (ns: string, args: string[]): Cmd => ip(ns, ['route', 'del', ..
 /** Release the lease and stop the client (every client of that lease file; none: nothing to do). */
 export const stopCmd = (lease: string): Cmd => ({ argv: [scriptPath(), 'stop', lease], timeoutMs: 15_000 });
 
-export const dhcpClient: StepKind<DhcpClientParams> = {
-  apply: (p) => [{
+/**
+ * The client's command. `background`: for a client restarted while the
+ * attachment stands (dhcp/keeper.ts): -b, keep trying in the background
+ * when no lease comes, instead of -n, exit 1.
+ */
+export function clientCmd(p: DhcpClientParams, { background = false } = {}): Cmd {
+  return {
     argv: [
       'nsenter', `--net=${p.ns}`, ...(p.pidns ? [`--pid=${p.pidns}`] : []), '--',
       ...clientArgv(), '-i', p.dev, '-s', scriptPath(), '-p', pidFileOf(p.lease),
       // -n: exit 1 without a lease after -t discovers -T 1 s apart; -R: release on SIGTERM;
       // -B: ask for broadcast replies (busybox 1.35 drops unicast offers over a veth with checksum offload).
-      '-n', '-t', String(p.timeout), '-T', '1', '-R', '-B', '-O', 'staticroutes', '-O', 'mtu',
+      background ? '-b' : '-n', '-t', String(p.timeout), '-T', '1', '-R', '-B', '-O', 'staticroutes', '-O', 'mtu',
     ],
     env: { [LEASE_ENV]: p.lease },
     timeoutMs: (p.timeout + 10) * 1000,
-  }],
+  };
+}
+
+export const dhcpClient: StepKind<DhcpClientParams> = {
+  apply: (p) => [clientCmd(p)],
   undo: (p) => [stopCmd(p.lease)],
 };
 

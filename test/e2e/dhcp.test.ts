@@ -15,6 +15,7 @@ import { createLab, requireRoot, type Lab, type Proc } from '../helpers/lab.js';
 import { comparable, giveDefaultRoute } from '../helpers/hostnic.js';
 import { removeContainer, runContainer } from '../helpers/docker.js';
 import { execa } from 'execa';
+import { desiredDir, startWatch, writeDesired } from './watch-helpers.js';
 
 const root = requireRoot();
 
@@ -267,6 +268,64 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
     expect(server.read()).toEqual([]);
   }, 120_000);
+
+  it('watch restarts a client that died while its container lives, and stops one that outlives its target (shared pid namespace)', async () => {
+    await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer(); // `unshare --net`: it shares hostnic's pid namespace
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    const [ip] = await v4Of(lab, ctr.nsPath, 'eth1');
+    const dir = desiredDir();
+    const file = join(dir, 'attachments.yaml');
+    writeDesired(file, []);
+    const w = startWatch(lab, file);
+    try {
+      await w.until((l) => l.event === 'started');
+      const [first] = clients(lab.stateDir);
+      process.kill(first!, 'SIGKILL');
+      const [line] = await w.until((l) => l.event === 'dhcp-restarted', 1, 20_000);
+      expect(line!.nic).toBe(nic);
+      const again = clients(lab.stateDir);
+      expect(again).toHaveLength(1);
+      expect(again[0]).not.toBe(first);
+      expect(await v4Of(lab, ctr.nsPath, 'eth1')).toEqual([ip]); // the same lease, renewed by the new client
+      // The target dies; the client, in hostnic's pid namespace, would keep its namespace (and the NIC) alive.
+      const net = readlinkNs(ctr.nsPath);
+      await ctr.kill();
+      await w.until((l) => l.event === 'dhcp-stopped', 1, 20_000);
+      expect(clients(lab.stateDir)).toEqual([]);
+      const deadline = Date.now() + 5000;
+      while (inNamespace(net).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(inNamespace(net)).toEqual([]);
+    } finally {
+      await w.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the desired file takes dhcp as an address: apply attaches with a lease, a second apply changes nothing', async () => {
+    const server = await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ns = await lab.addNetns(); // netns: no process, so no pid namespace of its own: detach ends the client
+    const dir = desiredDir();
+    const file = join(dir, 'attachments.yaml');
+    writeDesired(file, [{ container: `netns:${ns}`, nic, addresses: ['dhcp'] }]);
+    try {
+      const r = await lab.hostnic(['apply', '-f', file]);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const [ip] = await v4Of(lab, ns, 'eth1');
+      expect(server.read().map((l) => `${l[2]}/24`)).toEqual([ip]);
+      expect(clients(lab.stateDir)).toHaveLength(1);
+      const again = await lab.hostnic(['apply', '-f', file, '--json']);
+      expect(again.exitCode).toBe(0);
+      expect((JSON.parse(again.stdout) as { entries: { action: string }[] }).entries.map((e) => e.action)).toEqual(['in-place']);
+      expect((await lab.hostnic(['detach', `netns:${ns}`, nic])).exitCode).toBe(0);
+      expect(clients(lab.stateDir)).toEqual([]);
+      expect(server.read()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('no server: exit 1 after --dhcp-timeout, everything rolled back, no client left', async () => {
     const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
