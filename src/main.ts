@@ -46,6 +46,12 @@ const load = {
   watch: () => import('./commands/watch.js'),
 };
 
+/** bin/hostnic-dhcp: the DHCP client's event script, and `stop` (src/dhcp/script.ts). */
+export async function dhcp(args: string[]): Promise<void> {
+  const { dhcpScript } = await import('./dhcp/script.js');
+  process.exitCode = await dhcpScript(args);
+}
+
 async function withCtx(argv: GlobalOptions, fn: (ctx: Ctx) => Promise<number>): Promise<void> {
   if (process.getuid?.() !== 0) fail(ROOT_MESSAGE);
   const { makeContext } = await load.context();
@@ -75,7 +81,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
       (y) => y
         .positional('container', { type: 'string', describe: 'pid:PID, netns:NAME, a netns path, docker:NAME, podman:NAME, containerd:[NS/]ID, or a container name', demandOption: true })
         .positional('nic', { type: 'string', describe: 'interface name, mac:ADDRESS or pci:BUS-ID', demandOption: true })
-        .positional('addresses', { type: 'string', array: true, describe: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6, several allowed' })
+        .positional('addresses', { type: 'string', array: true, describe: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6, several allowed; dhcp: an IPv4 lease, renewed while attached' })
         .option('name', { type: 'string', describe: 'interface name in the container (default: first free ethN)' })
         .option('mac', { type: 'string', describe: 'set this MAC (clouds usually drop frames from other MACs)' })
         .option('mtu', { type: 'string', describe: "set this MTU (within the NIC's own range)" })
@@ -84,6 +90,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
         .option('persist', { type: 'boolean', describe: 'also write the entry in the desired-state file, so hostnic apply/watch attach it again (e.g. after a restart)' })
         .option('macvlan', { type: 'boolean', describe: 'give the container a macvlan child of the NIC instead; the NIC stays in the host (L2 networks you control)' })
         .option('macvlan-mode', { type: 'string', describe: 'with --macvlan: bridge (default), private or vepa' })
+        .option('dhcp-timeout', { type: 'string', describe: 'with dhcp: seconds to wait for the first lease (default 10)' })
+        .example('$0 attach nginx eth1 dhcp', "nginx gets eth1 with the address, router, routes and MTU of the cloud's DHCP")
         .example('$0 attach nginx eth1 192.168.1.4/24@192.168.1.1', 'nginx gets eth1 of the VM as its eth1, default route via the VPC gateway')
         .example('$0 attach pid:4242 mac:52:54:00:12:34:56 192.168.1.4/24@192.168.1.1 --name cloud0', 'select the NIC by MAC, name it cloud0')
         .example('$0 attach nginx eth2 192.168.1.5/24 --route 10.8.0.0/16@192.168.1.1', 'no default route change, one extra route')

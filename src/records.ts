@@ -82,7 +82,8 @@ function checkCni(v: unknown): void {
 
 /** The fields of an attach input that are not (only) in its steps: who the NIC, the container and the request are. */
 function checkInput(v: unknown, id: string): void {
-  const i = needObject(v, 'input', ['id', 'request', 'host', 'target', 'ctrName', 'tmpNs', 'tag', 'path'], ['ctrDefaults', 'macvlan']);
+  const i = needObject(v, 'input', ['id', 'request', 'host', 'target', 'ctrName', 'tmpNs', 'tag', 'path'], ['ctrDefaults', 'macvlan', 'dhcp']);
+  if (i.dhcp !== undefined) needObject(i.dhcp, 'input.dhcp', ['lease'], ['pidns']); // each field checked in its steps' params
   if (i.id !== id) fail('input.id', 'is not the record\'s id');
   needIfName(i.ctrName, 'input.ctrName');
   if (typeof i.tmpNs !== 'string' || !PRIVATE_NS.test(i.tmpNs)) fail('input.tmpNs', 'is not a private namespace of hostnic (hostnic-<hex>)');
@@ -122,8 +123,10 @@ function checkInput(v: unknown, id: string): void {
     needString(rt.containerName, 'input.target.runtime.containerName', 1024);
     if (rt.namespace !== undefined) needString(rt.namespace, 'input.target.runtime.namespace', 1024);
   }
-  const q = needObject(i.request, 'input.request', ['target', 'nic', 'addresses', 'routes', 'force'], ['name', 'mac', 'mtu', 'macvlan']);
+  const q = needObject(i.request, 'input.request', ['target', 'nic', 'addresses', 'routes', 'force'], ['name', 'mac', 'mtu', 'macvlan', 'dhcp']);
   checkMacvlan(i, h, q);
+  if (q.dhcp !== undefined) needInt(needObject(q.dhcp, 'input.request.dhcp', ['timeout']).timeout, 'input.request.dhcp.timeout', 1, 3600);
+  if ((q.dhcp === undefined) !== (i.dhcp === undefined)) fail('input.dhcp', 'is not there exactly when the request has dhcp');
   needObject(q.target, 'input.request.target', ['kind'], Object.keys(q.target ?? {}));
   needObject(q.nic, 'input.request.nic', ['kind'], Object.keys(q.nic ?? {}));
   needBool(q.force, 'input.request.force');
@@ -181,7 +184,7 @@ export function recordWanted(r: AttachmentRecord, req: Pick<AttachRequest, 'nic'
 /** The parts of a request that define the result (not how the user spelled the target). */
 export function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string): boolean {
   const key = (r: AttachRequest) => JSON.stringify({
-    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes, ...(r.macvlan ? { macvlan: r.macvlan.mode } : {}),
+    addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes, ...(r.macvlan ? { macvlan: r.macvlan.mode } : {}), ...(r.dhcp ? { dhcp: true } : {}),
   });
   return key(a) === key(b) && (b.name === undefined || b.name === ctrName);
 }

@@ -21,7 +21,7 @@ import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocat
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
-import { finalize, journalProblem, processStart, unfinishedTouching } from './runner/journal.js';
+import { finalize, journalProblem, ownPid, processStart, unfinishedTouching } from './runner/journal.js';
 import type { Locks } from './runner/locks.js';
 import { runTasks } from './runner/render.js';
 import type { Journal, Leftover, Outcome, Plan, Renderer } from './runner/types.js';
@@ -123,7 +123,7 @@ export class Runner {
     this.admit(plan.id, plan.title, plan.touches);
     this.journalPath = join(state.journalDir, `${plan.id}.json`);
     this.journal = {
-      schema: SCHEMA, id: plan.id, command: plan.command, title: plan.title, pid: process.pid, pidStart: processStart(process.pid),
+      schema: SCHEMA, id: plan.id, command: plan.command, title: plan.title, pid: ownPid(), pidStart: processStart(ownPid()),
       startedAt: new Date().toISOString(), phase: 'apply', touches: plan.touches, locks: this.opts.locks.keys(), finalize: plan.finalize,
       steps: plan.steps.map((spec) => ({ spec: { ...spec }, state: 'pending' })),
     };

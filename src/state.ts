@@ -31,6 +31,15 @@ export class StateDir {
   /** Restores a detach could not finish (src/incomplete.ts); made when the first one is written. */
   get incompleteDir(): string { return join(this.root, 'incomplete'); }
 
+  /** The DHCP clients' lease and pid files (src/dhcp/); made when the first client starts. */
+  get dhcpDir(): string { return join(this.root, 'dhcp'); }
+
+  /** ensure(), and the dhcp/ directory too. */
+  ensureDhcp(): void {
+    this.ensure();
+    checkStateDir(this.dhcpDir);
+  }
+
   /**
    * Make sure the state directory and its subdirectories are usable, creating
    * what is missing (0700). An existing directory is taken as it is, never

@@ -12,6 +12,7 @@ import { SCHEMA } from '../state.js';
 import { resolveTarget } from '../runtime/resolve.js';
 import { lockAndLook, selectorKey } from '../cli/attach-look.js';
 import { executePlan } from '../cli/execute.js';
+import { dhcpPlace } from '../dhcp/place.js';
 import { defaultDesiredPath } from '../desired/file.js';
 import { checkPersistable, desiredKey, persistChange, type FileChange } from '../desired/persist.js';
 import type { Ctx } from '../cli/context.js';
@@ -38,7 +39,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
   checkOptionCounts(args);
   const req = parseAttachRequest({
     container: args.container, nic: args.nic, addresses: args.addresses ?? [], name: args.name, mac: args.mac,
-    mtu: args.mtu, routes: args.route ?? [], force: args.force, macvlan: args.macvlan, macvlanMode: args.macvlanMode,
+    mtu: args.mtu, routes: args.route ?? [], force: args.force, macvlan: args.macvlan, macvlanMode: args.macvlanMode, dhcpTimeout: args.dhcpTimeout,
   });
   // --persist: a target the file cannot hold, or a file that is (or would be) bad, is refused before anything.
   if (args.persist) {
@@ -103,6 +104,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
 
   const id = randomBytes(4).toString('hex');
   const input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
+  if (req.dhcp) input.dhcp = dhcpPlace(ctx.state, id, target);
   const { host, ctrName } = input;
   const plan: Plan = {
     id,

@@ -8,6 +8,7 @@ import { hostnicAlive, unfinishedPlans } from '../runner.js';
 import type { Ctx } from '../cli/context.js';
 import { renderTable } from '../cli/table.js';
 import { waitingEntries } from '../desired/waiting.js';
+import { dhcpLine, dhcpView, type DhcpView } from '../dhcp/status.js';
 
 export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Promise<number> {
   const { records, bad: badRecords } = loadRecords(ctx.state);
@@ -23,6 +24,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   for (const rec of records) {
     const live = await liveCheck(rec);
     const i = rec.input;
+    const dhcp: DhcpView | undefined = dhcpView(rec);
     rows.push({
       id: rec.id,
       target: i.target.display,
@@ -38,6 +40,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
       ...(live.liveName ? { liveName: live.liveName } : {}),
       ...(live.holders ? { holders: live.holders } : {}),
       ...(rec.cni ? { cni: { containerId: rec.cni.containerId, network: rec.cni.network, ifname: rec.cni.ifname } } : {}),
+      ...(dhcp ? { dhcp } : {}),
       attachedAt: rec.createdAt,
     });
   }
@@ -90,11 +93,14 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   const colour = (s: string) => (s === 'in place' ? chalk.green(s) : s === 'drifted' ? chalk.yellow(s) : chalk.red(s));
   const [head, ...lines] = renderTable(
     ['TARGET', 'NIC', 'AS', 'MAC', 'ADDRESSES', 'STATUS'],
-    rows.map((r) => [r.target, 'macvlan' in r && r.macvlan ? `${r.nic} (macvlan child)` : r.nic, r.name, r.mac, r.addresses.join(',') || '-', r.status]),
+    rows.map((r) => [r.target, 'macvlan' in r && r.macvlan ? `${r.nic} (macvlan child)` : r.nic, r.name, r.mac, [...('dhcp' in r && r.dhcp ? ['dhcp'] : []), ...r.addresses].join(',') || '-', r.status]),
     (cell, row, col) => (row >= 0 && col === 5 ? colour(cell) : cell),
   );
   ctx.say(head!);
-  rows.forEach((r, n) => ctx.say(lines[n]! + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`))));
+  rows.forEach((r, n) => {
+    ctx.say(lines[n]! + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`)));
+    if ('dhcp' in r && r.dhcp) ctx.say(chalk.dim(`  ${dhcpLine(r.dhcp, r.status === 'in place')}`));
+  });
   for (const l of waitingLines) ctx.say(l);
   return 0;
 }

@@ -14,6 +14,7 @@ import { EXIT, UsageError } from '../errors.js';
 import { Locks } from '../runner/locks.js';
 import { makeLogger } from '../watch/log.js';
 import { Watcher } from '../watch/daemon.js';
+import { startDhcpKeeper } from '../dhcp/keeper.js';
 
 export interface WatchArgs {
   file?: string;
@@ -66,7 +67,10 @@ export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
     const every = resyncSeconds > 0 ? `resync every ${resyncSeconds} s` : 'no periodic resync';
     log('started', `watching ${file} (pid ${process.pid}, ${every})`, { file, pid: process.pid, resyncSeconds });
     if (!stopped) await watcher.start(first);
+    // DHCP clients: restarted when they died while their container lives, stopped when they outlive it (src/dhcp/keeper.ts).
+    const keeper = stopped ? undefined : startDhcpKeeper(ctx.state, log);
     await stopAsked;
+    await keeper?.stop();
     await stopped;
     log('stopped', 'stopped', {});
     return EXIT.ok;

@@ -21,6 +21,7 @@ import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
+import { dhcpPlace } from '../dhcp/place.js';
 import { decodeTag } from '../tag.js';
 import { containerKey, type DesiredEntry } from './parse.js';
 import { outcomeError, runPlan, type PlanRun } from './run.js';
@@ -195,6 +196,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   let input;
   try {
     input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
+    if (req.dhcp) input.dhcp = dhcpPlace(r.state, id, target);
   } catch (e) {
     if (!(e instanceof HostnicError)) throw e;
     return { result: { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 } };
@@ -212,6 +214,6 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
       result: { ...base, action: 'failed', detail: `attaching ${host.name}: ${err}`, error: err, exitCode: outcome.exitCode, ...(outcome.leftovers.length ? { leftovers: outcome.leftovers } : {}) },
     };
   }
-  const addrs = req.addresses.map((a) => a.cidr).join(', ');
+  const addrs = [...(req.dhcp ? ['dhcp'] : []), ...req.addresses.map((a) => a.cidr)].join(', ');
   return { outcome, result: { ...base, action: 'attached', detail: `${host.name} to ${target.display} as ${ctrName}${addrs ? ` (${addrs})` : ''}`, id, ctrName, exitCode: 0 } };
 }

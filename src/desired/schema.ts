@@ -40,9 +40,9 @@ const ENTRY_SCHEMA: Record<EntryKey, Record<string, unknown>> = {
     pattern: `^(?:[Mm][Aa][Cc]:(?:${MAC_BODY})|[Pp][Cc][Ii]:(?:[0-9A-Fa-f]{4}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]|${IFNAME})$`,
   },
   addresses: {
-    description: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6; a gateway makes the container\'s default route of that family go through the NIC.',
+    description: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6; a gateway makes the container\'s default route of that family go through the NIC. dhcp (once): an IPv4 lease (address, router, routes, MTU) from DHCP, renewed while attached.',
     type: 'array',
-    items: { type: 'string', pattern: `^${IP}/${PREFIX}(?:@${IP})?$` },
+    items: { type: 'string', pattern: `^(?:${IP}/${PREFIX}(?:@${IP})?|dhcp)$` },
   },
   name: {
     description: 'The interface name in the container (default: the first free ethN), as --name.',

@@ -81,11 +81,20 @@ export interface AttachInput {
    * "macvlan", and nothing to take off the host.
    */
   macvlan?: { parent: string; mode: 'bridge' | 'private' | 'vepa' };
+  /** With `dhcp`: where its client keeps the lease, and the container's pid namespace when it has one of its own. */
+  dhcp?: DhcpPlace;
 }
 
 /** The identities a plan of this attachment touches (runner/locks.ts): for a macvlan child, its parent (children of one parent take turns). */
 export function attachTouches(input: Pick<AttachInput, 'host' | 'macvlan'>): string[] {
   return input.macvlan ? [input.host.name] : [input.host.name, input.host.mac];
+}
+
+export interface DhcpPlace {
+  /** `<state>/dhcp/<id>.json` */
+  lease: string;
+  /** /proc/PID/ns/pid of the container; absent: it shares hostnic's (or has no process). */
+  pidns?: string;
 }
 
 export const tmpNsPath = (name: string): string => `/run/netns/${name}`;
@@ -240,7 +249,7 @@ function macvlanSections(input: AttachInput, step: StepFn, sections: Sections, i
 
 /** The container side, the same for a NIC and a macvlan child: addresses, up, default routes, extra routes. */
 function ctrSide(input: AttachInput, step: StepFn): void {
-  const { request: req, target, ctrName } = input;
+  const { request: req, target, ctrName, host } = input;
   const CTR: NsRef = target.nsPath;
   if (req.addresses.length) {
     const list = req.addresses.map((a) => a.cidr).join(', ');
@@ -249,6 +258,17 @@ function ctrSide(input: AttachInput, step: StepFn): void {
   }
   step('link.set', 'ctr.up', `Bring ${ctrName} up`, `Bring ${ctrName} down`,
     { ns: CTR, from: { name: ctrName, up: false }, to: { up: true } });
+  if (req.dhcp) {
+    if (!input.dhcp) throw new Error('internal: a dhcp request without its lease file');
+    const { lease, pidns } = input.dhcp;
+    step('dhcp.client', 'ctr.dhcp.client', `Start the DHCP client on ${ctrName} and wait for a lease (up to ${req.dhcp.timeout} s)`,
+      `Release the lease and stop the DHCP client on ${ctrName}`, { ns: CTR, dev: ctrName, lease, timeout: req.dhcp.timeout, ...(pidns ? { pidns } : {}) });
+    step('dhcp.lease', 'ctr.dhcp', `Apply the DHCP lease to ${ctrName} (address, router, routes, MTU)`,
+      `Release the lease; remove its address and routes from ${ctrName}`, {
+        ns: CTR, dev: ctrName, lease, mtu: req.mtu ?? host.mtu, ...(req.mtu ? { keepMtu: true } : {}),
+        ...(input.ctrDefaults ? { previous: input.ctrDefaults[4] } : {}),
+      });
+  }
   for (const a of req.addresses) {
     if (!a.gateway) continue;
     step('route.default', `ctr.default${a.family}`, `Replace the IPv${a.family} default route with via ${a.gateway} dev ${ctrName}`,

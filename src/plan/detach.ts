@@ -98,7 +98,16 @@ export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctr: NsS
     };
   }
   if (found.where === 'host') {
-    return { steps: planReturned(rec, found.liveName!), title: `Restore ${found.liveName} (back from ${i.target.display}) as ${i.host.name}` };
+    return { steps: [...stopClient(i), ...planReturned(rec, found.liveName!)], title: `Restore ${found.liveName} (back from ${i.target.display}) as ${i.host.name}` };
   }
-  return { steps: [], title: `Forget ${i.host.name} (${found.detail})` };
+  return { steps: stopClient(i), title: `Forget ${i.host.name} (${found.detail})` };
+}
+
+/**
+ * The NIC left its container (the namespace died): its DHCP client, if one
+ * still runs (a target in hostnic's pid namespace), is stopped, and its lease
+ * file removed.
+ */
+function stopClient(i: AttachInput): StepSpec[] {
+  return planSections(i).ctr.filter((s) => s.kind === 'dhcp.client').map(invert);
 }

@@ -11,7 +11,7 @@
 import { isUp, mainDefaults, type LinkAddrs, type NsState, type Route } from '../kernel/ip.js';
 import { checkIds, makeStep } from '../steps/index.js';
 import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
-import type { AttachInput } from './attach.js';
+import { planSections, type AttachInput } from './attach.js';
 
 export interface Repair {
   /** What differs from what hostnic set (each a short phrase). */
@@ -110,4 +110,21 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): R
   }
   checkIds(steps);
   return { drift, besides, steps };
+}
+
+/**
+ * A DHCP lease renewed with something applied changed (address, router,
+ * classless routes, MTU): one `dhcp.lease` step, under the record's id, from
+ * the lease applied until now (`replaces`) to the new one, which its capture
+ * reads from the lease file. Its saved data replaces the record's.
+ */
+export function planLeaseChange(input: AttachInput, saved: Record<string, unknown>): StepSpec[] {
+  return planSections(input).ctr.flatMap((s) => {
+    if (s.kind !== 'dhcp.lease') return [];
+    const old = saved[s.id] as StepSpec<'dhcp.lease'>['saved'];
+    return [{
+      ...s, title: `Apply the renewed DHCP lease to ${input.ctrName}`, undoTitle: `Put the DHCP lease applied before back on ${input.ctrName}`,
+      params: { ...s.params, ...(old ? { replaces: old } : {}) },
+    }];
+  });
 }

@@ -62,4 +62,11 @@ export interface AttachRequest {
   force: boolean;
   /** `--macvlan`: a macvlan child of the NIC goes into the container; the NIC itself stays in the host. */
   macvlan?: { mode: 'bridge' | 'private' | 'vepa' };
+  /** `dhcp` among the addresses: an IPv4 address (and router, routes, MTU) from DHCP, renewed while attached. */
+  dhcp?: DhcpSpec;
+}
+
+export interface DhcpSpec {
+  /** Seconds to wait for the first lease. */
+  timeout: number;
 }

@@ -3,11 +3,11 @@
  * touches the system, removed when the plan finished or was rolled back. A
  * journal still there belongs to a running plan or to a hostnic that died.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostnicError } from '../errors.js';
 import { managedFiles } from '../host/paths.js';
-import { type StateDir } from '../state.js';
+import { isObject, type StateDir } from '../state.js';
 import { savedById } from '../steps/index.js';
 import { checkJournal, checkStatePath, needPlanId } from './schema.js';
 import { problemOf, type Bounds } from '../steps/validate.js';
@@ -29,9 +29,11 @@ export function finalize(state: StateDir, journal: Journal): void {
   // `desired.*`) rides in an attach's plan for its rollback only: detach never reads it, and a record
   // holds saved data only for steps of its attachment (records.ts recordProblem).
   const saved = savedById(journal.steps.map((s) => s.spec).filter((s) => !s.id.startsWith('desired.')));
+  // A value that carries saved data keeps it, updated by the plan's (a DHCP renewal rewrites one step's).
+  const merged = (v: Record<string, unknown>): Record<string, unknown> => ({ ...v, saved: { ...(isObject(v.saved) ? v.saved : {}), ...saved } });
   // Checked when the journal was read; again here, with the state directory as it is now (no symlink out of it).
   for (const w of journal.finalize.write ?? []) {
-    state.writeJson(state.inside(checkStatePath(w.path, 'finalize.write')), w.saved ? { ...w.value, saved } : w.value);
+    state.writeJson(state.inside(checkStatePath(w.path, 'finalize.write')), w.saved ? merged(w.value) : w.value);
   }
   for (const r of journal.finalize.remove ?? []) state.remove(state.inside(checkStatePath(r, 'finalize.remove')));
   state.remove(join(state.journalDir, `${needPlanId(journal.id)}.json`));
@@ -65,13 +67,28 @@ export function processStart(pid: number, procRoot = '/proc'): number | undefine
 }
 
 /**
+ * This process's pid as /proc names it. Not always process.pid: the DHCP
+ * client's event script (src/dhcp/renew.ts) runs a plan from inside a
+ * container's pid namespace, where getpid() is the container's number for
+ * it, while /proc (the host's) and every other hostnic use the host's.
+ */
+export function ownPid(): number {
+  try {
+    const pid = Number(readlinkSync('/proc/self'));
+    return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
+  } catch {
+    return process.pid;
+  }
+}
+
+/**
  * Is the hostnic that wrote this journal still running (not this process)?
  * The same pid with the same start time: a dead hostnic's pid given to
  * another process does not count. A journal without a start time cannot be
  * told from a reused pid, so its writer counts as gone.
  */
 export function hostnicAlive(j: { pid: number; pidStart?: number }, procRoot = '/proc'): boolean {
-  if (!Number.isInteger(j.pid) || j.pid <= 0 || j.pid === process.pid || j.pidStart === undefined) return false;
+  if (!Number.isInteger(j.pid) || j.pid <= 0 || j.pid === ownPid() || j.pidStart === undefined) return false;
   return processStart(j.pid, procRoot) === j.pidStart;
 }
 

@@ -7,7 +7,7 @@ export type StepState = 'pending' | 'applying' | 'done' | 'undoing' | 'undone' |
 export interface Finalize {
   /**
    * Records to write, paths relative to the state directory. With `saved`,
-   * the value gets a `saved` field: what the steps captured, by step id.
+   * the value gets a `saved` field: what the steps captured, by step id (over the value's own `saved`, if it has one).
    */
   write?: { path: string; value: Record<string, unknown>; saved?: boolean }[];
   /** Records to remove, paths relative to the state directory. */

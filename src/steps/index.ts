@@ -1,5 +1,6 @@
 /** The registry of step kinds: journals name kinds by these keys, so keys never change meaning. */
 import { addrAdd } from './addr.js';
+import { dhcpClient, dhcpLease } from './dhcp.js';
 import { fileWrite } from './file.js';
 import { nmManaged, nmReload } from './nm.js';
 import { networkdReload } from './networkd.js';
@@ -33,6 +34,8 @@ const KINDS: Registry = {
   'nm.reload': nmReload,
   'networkd.reload': networkdReload,
   'macvlan.create': macvlanCreate,
+  'dhcp.client': dhcpClient,
+  'dhcp.lease': dhcpLease,
 };
 
 /** The kind of a step, typed by it (a journal from a newer hostnic may name a kind this one does not know). */

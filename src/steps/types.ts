@@ -19,6 +19,8 @@ import type { NeighParams } from './neigh.js';
 import type { NetnsParams } from './netns.js';
 import type { NetworkdReloadParams } from './networkd.js';
 import type { NmManagedParams, NmManagedSaved, NmReloadParams } from './nm.js';
+import type { DhcpClientParams, DhcpLeaseParams } from './dhcp.js';
+import type { DhcpLease } from '../dhcp/lease.js';
 import type { DefaultParams, DefaultSaved, RoutesParams } from './route.js';
 import type { AnnounceParams, SysctlParams, SysctlSaved } from './sysctl.js';
 
@@ -39,6 +41,8 @@ export interface StepTypes {
   'nm.reload': { params: NmReloadParams; saved: undefined };
   'networkd.reload': { params: NetworkdReloadParams; saved: undefined };
   'macvlan.create': { params: MacvlanParams; saved: undefined };
+  'dhcp.client': { params: DhcpClientParams; saved: undefined };
+  'dhcp.lease': { params: DhcpLeaseParams; saved: DhcpLease };
 }
 
 export type KindName = keyof StepTypes;

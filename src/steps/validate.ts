@@ -17,6 +17,7 @@ import {
   needLinkAddr, needMac, needMtu, needNs, needObject, needString, needToken, needWord,
 } from './shapes.js';
 import { q } from '../request/text.js';
+import { dhcpSchemas } from './validate-dhcp.js';
 
 export { Invalid } from './shapes.js';
 
@@ -27,7 +28,7 @@ export interface Bounds {
 }
 
 type Check = (p: Record<string, unknown>, at: string) => void;
-interface KindSchema {
+export interface KindSchema {
   required: string[];
   optional?: string[];
   params: Check;
@@ -294,6 +295,7 @@ function schemas(bounds: Bounds): Record<KindName, KindSchema> {
     },
     'nm.reload': { required: [], params: () => undefined },
     'networkd.reload': { required: [], params: () => undefined },
+    ...dhcpSchemas(checkRoute),
   };
 }
 

@@ -13,6 +13,7 @@ export type WatchEvent =
   | 'in-place' | 'attached' | 'repaired' | 'skipped' | 'failed' | 'besides'
   | 'restored' | 'destroyed' | 'waiting'
   | 'desired-loaded' | 'desired-bad' | 'desired-missing' | 'entry-removed'
+  | 'dhcp-restarted' | 'dhcp-stopped'
   | 'error';
 
 export interface Logger {

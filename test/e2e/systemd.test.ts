@@ -39,7 +39,7 @@ describe('systemd/hostnic.service', () => {
     expect(values('Wants')).toEqual([]);
     expect(values('Requires')).toEqual([]);
     expect(values('Restart')).toEqual(['on-failure']);
-    expect(values('KillMode')).toEqual(['mixed']);
+    expect(values('KillMode')).toEqual(['process']); // DHCP clients outlive a restart of the service
     expect(values('WantedBy')).toEqual(['multi-user.target']);
   });
 

@@ -48,6 +48,7 @@ const GOOD: Record<string, string> = {
     '    nic: eth0',
     '    macvlan: private',
   ].join('\n'),
+  'dhcp beside a static IPv6 address': 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp, "fd00:1::4/64@fd00:1::1"]\n',
 };
 
 /** Every kind of bad file, with the line the loader names, and whether a JSON Schema can tell. */
@@ -73,6 +74,8 @@ const BAD: { name: string; text: string; line: number; message: RegExp; schema: 
   { name: 'pid target', text: 'attachments:\n  - container: pid:4242\n    nic: eth1\n', line: 2, message: /a pid names a process/, schema: true },
   { name: '/proc target', text: 'attachments:\n  - container: /proc/4242/ns/net\n    nic: eth1\n', line: 2, message: /a path names/, schema: true },
   { name: 'addresses not a list', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: 192.168.1.4/24\n', line: 4, message: /addresses: must be a list/, schema: true },
+  { name: 'dhcp twice', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp, dhcp]\n', line: 2, message: /"dhcp" is given 2 times/, schema: false },
+  { name: 'dhcp@GW', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp@192.168.1.1]\n', line: 4, message: /write dhcp alone/, schema: true },
   { name: 'entry not a mapping', text: 'attachments:\n  - web eth1\n', line: 2, message: /must be a mapping/, schema: true },
 ];
 

@@ -1,0 +1,94 @@
+/**
+ * What `hostnic watch` does for DHCP clients, every few seconds: a client
+ * that died while its container lives is started again (its event script
+ * applies a lease that changed meanwhile); a client whose target is gone but
+ * that lives on because it shares hostnic's pid namespace (a `pid:` target,
+ * `--pid=host`), and so keeps the namespace and the NIC in it, is stopped.
+ * Under the attachment's locks, taken only to look: the client is started
+ * after they are let go, since its event script may need them.
+ */
+import { existsSync } from 'node:fs';
+import { run } from '../exec.js';
+import { netnsId } from '../kernel/ip.js';
+import { liveCheck } from '../observe/live.js';
+import { planSections } from '../plan/attach.js';
+import { loadRecords, type AttachmentRecord } from '../records.js';
+import { nsKey } from '../runner.js';
+import { Locks } from '../runner/locks.js';
+import type { StateDir } from '../state.js';
+import { clientCmd } from '../steps/dhcp.js';
+import type { Logger } from '../watch/log.js';
+import { clientsOf, stopClients } from './client.js';
+
+/** The container of a record still lives: its process (or its namespace path) names the recorded namespace. */
+function targetLives(rec: AttachmentRecord): boolean {
+  const t = rec.input.target;
+  const path = t.pid !== undefined ? `/proc/${t.pid}/ns/net` : t.nsPath;
+  try {
+    return existsSync(path) && netnsId(path) === t.nsId;
+  } catch {
+    return false;
+  }
+}
+
+async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Promise<void> {
+  const lease = rec.input.dhcp!.lease;
+  const i = rec.input;
+  const what = { container: i.target.display, nic: i.host.name };
+  const running = clientsOf(lease);
+  if (running.length && !targetLives(rec)) {
+    if (!running.every((c) => c.hostPidNs)) return; // in the container's pid namespace: it dies with it
+    await stopClients(lease);
+    log('dhcp-stopped', `stopped the DHCP client of ${i.ctrName} (pid ${running.map((c) => c.pid).join(', ')}): ${i.target.display} is gone`, what);
+    return;
+  }
+  if (running.length || !targetLives(rec)) return;
+  const locks = new Locks(state);
+  let start: boolean;
+  try {
+    await locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
+    const still = loadRecords(state).records.find((r) => r.id === rec.id);
+    start = !!still && clientsOf(lease).length === 0 && (await liveCheck(still)).status === 'in place';
+  } finally {
+    locks.release();
+  }
+  if (!start) return;
+  const step = planSections(i).ctr.find((s) => s.kind === 'dhcp.client');
+  if (step?.kind !== 'dhcp.client') return;
+  try {
+    await run(clientCmd(step.params, { background: true }));
+    log('dhcp-restarted', `restarted the DHCP client of ${i.ctrName} in ${i.target.display} (it had stopped)`, what);
+  } catch (e) {
+    log('failed', `could not restart the DHCP client of ${i.ctrName} in ${i.target.display}: ${(e as Error).message.split('\n')[0]}`, what);
+  }
+}
+
+/** Check every `intervalMs` until stopped. */
+export function startDhcpKeeper(state: StateDir, log: Logger, intervalMs = 5000): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let pass: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    pass = (async () => {
+      for (const rec of loadRecords(state).records) {
+        if (stopped) return;
+        if (!rec.input.dhcp) continue;
+        try {
+          await keepOne(rec, state, log);
+        } catch (e) {
+          log('error', `DHCP client of ${rec.input.ctrName}: ${(e as Error).message.split('\n')[0]}`, {});
+        }
+      }
+    })().finally(() => {
+      if (!stopped) timer = setTimeout(tick, intervalMs);
+    });
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await pass;
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/** Where an attachment's DHCP client keeps its lease, and which pid namespace it joins. */
+import { readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DhcpPlace } from '../plan/attach.js';
+import type { Target } from '../runtime/types.js';
+import type { StateDir } from '../state.js';
+
+const link = (path: string): string | undefined => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The lease file `<state>/dhcp/<id>.json` (the directory made if missing),
+ * and the container's pid namespace when it has one of its own: the client
+ * joins it, so the kernel ends the client with the container. A target in
+ * hostnic's own pid namespace (a `pid:` process of the host, `--pid=host`),
+ * or without a process (`netns:`), gets none.
+ */
+export function dhcpPlace(state: StateDir, id: string, target: Target): DhcpPlace {
+  state.ensureDhcp();
+  const lease = join(resolve(state.dhcpDir), `${id}.json`);
+  if (target.pid === undefined) return { lease };
+  const theirs = link(`/proc/${target.pid}/ns/pid`);
+  return theirs && theirs !== link('/proc/self/ns/pid') ? { lease, pidns: `/proc/${target.pid}/ns/pid` } : { lease };
+}

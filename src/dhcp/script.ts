@@ -1,0 +1,60 @@
+/**
+ * bin/hostnic-dhcp: udhcpc's event script, and `stop`.
+ *
+ * - `bound` / `renew` (udhcpc's environment holds the lease): the lease is
+ *   written to the lease file named by HOSTNIC_DHCP_LEASE. At attach, the
+ *   attach's own `dhcp.lease` step reads it and applies it; later (the
+ *   attachment is recorded), a lease that changed what is applied is applied
+ *   again through the runner (dhcp/renew.ts).
+ * - `stop LEASE-FILE`: release the lease and stop its client
+ *   (dhcp/client.ts), then remove the lease and pid files. What the
+ *   `dhcp.*` steps' undo runs; a person may run it too.
+ */
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { LEASE_ENV, pidFileOf, stopClients } from './client.js';
+import { leaseFromEnv, LeaseError, type DhcpLease } from './lease.js';
+import { LEASE_FILE } from '../steps/validate-dhcp.js';
+
+function leaseFile(v: string | undefined, what: string): string {
+  if (!v || !isAbsolute(v) || !LEASE_FILE.test(v) || v.split('/').some((c) => c === '.' || c === '..')) {
+    throw new LeaseError(`${what} ${JSON.stringify(v ?? '')} is not a lease file of hostnic (<state>/dhcp/<hex>.json)`);
+  }
+  return v;
+}
+
+export function writeLease(path: string, lease: DhcpLease): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(lease, null, 2)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+}
+
+export async function dhcpScript(args: string[]): Promise<number> {
+  const [what, arg] = args;
+  try {
+    if (what === 'stop') {
+      const path = leaseFile(arg, 'stop:');
+      await stopClients(path);
+      rmSync(path, { force: true });
+      rmSync(pidFileOf(path), { force: true });
+      return 0;
+    }
+    const path = leaseFile(process.env[LEASE_ENV], LEASE_ENV);
+    const lease = leaseFromEnv(process.env, Date.now() / 1000);
+    writeLease(path, lease);
+    if (what === 'renew' || what === 'bound') {
+      const { renewed } = await import('./renew.js');
+      await renewed(path, lease);
+    }
+    return 0;
+  } catch (e) {
+    process.stderr.write(`hostnic-dhcp: ${(e as Error).message}\n`);
+    return 1;
+  }
+}

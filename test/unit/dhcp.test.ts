@@ -1,0 +1,104 @@
+/** The DHCP lease as udhcpc hands it over (environment, option 121), the commands a lease makes, and `dhcp` on the command line. */
+import { describe, expect, it } from 'vitest';
+import { appliedPart, leaseFromEnv, LeaseError, leaseRoutes, parseStaticRoutes } from '../../src/dhcp/lease.js';
+import { parseAttachRequest } from '../../src/request/parse.js';
+import { checkLease } from '../../src/steps/validate-dhcp.js';
+import { problemOf } from '../../src/steps/validate.js';
+import { dhcpLease } from '../../src/steps/dhcp.js';
+
+// What udhcpc 1.35 exported to its script for dnsmasq's leases in test/e2e/dhcp.test.ts.
+const PLAIN = { ip: '192.168.1.132', mask: '24', subnet: '255.255.255.0', router: '192.168.1.1', lease: '120', serverid: '192.168.1.1', mtu: '1400', interface: 'eth1' };
+const SLASH32 = { ip: '192.168.1.120', mask: '32', router: '192.168.1.1', lease: '120', serverid: '192.168.1.1',
+  staticroutes: '0.0.0.0/0 192.168.1.1 198.51.100.0/24 192.168.1.1 192.168.1.0/24 0.0.0.0' };
+
+describe('leaseFromEnv', () => {
+  it('a plain lease: address, prefix, router, MTU, server, lease time', () => {
+    expect(leaseFromEnv(PLAIN, 1000.7)).toEqual({ ip: '192.168.1.132', prefix: 24, router: '192.168.1.1', routes: [], mtu: 1400, server: '192.168.1.1', seconds: 120, at: 1000 });
+  });
+
+  it('classless routes win over the router option (RFC 3442); their 0.0.0.0/0 is the default route', () => {
+    const l = leaseFromEnv({ ...SLASH32, router: '10.9.9.9' }, 0);
+    expect(l.router).toBe('192.168.1.1');
+    expect(l.routes).toEqual([{ dst: '198.51.100.0/24', via: '192.168.1.1' }, { dst: '192.168.1.0/24' }]);
+    expect(l.prefix).toBe(32);
+  });
+
+  it('option 121 without a default: no router, even with the router option', () => {
+    expect(leaseFromEnv({ ...PLAIN, staticroutes: '10.0.0.0/8 192.168.1.254' }, 0).router).toBeUndefined();
+  });
+
+  it('host bits of a classless destination are cleared; a bad one is refused', () => {
+    expect(parseStaticRoutes('10.1.2.3/8 1.2.3.4')).toEqual([{ dst: '10.0.0.0/8', via: '1.2.3.4' }]);
+    expect(() => parseStaticRoutes('10.0.0.0/8')).toThrow(LeaseError);
+    expect(() => parseStaticRoutes('10.0.0.0/33 1.2.3.4')).toThrow(/prefix length/);
+    expect(() => parseStaticRoutes('10.0.0.0/8 nothere')).toThrow(/gateway/);
+  });
+
+  it('refuses what is not a lease', () => {
+    expect(() => leaseFromEnv({ ...PLAIN, ip: 'fe80::1' }, 0)).toThrow(/not an IPv4 address/);
+    expect(() => leaseFromEnv({ ...PLAIN, mask: '0' }, 0)).toThrow(/prefix length/);
+    expect(() => leaseFromEnv({ ...PLAIN, mtu: '20' }, 0)).toThrow(/MTU/);
+    expect(() => leaseFromEnv({ ...PLAIN, lease: '-1' }, 0)).toThrow(/lease time/);
+  });
+});
+
+describe('leaseRoutes and the dhcp.lease step', () => {
+  it('a /32 lease reaches its router through an on-link host route, added before the routes via it', () => {
+    const l = leaseFromEnv(SLASH32, 0);
+    expect(leaseRoutes(l, 'eth1')).toEqual({
+      onlink: [['192.168.1.1/32', 'dev', 'eth1', 'scope', 'link']],
+      default: ['0.0.0.0/0', 'via', '192.168.1.1', 'dev', 'eth1'],
+      routes: [['198.51.100.0/24', 'via', '192.168.1.1', 'dev', 'eth1'], ['192.168.1.0/24', 'dev', 'eth1', 'scope', 'link']],
+    });
+  });
+
+  it('a router inside the subnet needs no on-link route', () => {
+    expect(leaseRoutes(leaseFromEnv(PLAIN, 0), 'eth1').onlink).toEqual([]);
+  });
+
+  it('apply replaces the previous default route; undo releases first, then puts everything back in reverse', () => {
+    const l = leaseFromEnv(PLAIN, 0);
+    const p = { ns: '/proc/1/ns/net', dev: 'eth1', lease: '/run/hostnic/dhcp/ab.json', mtu: 1500, previous: [{ dst: 'default', gateway: '172.31.0.1', dev: 'eth0' }] };
+    const argv = (cmds: { argv: readonly string[] }[]) => cmds.map((c) => c.argv.slice(1).join(' '));
+    expect(argv(dhcpLease.apply(p, l))).toEqual([
+      'addr add 192.168.1.132/24 dev eth1', 'link set dev eth1 mtu 1400',
+      'route del 0.0.0.0/0 via 172.31.0.1 dev eth0', 'route add 0.0.0.0/0 via 192.168.1.1 dev eth1',
+    ]);
+    expect(argv(dhcpLease.undo(p, l))).toEqual([
+      'stop /run/hostnic/dhcp/ab.json',
+      'route del 0.0.0.0/0 via 192.168.1.1 dev eth1', 'route add 0.0.0.0/0 via 172.31.0.1 dev eth0',
+      'link set dev eth1 mtu 1500', 'addr del 192.168.1.132/24 dev eth1',
+    ]);
+    // --mtu given: the lease's MTU is not applied.
+    expect(argv(dhcpLease.apply({ ...p, keepMtu: true }, l))).not.toContain('link set dev eth1 mtu 1400');
+  });
+
+  it('the lease as kept is checked like every state file', () => {
+    expect(problemOf(() => checkLease(leaseFromEnv(SLASH32, 0), 'lease'))).toBeUndefined();
+    expect(problemOf(() => checkLease({ ...leaseFromEnv(PLAIN, 0), ip: '::1' }, 'lease'))).toMatch(/lease\.ip/);
+    expect(problemOf(() => checkLease({ ...leaseFromEnv(PLAIN, 0), routes: [{ dst: 'x' }] }, 'lease'))).toMatch(/routes\[0\]\.dst/);
+  });
+
+  it('a renewal that changes nothing applied is told from one that does', () => {
+    const a = leaseFromEnv(PLAIN, 0);
+    expect(appliedPart(leaseFromEnv(PLAIN, 60))).toBe(appliedPart(a));
+    expect(appliedPart(leaseFromEnv({ ...PLAIN, ip: '192.168.1.133' }, 60))).not.toBe(appliedPart(a));
+  });
+});
+
+describe('dhcp on the command line', () => {
+  const req = (addresses: string[], more: { dhcpTimeout?: string } = {}) => parseAttachRequest({ container: 'pid:1', nic: 'eth1', addresses, ...more });
+  it('beside static addresses, with its timeout', () => {
+    expect(req(['dhcp', 'fd00::4/64@fd00::1']).dhcp).toEqual({ timeout: 10 });
+    expect(req(['dhcp', '10.0.0.4/24'], { dhcpTimeout: '3' })).toMatchObject({ dhcp: { timeout: 3 }, addresses: [{ cidr: '10.0.0.4/24' }] });
+    expect(req(['10.0.0.4/24']).dhcp).toBeUndefined();
+  });
+  it('refuses dhcp twice, dhcp@GW, a second IPv4 default route, a bad timeout', () => {
+    expect(() => req(['dhcp', 'dhcp'])).toThrow(/"dhcp" is given 2 times/);
+    expect(() => req(['dhcp@10.0.0.1'])).toThrow(/write dhcp alone/);
+    expect(() => req(['dhcp/24'])).toThrow(/write dhcp alone/);
+    expect(() => req(['dhcp', '10.0.0.4/24@10.0.0.1'])).toThrow(/two IPv4 default routes/);
+    expect(() => req(['dhcp'], { dhcpTimeout: '0' })).toThrow(/--dhcp-timeout/);
+    expect(() => req(['10.0.0.4/24'], { dhcpTimeout: '5' })).toThrow(/without "dhcp"/);
+  });
+});
