@@ -89,7 +89,7 @@ const record = (lab: Lab): { saved: Record<string, { ip: string }> } => {
 const v4Of = async (lab: Lab, ns: string, dev: string): Promise<string[]> =>
   (await addrsOf(lab, ns, dev)).addr_info.filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`);
 
-interface IpAddr { ifname: string; mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }
+interface IpAddr { ifname: string; mtu: number; address?: string; addr_info: { family: string; local: string; prefixlen: number }[] }
 async function addrsOf(lab: Lab, ns: string, dev: string): Promise<IpAddr> {
   const r = await lab.inNs(ns, ['ip', '-json', 'addr', 'show', 'dev', dev]);
   return (JSON.parse(r.stdout) as IpAddr[])[0]!;
@@ -325,6 +325,36 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('on macvlan children (issue 16): two containers of one parent each get a lease of their own; detach releases both, the host as before', async () => {
+    const server = await dnsmasq(RANGE);
+    const parent = await lab.addNic({ addrs: ['192.168.1.250/24'] });
+    const ctrs = [await lab.addContainer(), await lab.addContainer()];
+    const hostBefore = comparable(await lab.snapshot(lab.host));
+    for (const c of ctrs) {
+      const r = await lab.hostnic(['attach', `pid:${c.pid}`, parent, '--macvlan', 'dhcp']);
+      expect(r.stderr).toBe('');
+      expect(r.exitCode).toBe(0);
+    }
+    const got = await Promise.all(ctrs.map(async (c) => ({ v4: await v4Of(lab, c.nsPath, 'eth1'), mac: (await addrsOf(lab, c.nsPath, 'eth1')).address })));
+    expect(got.map((g) => g.v4.length)).toEqual([1, 1]);
+    expect(got[0]!.v4[0]).not.toBe(got[1]!.v4[0]);
+    // The server leased each child's own MAC (not the parent's) the address it has.
+    expect(server.read().map((l) => [l[1], `${l[2]}/24`]).sort()).toEqual(got.map((g) => [g.mac, g.v4[0]]).sort());
+    for (const c of ctrs) {
+      expect((await routes4(lab, c.nsPath)).filter((x) => x.dst === 'default')).toEqual([expect.objectContaining({ gateway: '192.168.1.1', dev: 'eth1' })]);
+      expect(await lab.ping(c.nsPath, lab.remote4)).toBe(true);
+    }
+    expect(clients(lab.stateDir)).toHaveLength(2);
+    for (const c of ctrs) {
+      const d = await lab.hostnic(['detach', `pid:${c.pid}`]);
+      expect(d.stderr).toBe('');
+      expect(d.exitCode).toBe(0);
+    }
+    expect(server.read()).toEqual([]);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(hostBefore);
   });
 
   it('no server: exit 1 after --dhcp-timeout, everything rolled back, no client left', async () => {
