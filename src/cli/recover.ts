@@ -4,6 +4,7 @@
  * `hostnic recover` runs, and what `hostnic watch` runs when it starts (a
  * watch killed in the middle of a plan left that plan's journal).
  */
+import { endOrphanClients, orphanLine } from '../dhcp/keeper.js';
 import { EXIT } from '../errors.js';
 import { Runner, unfinishedPlans, type Outcome, type Renderer } from '../runner.js';
 import type { Locks } from '../runner/locks.js';
@@ -23,13 +24,15 @@ export interface RecoverResult {
   recovered: Recovered[];
   /** Journals that could not be read (they may be unfinished plans). */
   bad: { file: string; error: string }[];
+  /** DHCP clients stopped because their target is gone (dhcp/keeper.ts). */
+  orphans: number;
   /** 0, or the worst outcome; at least 1 when a journal could not be read. */
   exitCode: number;
 }
 
 export async function recoverAll(
   opts: { state: StateDir; renderer: Renderer; locks: Locks; dryRun?: boolean },
-  tell: { bad?: (b: { file: string; error: string }) => void; each?: (r: Recovered) => void } = {},
+  tell: { bad?: (b: { file: string; error: string }) => void; each?: (r: Recovered) => void; orphan?: (line: string) => void } = {},
 ): Promise<RecoverResult> {
   const { state, locks } = opts;
   // A hostnic killed between a journal's temp file and its rename leaves the
@@ -59,6 +62,9 @@ export async function recoverAll(
       locks.release();
     }
   }
+  // DHCP clients that outlive their target (a `pid:` process that died, a --pid=host container): stopped.
+  const orphans = opts.dryRun ? [] : await endOrphanClients(state);
+  for (const o of orphans) tell.orphan?.(orphanLine(o.rec, o.pids));
   // A journal it could not read may be an unfinished plan: not a success.
-  return { recovered, bad, exitCode: bad.length ? Math.max(exit, EXIT.rolledBack) : exit };
+  return { recovered, bad, orphans: orphans.length, exitCode: bad.length ? Math.max(exit, EXIT.rolledBack) : exit };
 }

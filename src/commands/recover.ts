@@ -14,7 +14,8 @@ import type { Ctx } from '../cli/context.js';
 
 export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}): Promise<number> {
   if (opts.abandon !== undefined) return abandon(ctx, opts.abandon);
-  const { recovered, bad, exitCode } = await recoverAll(ctx, {
+  const { recovered, bad, orphans, exitCode } = await recoverAll(ctx, {
+    orphan: (line) => ctx.say(line),
     // Never run: a journal that fails validation (steps/validate.ts) stays where it is, for a person.
     bad: (b) => process.stderr.write(b.error.startsWith('invalid: ')
       ? `hostnic: not running ${b.file}: ${b.error}; left in place (look at it, then move it aside to continue)\n`
@@ -32,7 +33,7 @@ export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}):
   }
   if (ctx.json) {
     ctx.emit({ recovered: recovered.map(({ id, title, pid, action, ok }) => ({ id, title, pid, action, ok })), unreadable: bad });
-  } else if (recovered.length === 0) ctx.say('nothing to recover');
+  } else if (recovered.length === 0 && orphans === 0) ctx.say('nothing to recover');
   return exitCode;
 }
 

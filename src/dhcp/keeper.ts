@@ -31,18 +31,45 @@ function targetLives(rec: AttachmentRecord): boolean {
   }
 }
 
+/**
+ * Stop the client of `rec` when it outlives its target: it shares hostnic's
+ * pid namespace, so no kernel ends it, and it keeps the dead target's
+ * namespace (and the NIC in it) alive. Returns the pids stopped. A client in
+ * the container's own pid namespace is left to the kernel.
+ */
+async function endOrphan(rec: AttachmentRecord): Promise<number[]> {
+  const lease = rec.input.dhcp?.lease;
+  if (!lease) return [];
+  const running = clientsOf(lease);
+  if (!running.length || targetLives(rec) || !running.every((c) => c.hostPidNs)) return [];
+  await stopClients(lease);
+  return running.map((c) => c.pid);
+}
+
+/** What `hostnic recover` (and so watch at start) does: every client whose target is gone, stopped. */
+export async function endOrphanClients(state: StateDir): Promise<{ rec: AttachmentRecord; pids: number[] }[]> {
+  const out: { rec: AttachmentRecord; pids: number[] }[] = [];
+  for (const rec of loadRecords(state).records) {
+    const pids = await endOrphan(rec);
+    if (pids.length) out.push({ rec, pids });
+  }
+  return out;
+}
+
+/** The line watch and recover say for a client they stopped. */
+export const orphanLine = (rec: AttachmentRecord, pids: number[]): string =>
+  `stopped the DHCP client of ${rec.input.ctrName} (pid ${pids.join(', ')}): ${rec.input.target.display} is gone`;
+
 async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Promise<void> {
   const lease = rec.input.dhcp!.lease;
   const i = rec.input;
   const what = { container: i.target.display, nic: i.host.name };
-  const running = clientsOf(lease);
-  if (running.length && !targetLives(rec)) {
-    if (!running.every((c) => c.hostPidNs)) return; // in the container's pid namespace: it dies with it
-    await stopClients(lease);
-    log('dhcp-stopped', `stopped the DHCP client of ${i.ctrName} (pid ${running.map((c) => c.pid).join(', ')}): ${i.target.display} is gone`, what);
+  const stopped = await endOrphan(rec);
+  if (stopped.length) {
+    log('dhcp-stopped', orphanLine(rec, stopped), what);
     return;
   }
-  if (running.length || !targetLives(rec)) return;
+  if (clientsOf(lease).length || !targetLives(rec)) return;
   const locks = new Locks(state);
   let start: boolean;
   try {

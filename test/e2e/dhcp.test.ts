@@ -303,6 +303,27 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     }
   });
 
+  it('a pid: target that dies: status names the client that keeps its namespace, the next recover stops it', async () => {
+    await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer(); // a process of the host's pid namespace: its client cannot die with it
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const [client] = clients(lab.stateDir);
+    const ino = readlinkNs(ctr.nsPath);
+    await ctr.kill('SIGKILL');
+    // The client alone keeps the namespace (and the NIC in it) alive.
+    expect(inNamespace(ino)).toEqual([client]);
+    const st = await lab.hostnic(['status']);
+    expect(st.stdout).toContain(`pid ${client}`);
+    const rec = await lab.hostnic(['recover']);
+    expect(rec.exitCode, rec.stderr).toBe(0);
+    expect(rec.stdout).toBe(`stopped the DHCP client of eth1 (pid ${client}): pid:${ctr.pid} is gone\n`);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(inNamespace(ino)).toEqual([]);
+    expect((await lab.hostnic(['recover'])).stdout).toBe('nothing to recover\n');
+  });
+
   it('the desired file takes dhcp as an address: apply attaches with a lease, a second apply changes nothing', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
