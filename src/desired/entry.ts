@@ -35,6 +35,19 @@ const NOT_RUNNING = /not running|no running container|no network namespace named
 /** What lockAndLook saw: the container, both namespaces and the NIC, under the locks. */
 type Looked = Awaited<ReturnType<typeof lockAndLook>>;
 
+/**
+ * An entry whose container stopped or restarted while it was looked at or
+ * worked on (a read in its namespace failed because the namespace is gone):
+ * it waits for the next start, which is another look. Not a failure.
+ */
+export function stoppedMeanwhile(entry: DesiredEntry, target: Target, e: unknown): EntryResult {
+  const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  return {
+    line: entry.line, container: entry.container, nic: entry.nic, action: 'skipped', why: 'container-not-running',
+    detail: `waiting: ${target.display} stopped while it was looked at (${why})`, exitCode: 0,
+  };
+}
+
 /** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
 export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
   const base = { line: entry.line, container: entry.container, nic: entry.nic };
@@ -72,8 +85,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     // The container's namespace went away while it was looked at (it stopped or restarted meanwhile):
     // nothing was tried; its next start (an event, a resync) is another look.
     if (targetAlive(target)) throw e;
-    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${target.display} stopped while it was looked at (${why})`, exitCode: 0 };
+    return stoppedMeanwhile(entry, target, e);
   }
   // NICs hostnic tagged in the container whose record is gone (state directory lost).
   for (const l of ctr.links) {

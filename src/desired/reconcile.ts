@@ -9,11 +9,11 @@
 import { HostnicError } from '../errors.js';
 import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
-import { resolveTarget } from '../runtime/resolve.js';
+import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { Locks } from '../runner/locks.js';
 import type { StateDir } from '../state.js';
-import { applyEntry, giveBack } from './entry.js';
+import { applyEntry, giveBack, stoppedMeanwhile } from './entry.js';
 import { containerKey, type Desired, type DesiredEntry } from './parse.js';
 import { outcomeError } from './run.js';
 import type { EntryResult, ReconcileOptions, ReconcileReport, UnwantedResult } from './types.js';
@@ -77,6 +77,12 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
           try {
             results.set(e, await applyEntry(e, records, { state: ctx.state, locks, dryRun }, targets));
           } catch (err) {
+            // A read in a namespace that went away meanwhile (the container restarted): waiting, not failed.
+            const t = targets.get(containerKey(e.container));
+            if (t && !targetAlive(t)) {
+              results.set(e, stoppedMeanwhile(e, t, err));
+              continue;
+            }
             const msg = err instanceof Error ? err.message : String(err);
             results.set(e, { line: e.line, container: e.container, nic: e.nic, action: 'failed', detail: msg, error: msg, exitCode: err instanceof HostnicError && err.exitCode !== 2 ? err.exitCode : 1 });
           } finally {

@@ -154,7 +154,9 @@ describe('overlaid configuration directories', () => {
   });
 
   it('netplan: /run shadows /etc, which shadows /lib (netplan-generate(8))', async () => {
-    const paths = defaultHostPaths({ HOSTNIC_CONFIG_ROOT: dir });
+    // An empty /proc of its own: a NetworkManager running on this machine (an e2e suite's) must not count.
+    const paths = { ...defaultHostPaths({ HOSTNIC_CONFIG_ROOT: dir }), proc: join(dir, 'proc') };
+    mkdirSync(paths.proc, { recursive: true });
     expect(paths.netplanDirs).toEqual(['/run/netplan', '/etc/netplan', '/lib/netplan'].map((d) => join(dir, d)));
     const [run, etc] = paths.netplanDirs as [string, string];
     mkdirSync(run, { recursive: true });
