@@ -5,11 +5,29 @@
  * in a 0700 directory.
  */
 import {
-  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync, lstatSync, realpathSync, accessSync, constants,
+  closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync, lstatSync, realpathSync, accessSync, constants,
 } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from './errors.js';
+
+/**
+ * This process's pid as /proc names it. Not always process.pid: the DHCP
+ * client's event script (src/dhcp/renew.ts) runs a plan from inside a
+ * container's pid namespace, where getpid() is the container's number for
+ * it, while /proc (the host's) and every other hostnic use the host's.
+ */
+let own: number | undefined;
+export function ownPid(): number {
+  if (own !== undefined) return own;
+  try {
+    const pid = Number(readlinkSync('/proc/self'));
+    own = Number.isInteger(pid) && pid > 0 ? pid : process.pid;
+    return own;
+  } catch {
+    return process.pid;
+  }
+}
 
 /**
  * The version of every file in the state directory (journals, records): a
@@ -64,7 +82,7 @@ export class StateDir {
    * steps): a power cut then leaves an older, still consistent journal.
    */
   writeJson(path: string, value: unknown, { syncDir = true }: { syncDir?: boolean } = {}): void {
-    const tmp = `${path}.${process.pid}.tmp`;
+    const tmp = `${path}.${ownPid()}.tmp`;
     const fd = openSync(tmp, 'w', 0o600);
     try {
       writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
@@ -146,7 +164,7 @@ export class StateDir {
       try { names = readdirSync(dir); } catch { continue; }
       for (const name of names) {
         const pid = /\.(\d+)\.tmp$/.exec(name)?.[1];
-        if (pid && Number(pid) !== process.pid && !existsSync(`/proc/${pid}`)) rmSync(join(dir, name), { force: true });
+        if (pid && Number(pid) !== ownPid() && !existsSync(`/proc/${pid}`)) rmSync(join(dir, name), { force: true });
       }
     }
   }

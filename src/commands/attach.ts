@@ -4,7 +4,7 @@ import { UsageError } from '../errors.js';
 import { describeSelector, hostLinks, hostNicState, nicNotFound } from '../observe/host.js';
 import { liveCheck } from '../observe/live.js';
 import { attachTouches, planAttach } from '../plan/attach.js';
-import { attachInput } from '../plan/attach-input.js';
+import { attachInput, refuseMovingParent } from '../plan/attach-input.js';
 import { loadRecords, recordMatches, recordPath, sameRequest } from '../records.js';
 import { unfinishedTouching, warmRenderer, type Plan } from '../runner.js';
 import { parseAttachRequest, type AttachInput as ParseInput } from '../request/parse.js';
@@ -79,12 +79,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
   }
 
-  // A parent of macvlan children stays in the host: moving it would take their uplink into one container.
-  const children = req.macvlan ? [] : loadRecords(ctx.state).records.filter((r) => r.input.macvlan?.parent === link.ifname);
-  if (children.length) {
-    throw new UsageError(`${link.ifname} is the parent of macvlan children hostnic made (in ${children.map((r) => r.input.target.display).join(', ')}): it stays in the host`,
-      `attach it with --macvlan, or detach its children first`);
-  }
+  refuseMovingParent(link.ifname, req, loadRecords(ctx.state).records.filter((r) => r.input.macvlan?.parent === link.ifname));
   // A macvlan child of this parent in this container already: the same request is a no-op, another one is refused.
   if (req.macvlan) {
     const rec = loadRecords(ctx.state).records.find((r) => r.input.macvlan?.parent === link.ifname && r.input.target.nsId === target.nsId);

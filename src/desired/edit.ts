@@ -19,7 +19,8 @@ const HEADER = [
 /** An entry's values, as the file spells them (canonical forms from the parsed request). */
 export function entryValues(container: string, nic: string, req: AttachRequest): Partial<Record<EntryKey, unknown>> {
   const out: Partial<Record<EntryKey, unknown>> = { container, nic };
-  if (req.addresses.length) out.addresses = req.addresses.map((a) => (a.gateway ? `${a.cidr}@${a.gateway}` : a.cidr));
+  const addresses = [...(req.dhcp ? ['dhcp'] : []), ...req.addresses.map((a) => (a.gateway ? `${a.cidr}@${a.gateway}` : a.cidr))];
+  if (addresses.length) out.addresses = addresses;
   if (req.name !== undefined) out.name = req.name;
   if (req.mac !== undefined) out.mac = req.mac;
   if (req.mtu !== undefined) out.mtu = req.mtu;

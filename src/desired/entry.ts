@@ -6,17 +6,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
-import { HostnicError, RuntimeDown } from '../errors.js';
+import { HostnicError, RefusedError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
 import { findTagged, taggedView } from '../observe/tagged.js';
 import { attachTouches, planAttach } from '../plan/attach.js';
-import { attachInput } from '../plan/attach-input.js';
+import { attachInput, refuseMovingParent } from '../plan/attach-input.js';
 import { planDetachOf } from '../plan/detach.js';
 import { planReturned } from '../plan/returned.js';
 import { planRepair } from '../plan/repair.js';
-import { recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
+import { loadRecords, recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
@@ -84,7 +84,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   } catch (e) {
     // The container's namespace went away while it was looked at (it stopped or restarted meanwhile):
     // nothing was tried; its next start (an event, a resync) is another look.
-    if (targetAlive(target)) throw e;
+    if (e instanceof RefusedError || targetAlive(target)) throw e; // a lock held too long is said as such
     return stoppedMeanwhile(entry, target, e);
   }
   // NICs hostnic tagged in the container whose record is gone (state directory lost).
@@ -207,6 +207,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   const id = newId();
   let input;
   try {
+    refuseMovingParent(link.ifname, req, loadRecords(r.state).records.filter((x) => x.input.macvlan?.parent === link.ifname));
     input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
     if (req.dhcp) input.dhcp = dhcpPlace(r.state, id, target);
   } catch (e) {

@@ -6,7 +6,7 @@
  * its own journaled plan(s), rolled back alone. Never prints: returns the
  * report.
  */
-import { HostnicError } from '../errors.js';
+import { HostnicError, RefusedError } from '../errors.js';
 import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
@@ -79,7 +79,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
           } catch (err) {
             // A read in a namespace that went away meanwhile (the container restarted): waiting, not failed.
             const t = targets.get(containerKey(e.container));
-            if (t && !targetAlive(t)) {
+            if (t && !(err instanceof RefusedError) && !targetAlive(t)) {
               results.set(e, stoppedMeanwhile(e, t, err));
               continue;
             }

@@ -47,11 +47,18 @@ export interface ClientProc {
   hostPidNs: boolean;
 }
 
-/** /proc/PID/stat field 22, or undefined when it is gone. */
+/**
+ * /proc/PID/stat field 22, or undefined when it is gone. A zombie (state Z
+ * or X) counts as gone: a client in a container's pid namespace is reaped by
+ * the container's init, which often never reaps (a `sleep`, an app run
+ * without --init), and it has done all it will do.
+ */
 export function startTime(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    return Number(fields[19]);
   } catch {
     return undefined;
   }
@@ -111,6 +118,8 @@ export async function stopClients(lease: string, graceMs = 3000): Promise<number
   const until = Date.now() + graceMs;
   while (found.some(alive) && Date.now() < until) await sleep(20);
   for (const c of found) signal(c, 'SIGKILL');
-  while (found.some(alive)) await sleep(10);
+  // SIGKILL is not refused; bounded all the same, so that no wait here can hang a plan.
+  const killed = Date.now() + 2000;
+  while (found.some(alive) && Date.now() < killed) await sleep(10);
   return found.length;
 }

@@ -15,6 +15,7 @@ import { isAbsolute } from 'node:path';
 import { LEASE_ENV, pidFileOf, stopClients } from './client.js';
 import { leaseFromEnv, LeaseError, type DhcpLease } from './lease.js';
 import { LEASE_FILE } from '../steps/validate-dhcp.js';
+import { ownPid } from '../state.js';
 
 function leaseFile(v: string | undefined, what: string): string {
   if (!v || !isAbsolute(v) || !LEASE_FILE.test(v) || v.split('/').some((c) => c === '.' || c === '..')) {
@@ -24,7 +25,7 @@ function leaseFile(v: string | undefined, what: string): string {
 }
 
 export function writeLease(path: string, lease: DhcpLease): void {
-  const tmp = `${path}.${process.pid}.tmp`;
+  const tmp = `${path}.${ownPid()}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, `${JSON.stringify(lease, null, 2)}\n`);

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { read, readBatch, readJson, type Cmd } from '../exec.js';
 import { familyOf, type Family } from '../request/types.js';
+import { ownPid } from '../state.js';
 
 export interface Link {
   ifindex: number;
@@ -195,7 +196,7 @@ export function netnsId(path: string): string {
 
 /** The namespace hostnic runs in, as a path that stays valid while it runs. */
 export function ownNetns(): string {
-  return `/proc/${process.pid}/ns/net`;
+  return `/proc/${ownPid()}/ns/net`;
 }
 
 let lasting: string | undefined;
@@ -229,7 +230,7 @@ export function lastingOwnNetns(): string {
   const candidates = function* (): Generator<string> {
     yield '/proc/1/ns/net';
     for (const n of names('/run/netns')) yield `/run/netns/${n}`;
-    const pids = names('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== process.pid).sort((a, b) => Number(a) - Number(b));
+    const pids = names('/proc').filter((n) => /^\d+$/.test(n) && Number(n) !== ownPid()).sort((a, b) => Number(a) - Number(b));
     for (const pid of pids) yield `/proc/${pid}/ns/net`;
   };
   for (const path of candidates()) {

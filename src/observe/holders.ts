@@ -13,6 +13,7 @@
  * Read-only; a process that vanishes while we look is skipped.
  */
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { ownPid } from '../state.js';
 
 export interface Holders {
   /** Processes (or one of their threads) inside the namespace. */
@@ -76,7 +77,7 @@ function nsMounts(table: string, want: string): { point: string; groups: string[
 
 export function findHolders(nsInode: number): Holders {
   const want = `net:[${nsInode}]`;
-  const self = String(process.pid);
+  const self = String(ownPid());
   const ownMnt = link('/proc/self/ns/mnt');
   const holders: Holders = { pids: [], fds: [], mounts: [] };
   const mounts = new Set<string>();

@@ -26,6 +26,17 @@ export interface AttachSeen {
   ctrState: NsState;
 }
 
+/**
+ * A parent of macvlan children hostnic made stays in the host: moving it
+ * would take their uplink into one container. `children`: the records of
+ * those children. The attach command and apply/watch both ask.
+ */
+export function refuseMovingParent(ifname: string, req: AttachRequest, children: { input: { target: { display: string } } }[]): void {
+  if (req.macvlan || children.length === 0) return;
+  throw new UsageError(`${ifname} is the parent of macvlan children hostnic made (in ${children.map((r) => r.input.target.display).join(', ')}): it stays in the host`,
+    'attach it with --macvlan, or detach its children first');
+}
+
 export function attachInput(id: string, req: AttachRequest, target: Target, seen: AttachSeen): AttachInput {
   if (req.macvlan) return macvlanInput(id, req, target, seen);
   const { link, host, hostState, ctrState } = seen;

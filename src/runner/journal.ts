@@ -3,11 +3,11 @@
  * touches the system, removed when the plan finished or was rolled back. A
  * journal still there belongs to a running plan or to a hostnic that died.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, HostnicError } from '../errors.js';
 import { managedFiles } from '../host/paths.js';
-import { isObject, type StateDir } from '../state.js';
+import { isObject, ownPid, type StateDir } from '../state.js';
 import { savedById } from '../steps/index.js';
 import { checkJournal, checkStatePath, needPlanId } from './schema.js';
 import { problemOf, type Bounds } from '../steps/validate.js';
@@ -66,20 +66,7 @@ export function processStart(pid: number, procRoot = '/proc'): number | undefine
   }
 }
 
-/**
- * This process's pid as /proc names it. Not always process.pid: the DHCP
- * client's event script (src/dhcp/renew.ts) runs a plan from inside a
- * container's pid namespace, where getpid() is the container's number for
- * it, while /proc (the host's) and every other hostnic use the host's.
- */
-export function ownPid(): number {
-  try {
-    const pid = Number(readlinkSync('/proc/self'));
-    return Number.isInteger(pid) && pid > 0 ? pid : process.pid;
-  } catch {
-    return process.pid;
-  }
-}
+export { ownPid };
 
 /**
  * Is the hostnic that wrote this journal still running (not this process)?

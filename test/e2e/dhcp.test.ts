@@ -185,12 +185,21 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
-  it('a Docker container killed while its client runs: the client dies with it, no process is left in its namespace', async () => {
-    await dnsmasq(RANGE);
+  it('a Docker container: detach while it runs releases the lease (its init never reaps the client); killed while its client runs, no process is left in its namespace', async () => {
+    const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
     const c = await runContainer();
     try {
       const net = readlinkNs(`/proc/${c.pid}/ns/net`);
+      const first = await lab.hostnic(['attach', `docker:${c.name}`, nic, 'dhcp']);
+      expect(first.exitCode, first.stderr).toBe(0);
+      expect(server.read()).toHaveLength(1);
+      const d = await lab.hostnic(['detach', `docker:${c.name}`, nic]);
+      expect(d.stderr).toBe('');
+      expect(d.exitCode).toBe(0);
+      expect(server.read()).toEqual([]);
+      expect(clients(lab.stateDir)).toEqual([]);
+      expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
       const r = await lab.hostnic(['attach', `docker:${c.name}`, nic, 'dhcp']);
       expect(r.stderr).toBe('');
       expect(r.exitCode).toBe(0);

@@ -91,6 +91,21 @@ describe.skipIf(!root)('attach --macvlan: children of one host NIC in several co
     expect(move.exitCode).toBe(2);
     expect(move.stderr).toMatch(new RegExp(`${parent} is the parent of macvlan children hostnic made .*: it stays in the host`));
     expect(await lab.snapshot(webNs)).toEqual(inPlace);
+    // Nor by apply (an entry that moves it): the entry fails, nothing moves.
+    const dir = desiredDir();
+    try {
+      const file = join(dir, 'attachments.yaml');
+      writeFileSync(file, `attachments:\n  - container: netns:${ns}\n    nic: ${parent}\n    addresses: [192.168.1.29/24]\n`, { mode: 0o600 });
+      const hostNow = comparable(await lab.snapshot(lab.host));
+      const ap = await lab.hostnic(['apply', '-f', file, '--json']);
+      expect(ap.exitCode).toBe(1);
+      expect((JSON.parse(ap.stdout) as { entries: { action: string; detail: string }[] }).entries).toEqual([
+        expect.objectContaining({ action: 'failed', detail: expect.stringMatching(new RegExp(`${parent} is the parent of macvlan children hostnic made`)) })]);
+      expect(comparable(await lab.snapshot(lab.host))).toEqual(hostNow);
+      expect(await lab.snapshot(webNs)).toEqual(inPlace);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
 
     // status names the parent; nics lists the children with their container.
     const status = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { nic: string; status: string; macvlan?: { parent: string } }[] };

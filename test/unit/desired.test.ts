@@ -9,6 +9,7 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { removeEntries, upsertEntry } from '../../src/desired/edit.js';
+import { sameRequest } from '../../src/records.js';
 import { parseDesiredText } from '../../src/desired/parse.js';
 import { jsonSchema } from '../../src/desired/schema.js';
 import { parseAttachRequest } from '../../src/request/parse.js';
@@ -156,6 +157,15 @@ describe('desired-state file edits (attach --persist, detach)', () => {
     const fresh = upsertEntry(null, 'F', 'web', 'eth3', r);
     expect(fresh).toMatch(/^# hostnic/);
     expect(parseDesiredText(fresh, 'F').entries).toHaveLength(1);
+  });
+
+  it('keeps dhcp (and macvlan): the entry read back asks for what was attached (sameRequest), so apply finds it in place', () => {
+    const r = req({ container: 'web', nic: 'eth3', addresses: ['dhcp', 'fd00:1::4/64'], macvlan: true });
+    const out = upsertEntry(null, 'F', 'web', 'eth3', r);
+    expect(out).toContain('addresses: [dhcp, fd00:1::4/64]');
+    const [back] = parseDesiredText(out, 'F').entries;
+    expect(back!.request.dhcp).toBeDefined();
+    expect(sameRequest(r, back!.request, 'eth1')).toBe(true);
   });
 
   it('refuses an edit that would put one NIC in two entries', () => {
