@@ -11,7 +11,7 @@ import { recoverAll } from '../cli/recover.js';
 import type { Ctx } from '../cli/context.js';
 import { defaultDesiredPath } from '../desired/file.js';
 import { EXIT, UsageError } from '../errors.js';
-import { Locks } from '../runner/locks.js';
+import { Locks, WATCH_KEY } from '../runner/locks.js';
 import { makeLogger } from '../watch/log.js';
 import { Watcher } from '../watch/daemon.js';
 import { startDhcpKeeper } from '../dhcp/keeper.js';
@@ -21,7 +21,6 @@ export interface WatchArgs {
   resync?: number;
 }
 
-const INSTANCE_KEY = 'watch';
 const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
@@ -35,7 +34,7 @@ export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
 
   // One watch per state directory: two would race for every container.
   const pidFile = join(ctx.state.root, 'watch.pid');
-  if (!await ctx.locks.tryTake(INSTANCE_KEY)) {
+  if (!await ctx.locks.tryTake(WATCH_KEY)) {
     let pid = '?';
     try { pid = readFileSync(pidFile, 'utf8').trim(); } catch { /* it is starting */ }
     throw new UsageError(`another hostnic watch is running (pid ${pid}) on ${ctx.state.root}`, `stop it first (systemctl stop hostnic, or kill ${pid})`);

@@ -16,9 +16,11 @@ import { loadRecords, type AttachmentRecord } from '../records.js';
 import { nsKey } from '../runner.js';
 import { Locks } from '../runner/locks.js';
 import type { StateDir } from '../state.js';
-import { clientCmd } from '../steps/dhcp.js';
+import { clientCmd, readLease } from '../steps/dhcp.js';
 import type { Logger } from '../watch/log.js';
 import { clientsOf, stopClients } from './client.js';
+import { appliedPart, type DhcpLease } from './lease.js';
+import { renewed } from './renew.js';
 
 /** The container of a record still lives: its process (or its namespace path) names the recorded namespace. */
 function targetLives(rec: AttachmentRecord): boolean {
@@ -69,7 +71,18 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
     log('dhcp-stopped', orphanLine(rec, stopped), what);
     return;
   }
-  if (clientsOf(lease).length || !targetLives(rec)) return;
+  if (!targetLives(rec)) return;
+  if (clientsOf(lease).length) {
+    // Renewed with other values: applied here, on the host's side (the event script leaves it to watch).
+    const now = (() => { try { return readLease(lease); } catch { return undefined; } })(); // being written, or gone with a detach
+    const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
+    if (now && applied && appliedPart(now) !== appliedPart(applied)) {
+      const done = await renewed(lease, now);
+      if (done === 'applied') log('dhcp-renewed', `applied the renewed DHCP lease of ${i.ctrName} in ${i.target.display} (${now.ip}/${now.prefix})`, what);
+      else if (done) log('failed', done, what);
+    }
+    return;
+  }
   const locks = new Locks(state);
   let start: boolean;
   try {

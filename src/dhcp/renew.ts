@@ -19,22 +19,22 @@ import { appliedPart, type DhcpLease } from './lease.js';
 
 const applied = (rec: AttachmentRecord): DhcpLease | undefined => rec.saved['ctr.dhcp'] as DhcpLease | undefined;
 
-export async function renewed(path: string, lease: DhcpLease): Promise<void> {
+/** Resolves to what became of it: undefined (nothing to apply), 'applied', or why not. */
+export async function renewed(path: string, lease: DhcpLease): Promise<string | undefined> {
   const ctx = makeContext({ stateDir: dirname(dirname(path)), quiet: true });
   const id = basename(path, '.json');
   const find = (): AttachmentRecord | undefined => loadRecords(ctx.state).records.find((r) => r.id === id && r.input.dhcp?.lease === path);
   const changed = (rec: AttachmentRecord): boolean => { const a = applied(rec); return !a || appliedPart(a) !== appliedPart(lease); };
   const first = find();
-  if (!first || !changed(first)) return;
+  if (!first || !changed(first)) return undefined;
   const i = first.input;
   await ctx.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
   try {
     const rec = find(); // under the locks: a detach may have given it back meanwhile
-    if (!rec || !changed(rec)) return;
+    if (!rec || !changed(rec)) return undefined;
     const live = await liveCheck(rec);
     if (live.status !== 'in place') {
-      process.stderr.write(`hostnic-dhcp: the lease of ${rec.input.ctrName} in ${rec.input.target.display} changed, not applied: ${live.detail}\n`);
-      return;
+      return `the lease of ${rec.input.ctrName} in ${rec.input.target.display} changed, not applied: ${live.detail}`;
     }
     const { saved, ...value } = rec;
     const outcome = await executePlan({
@@ -42,7 +42,8 @@ export async function renewed(path: string, lease: DhcpLease): Promise<void> {
       steps: planLeaseChange(rec.input, saved), touches: [i.host.name, i.host.mac],
       finalize: { write: [{ path: recordPath(rec.id), value: { ...value, saved }, saved: true }] },
     }, ctx);
-    if (outcome.exitCode !== 0) process.stderr.write(`hostnic-dhcp: the renewed lease of ${rec.input.ctrName} was not applied: ${outcome.error?.message ?? `exit ${outcome.exitCode}`}\n`);
+    if (outcome.exitCode === 0) return 'applied';
+    return `the renewed lease of ${rec.input.ctrName} was not applied: ${outcome.error?.message ?? `exit ${outcome.exitCode}`}`;
   } finally {
     ctx.locks.release();
   }

@@ -11,11 +11,12 @@
  *   `dhcp.*` steps' undo runs; a person may run it too.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { dirname, isAbsolute } from 'node:path';
 import { LEASE_ENV, pidFileOf, stopClients } from './client.js';
 import { leaseFromEnv, LeaseError, type DhcpLease } from './lease.js';
 import { LEASE_FILE } from '../steps/validate-dhcp.js';
-import { ownPid } from '../state.js';
+import { heldByAnother, WATCH_KEY } from '../runner/locks.js';
+import { ownPid, StateDir } from '../state.js';
 
 function leaseFile(v: string | undefined, what: string): string {
   if (!v || !isAbsolute(v) || !LEASE_FILE.test(v) || v.split('/').some((c) => c === '.' || c === '..')) {
@@ -49,9 +50,13 @@ export async function dhcpScript(args: string[]): Promise<number> {
     const path = leaseFile(process.env[LEASE_ENV], LEASE_ENV);
     const lease = leaseFromEnv(process.env, Date.now() / 1000);
     writeLease(path, lease);
-    if (what === 'renew' || what === 'bound') {
+    // A lease that changed is applied from the host's side by a running `hostnic watch` (its keeper
+    // reads this file): this process runs in the container's pid namespace, where the container could
+    // stop it while it holds the NIC's locks. With no watch, it is applied here.
+    if ((what === 'renew' || what === 'bound') && !await heldByAnother(new StateDir(dirname(dirname(path))), WATCH_KEY)) {
       const { renewed } = await import('./renew.js');
-      await renewed(path, lease);
+      const done = await renewed(path, lease);
+      if (done && done !== 'applied') process.stderr.write(`hostnic-dhcp: ${done}\n`);
     }
     return 0;
   } catch (e) {

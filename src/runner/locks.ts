@@ -16,11 +16,29 @@
  * otherwise leave a file per container ever seen); whoever gets a lock checks
  * that the file it locked is still the one at that path, else tries again.
  */
-import { closeSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { RefusedError } from '../errors.js';
 import type { StateDir } from '../state.js';
+
+/** The lock one `hostnic watch` per state directory holds for its whole life. */
+export const WATCH_KEY = 'watch';
+
+/**
+ * Does another process hold `key` in this state directory now? Asked with a
+ * shared, non-blocking flock that is let go at once (the `flock` process
+ * exits): it never waits, and it never takes the key from its holder.
+ */
+export function heldByAnother(state: StateDir, key: string): Promise<boolean> {
+  const path = join(state.root, 'locks', encodeURIComponent(key));
+  if (!existsSync(path)) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const child = spawn('flock', ['--shared', '--nonblock', path, 'true'], { stdio: 'ignore' });
+    child.on('error', () => resolve(false));
+    child.on('exit', (c) => resolve(c !== 0));
+  });
+}
 
 /** The lock key of a container's network namespace (Target.nsId). */
 export const nsKey = (nsId: string): string => `ns:${nsId}`;

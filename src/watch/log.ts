@@ -13,7 +13,7 @@ export type WatchEvent =
   | 'in-place' | 'attached' | 'repaired' | 'skipped' | 'failed' | 'besides'
   | 'restored' | 'destroyed' | 'waiting'
   | 'desired-loaded' | 'desired-bad' | 'desired-missing' | 'entry-removed'
-  | 'dhcp-restarted' | 'dhcp-stopped'
+  | 'dhcp-restarted' | 'dhcp-stopped' | 'dhcp-renewed'
   | 'error';
 
 export interface Logger {

@@ -278,8 +278,8 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(server.read()).toEqual([]);
   }, 120_000);
 
-  it('watch restarts a client that died while its container lives, and stops one that outlives its target (shared pid namespace)', async () => {
-    await dnsmasq(RANGE);
+  it('watch restarts a client that died while its container lives, applies a lease that changed at renewal (not the client\'s script), and stops a client that outlives its target', async () => {
+    const firstServer = await dnsmasq(RANGE);
     const nic = await lab.addNic();
     const ctr = await lab.addContainer(); // `unshare --net`: it shares hostnic's pid namespace
     expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
@@ -298,6 +298,17 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
       expect(again).toHaveLength(1);
       expect(again[0]).not.toBe(first);
       expect(await v4Of(lab, ctr.nsPath, 'eth1')).toEqual([ip]); // the same lease, renewed by the new client
+      // The cloud moves the range: the new lease is applied by watch, on the host's side (the event
+      // script, in the container's pid namespace, leaves it to a running watch).
+      await firstServer.stop();
+      servers.splice(servers.indexOf(firstServer), 1);
+      await dnsmasq(['--dhcp-range=192.168.1.200,192.168.1.250,255.255.255.0,2m', '--dhcp-option=option:router,192.168.1.1']);
+      process.kill(again[0]!, 'SIGUSR1');
+      const [renewedLine] = await w.until((l) => l.event === 'dhcp-renewed', 1, 20_000);
+      expect(renewedLine!.nic).toBe(nic);
+      const [moved] = await v4Of(lab, ctr.nsPath, 'eth1');
+      expect(Number(moved!.split('/')[0]!.split('.')[3])).toBeGreaterThanOrEqual(200);
+      expect(record(lab).saved['ctr.dhcp']!.ip).toBe(moved!.split('/')[0]);
       // The target dies; the client, in hostnic's pid namespace, would keep its namespace (and the NIC) alive.
       const net = readlinkNs(ctr.nsPath);
       await ctr.kill();
