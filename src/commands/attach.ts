@@ -99,7 +99,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
 
   const id = randomBytes(4).toString('hex');
   const input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
-  if (req.dhcp) input.dhcp = dhcpPlace(ctx.state, id, target);
+  if (req.dhcp) input.dhcp = dhcpPlace(ctx.state, id, target, ctx.dryRun);
   const { host, ctrName } = input;
   const plan: Plan = {
     id,

@@ -209,7 +209,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   try {
     refuseMovingParent(link.ifname, req, loadRecords(r.state).records.filter((x) => x.input.macvlan?.parent === link.ifname));
     input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
-    if (req.dhcp) input.dhcp = dhcpPlace(r.state, id, target);
+    if (req.dhcp) input.dhcp = dhcpPlace(r.state, id, target, r.dryRun);
   } catch (e) {
     if (!(e instanceof HostnicError)) throw e;
     return { result: { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 } };

@@ -14,14 +14,15 @@ const link = (path: string): string | undefined => {
 };
 
 /**
- * The lease file `<state>/dhcp/<id>.json` (the directory made if missing),
+ * The lease file `<state>/dhcp/<id>.json` (the directory made if missing,
+ * unless for a dry run, which changes nothing),
  * and the container's pid namespace when it has one of its own: the client
  * joins it, so the kernel ends the client with the container. A target in
  * hostnic's own pid namespace (a `pid:` process of the host, `--pid=host`),
  * or without a process (`netns:`), gets none.
  */
-export function dhcpPlace(state: StateDir, id: string, target: Target): DhcpPlace {
-  state.ensureDhcp();
+export function dhcpPlace(state: StateDir, id: string, target: Target, dryRun = false): DhcpPlace {
+  if (!dryRun) state.ensureDhcp();
   const lease = join(resolve(state.dhcpDir), `${id}.json`);
   if (target.pid === undefined) return { lease };
   const theirs = link(`/proc/${target.pid}/ns/pid`);

@@ -431,5 +431,12 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     }
     expect(clients(lab.stateDir)).toEqual([]);
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    // A dry run says what it would do, and writes nothing: no lease directory, no client.
+    const dry = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp', '--dry-run']);
+    expect(dry.exitCode, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/udhcpc/);
+    expect(existsSync(join(lab.stateDir, 'dhcp'))).toBe(false);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
   });
 });
