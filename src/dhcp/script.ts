@@ -10,31 +10,19 @@
  *   (dhcp/client.ts), then remove the lease and pid files. What the
  *   `dhcp.*` steps' undo runs; a person may run it too.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { LEASE_ENV, pidFileOf, stopClients } from './client.js';
-import { leaseFromEnv, LeaseError, type DhcpLease } from './lease.js';
+import { leaseFromEnv, LeaseError } from './lease.js';
 import { LEASE_FILE } from '../steps/validate-dhcp.js';
 import { heldByAnother, WATCH_KEY } from '../runner/locks.js';
-import { ownPid, StateDir } from '../state.js';
+import { StateDir } from '../state.js';
 
 function leaseFile(v: string | undefined, what: string): string {
   if (!v || !isAbsolute(v) || !LEASE_FILE.test(v) || v.split('/').some((c) => c === '.' || c === '..')) {
     throw new LeaseError(`${what} ${JSON.stringify(v ?? '')} is not a lease file of hostnic (<state>/dhcp/<hex>.json)`);
   }
   return v;
-}
-
-export function writeLease(path: string, lease: DhcpLease): void {
-  const tmp = `${path}.${ownPid()}.tmp`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(lease, null, 2)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
 }
 
 export async function dhcpScript(args: string[]): Promise<number> {
@@ -49,7 +37,8 @@ export async function dhcpScript(args: string[]): Promise<number> {
     }
     const path = leaseFile(process.env[LEASE_ENV], LEASE_ENV);
     const lease = leaseFromEnv(process.env, Date.now() / 1000);
-    writeLease(path, lease);
+    // Atomically (StateDir.writeJson): status, the keeper and the steps never read half a lease.
+    new StateDir(dirname(dirname(path))).writeJson(path, lease, { syncDir: false });
     // A lease that changed is applied from the host's side by a running `hostnic watch` (its keeper
     // reads this file): this process runs in the container's pid namespace, where the container could
     // stop it while it holds the NIC's locks. With no watch, it is applied here.

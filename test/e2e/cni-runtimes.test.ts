@@ -19,6 +19,20 @@ const BIN = '/opt/cni/bin';
 const CONF = '/etc/cni/net.d';
 const hasCtr = existsSync('/usr/bin/ctr') || !!process.env.CI;
 
+/**
+ * What the container printed (its `ip -o addr`, `ip route` and a ping of the
+ * gateway): the NIC as eth0 with the address and default route the network
+ * config gave it, the gateway reached; and the host as before.
+ */
+async function expectOnTheCloud(lab: Lab, run: { stdout: string; stderr: string; exitCode?: number }, before: Awaited<ReturnType<Lab['snapshot']>>): Promise<void> {
+  expect(run.stderr).toBe('');
+  expect(run.exitCode).toBe(0);
+  expect(run.stdout).toMatch(/eth0\s+inet 192\.168\.1\.10\/24/);
+  expect(run.stdout).toContain('default via 192.168.1.1 dev eth0');
+  expect(run.stdout).toContain('PING-OK');
+  expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+}
+
 /** Files this test put in the shared CNI directories, removed in reverse; directories it made, removed when empty. */
 class Installed {
   private files: string[] = [];
@@ -96,12 +110,7 @@ describe.skipIf(!root || !hasCtr)('containerd: ctr run --cni with a conflist tha
     const run = await running;
     holder.kill('SIGKILL');
     // The record says where the task was; after the task, hostnic found the NIC in the held namespace.
-    expect(run.stderr).toBe('');
-    expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/eth0\s+inet 192\.168\.1\.10\/24/);
-    expect(run.stdout).toContain('default via 192.168.1.1 dev eth0');
-    expect(run.stdout).toContain('PING-OK');
-    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+    await expectOnTheCloud(lab, run, before);
   }, 120_000);
 });
 
@@ -135,11 +144,6 @@ describe.skipIf(!root || !hasPodman)('podman (CNI backend) with a network whose 
     const name = `hn-cni-${lab.id}`;
     const run = await execa('podman', ['run', '--rm', '--name', name, ...podmanUlimitArgs(), '--cap-add', 'NET_RAW', '--network', net, image, 'sh', '-c',
       'ip -o addr show dev eth0; ip route; ping -c1 -W5 192.168.1.1 >/dev/null && echo PING-OK'], { reject: false });
-    expect(run.stderr).toBe('');
-    expect(run.exitCode).toBe(0);
-    expect(run.stdout).toMatch(/eth0\s+inet 192\.168\.1\.10\/24/);
-    expect(run.stdout).toContain('default via 192.168.1.1 dev eth0');
-    expect(run.stdout).toContain('PING-OK');
-    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(before));
+    await expectOnTheCloud(lab, run, before);
   }, 120_000);
 });
