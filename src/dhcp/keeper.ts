@@ -7,9 +7,8 @@
  * Under the attachment's locks, taken only to look: the client is started
  * after they are let go, since its event script may need them.
  */
-import { existsSync } from 'node:fs';
 import { run } from '../exec.js';
-import { netnsId } from '../kernel/ip.js';
+import { targetAlive } from '../runtime/resolve.js';
 import { liveCheck } from '../observe/live.js';
 import { planSections } from '../plan/attach.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
@@ -25,12 +24,7 @@ import { renewed } from './renew.js';
 /** The container of a record still lives: its process (or its namespace path) names the recorded namespace. */
 function targetLives(rec: AttachmentRecord): boolean {
   const t = rec.input.target;
-  const path = t.pid !== undefined ? `/proc/${t.pid}/ns/net` : t.nsPath;
-  try {
-    return existsSync(path) && netnsId(path) === t.nsId;
-  } catch {
-    return false;
-  }
+  return targetAlive(t.pid !== undefined ? { ...t, nsPath: `/proc/${t.pid}/ns/net` } : t);
 }
 
 /**
