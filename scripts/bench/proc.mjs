@@ -2,13 +2,28 @@
 // from spawn to exit with the monotonic clock, every live child known so that
 // Ctrl+C can reach it and the cleanup can wait for it.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/**
+ * CPU time (ms, all CPUs) of this process's children that have exited and
+ * been waited for, their own children included: fields 16 and 17 of
+ * /proc/self/stat (cutime, cstime), in clock ticks of 10 ms.
+ */
+function childrenCpuMs() {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[16 - 3]) + Number(f[17 - 3])) * 10;
+}
 
 /** Children still running: pid -> ChildProcess. */
 export const live = new Map();
 
 /**
  * Run argv; never rejects on a non-zero exit. Returns
- * { code, signal, stdout, stderr, ms } where ms is spawn-to-exit wall time.
+ * { code, signal, stdout, stderr, ms, cpuMs } where ms is spawn-to-exit wall
+ * time and cpuMs the CPU time of the program and everything it ran (to 10 ms;
+ * exact only when no other child of the bench ends meanwhile: the measured
+ * rows run one at a time).
  * Each child gets its own process group (detached), as a command started
  * from a shell would: a terminal Ctrl+C reaches the bench only, which then
  * decides what the children get (hostnic: SIGINT, so it rolls back).
@@ -17,6 +32,7 @@ export function run(argv, { env, input, timeoutMs = 120_000, cwd } = {}) {
   return new Promise((resolve, reject) => {
     const [file, ...args] = argv;
     const started = performance.now();
+    const cpuBefore = childrenCpuMs();
     let child;
     try {
       child = spawn(file, args, {
@@ -58,7 +74,7 @@ export function run(argv, { env, input, timeoutMs = 120_000, cwd } = {}) {
       clearTimeout(timer);
       live.delete(child.pid);
       if (!exitedAt) exitedAt = performance.now();
-      resolve({ code: exit.code, signal: exit.signal, stdout, stderr, ms: exitedAt - started, startedAt: performance.timeOrigin + started });
+      resolve({ code: exit.code, signal: exit.signal, stdout, stderr, ms: exitedAt - started, cpuMs: childrenCpuMs() - cpuBefore, startedAt: performance.timeOrigin + started });
     });
   });
 }
