@@ -5,7 +5,7 @@
  * loader: an edit never writes a file the loader would refuse.
  */
 import { isMap, isSeq, parseDocument, YAMLMap, YAMLSeq, type Document } from 'yaml';
-import { routeText } from '../request/parse.js';
+import { DHCP_TIMEOUT, routeText } from '../request/parse.js';
 import type { AttachRequest } from '../request/types.js';
 import { containerKey, parseDesiredText, selectorText, type DesiredEntry } from './parse.js';
 import { ENTRY_KEYS, type EntryKey } from './schema.js';
@@ -26,6 +26,7 @@ export function entryValues(container: string, nic: string, req: AttachRequest):
   if (req.mtu !== undefined) out.mtu = req.mtu;
   if (req.routes.length) out.routes = req.routes.map(routeText);
   if (req.macvlan) out.macvlan = req.macvlan.mode;
+  if (req.dhcp && req.dhcp.timeout !== DHCP_TIMEOUT) out['dhcp-timeout'] = req.dhcp.timeout;
   return out;
 }
 

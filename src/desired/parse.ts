@@ -129,6 +129,14 @@ function entryOf(item: Node, index: number, at: At, bad: Bad): DesiredEntry {
     container, nic, addresses: list('addresses'), routes: list('routes'),
     name: str('name'), mac: str('mac'), ...(typeof mtuValue === 'number' ? { mtu: mtuValue } : {}), ...macvlan,
   };
+  // dhcp-timeout: the command line's --dhcp-timeout, said in the file's own words.
+  const timeout = values['dhcp-timeout'];
+  if (timeout && timeout.value !== null) {
+    const t = timeout.value;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 1 || t > 3600) bad(at(timeout.node), 'dhcp-timeout: must be a whole number of seconds, 1..3600');
+    if (!input.addresses.some((a) => /^dhcp/i.test(a))) bad(at(timeout.node), 'dhcp-timeout: is given without "dhcp" among the addresses');
+    Object.assign(input, { dhcpTimeout: t as number });
+  }
   const keyLine = (k: EntryKey): number => at(values[k]?.node ?? item);
   const itemLine = (k: 'addresses' | 'routes', i: number): number => {
     const seq = values[k]?.node as { items?: Node[] } | undefined;

@@ -9,7 +9,7 @@
  */
 
 /** The keys of one entry, as the file spells them, in the order they are written. */
-export const ENTRY_KEYS = ['container', 'nic', 'addresses', 'name', 'mac', 'mtu', 'routes', 'macvlan'] as const;
+export const ENTRY_KEYS = ['container', 'nic', 'addresses', 'name', 'mac', 'mtu', 'routes', 'macvlan', 'dhcp-timeout'] as const;
 export type EntryKey = (typeof ENTRY_KEYS)[number];
 
 /** The keys an entry must have. */
@@ -69,6 +69,12 @@ const ENTRY_SCHEMA: Record<EntryKey, Record<string, unknown>> = {
   macvlan: {
     description: 'A macvlan child of the NIC goes into the container, in this mode (true: bridge), as --macvlan [--macvlan-mode]; the NIC stays in the host, and several containers can share it.',
     anyOf: [{ type: 'boolean' }, { type: 'string', enum: ['bridge', 'private', 'vepa'] }],
+  },
+  'dhcp-timeout': {
+    description: 'With dhcp among the addresses: seconds to wait for the first lease at each attach (default 10), as --dhcp-timeout.',
+    type: 'integer',
+    minimum: 1,
+    maximum: 3600,
   },
 };
 

@@ -344,19 +344,22 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect((await lab.hostnic(['recover'])).stdout).toBe('nothing to recover\n');
   });
 
-  it('the desired file takes dhcp as an address: apply attaches with a lease, a second apply changes nothing', async () => {
+  it('the desired file takes dhcp as an address (and dhcp-timeout, the client run with it): apply attaches with a lease, a second apply changes nothing', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
     const ns = await lab.addNetns(); // netns: no process, so no pid namespace of its own: detach ends the client
     const dir = desiredDir();
     const file = join(dir, 'attachments.yaml');
-    writeDesired(file, [{ container: `netns:${ns}`, nic, addresses: ['dhcp'] }]);
+    writeDesired(file, [{ container: `netns:${ns}`, nic, addresses: ['dhcp'], 'dhcp-timeout': 27 }]);
     try {
       const r = await lab.hostnic(['apply', '-f', file]);
       expect(r.exitCode, r.stderr).toBe(0);
       const [ip] = await v4Of(lab, ns, 'eth1');
       expect(server.read().map((l) => `${l[2]}/24`)).toEqual([ip]);
       expect(clients(lab.stateDir)).toHaveLength(1);
+      // The file's dhcp-timeout is the client's -t (how long it tries for a lease).
+      const argv = readFileSync(`/proc/${clients(lab.stateDir)[0]}/cmdline`, 'utf8').split('\0');
+      expect(argv[argv.indexOf('-t') + 1]).toBe('27');
       const again = await lab.hostnic(['apply', '-f', file, '--json']);
       expect(again.exitCode).toBe(0);
       expect((JSON.parse(again.stdout) as { entries: { action: string }[] }).entries.map((e) => e.action)).toEqual(['in-place']);

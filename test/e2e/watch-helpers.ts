@@ -26,6 +26,7 @@ export interface Entry {
   addresses?: string[];
   mtu?: number;
   name?: string;
+  'dhcp-timeout'?: number;
 }
 
 /** The desired file (JSON, which is YAML), 0600 in the lab's state directory's parent. */

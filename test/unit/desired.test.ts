@@ -50,6 +50,7 @@ const GOOD: Record<string, string> = {
     '    macvlan: private',
   ].join('\n'),
   'dhcp beside a static IPv6 address': 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp, "fd00:1::4/64@fd00:1::1"]\n',
+  'dhcp with its own timeout': 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp]\n    dhcp-timeout: 30\n',
 };
 
 /** Every kind of bad file, with the line the loader names, and whether a JSON Schema can tell. */
@@ -77,6 +78,9 @@ const BAD: { name: string; text: string; line: number; message: RegExp; schema: 
   { name: 'addresses not a list', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: 192.168.1.4/24\n', line: 4, message: /addresses: must be a list/, schema: true },
   { name: 'dhcp twice', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp, dhcp]\n', line: 2, message: /"dhcp" is given 2 times/, schema: false },
   { name: 'dhcp@GW', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp@192.168.1.1]\n', line: 4, message: /write dhcp alone/, schema: true },
+  { name: 'dhcp-timeout without dhcp', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [192.168.1.4/24]\n    dhcp-timeout: 30\n', line: 5, message: /dhcp-timeout: is given without "dhcp"/, schema: false },
+  { name: 'dhcp-timeout out of range', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp]\n    dhcp-timeout: 0\n', line: 5, message: /dhcp-timeout: must be a whole number of seconds, 1\.\.3600/, schema: true },
+  { name: 'dhcp-timeout a string', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [dhcp]\n    dhcp-timeout: 10s\n', line: 5, message: /dhcp-timeout: must be a whole number/, schema: true },
   { name: 'entry not a mapping', text: 'attachments:\n  - web eth1\n', line: 2, message: /must be a mapping/, schema: true },
 ];
 
@@ -166,6 +170,18 @@ describe('desired-state file edits (attach --persist, detach)', () => {
     const [back] = parseDesiredText(out, 'F').entries;
     expect(back!.request.dhcp).toBeDefined();
     expect(sameRequest(r, back!.request, 'eth1')).toBe(true);
+  });
+
+  it('dhcp-timeout: the value in the file is the request timeout, and an attach --persist with one other than the default writes it', () => {
+    const [e] = parseDesiredText(GOOD['dhcp with its own timeout']!, 'F').entries;
+    expect(e!.request.dhcp).toEqual({ timeout: 30 });
+    const r = req({ container: 'web', nic: 'eth3', addresses: ['dhcp'], dhcpTimeout: '45' });
+    const out = upsertEntry(null, 'F', 'web', 'eth3', r);
+    expect(out).toContain('dhcp-timeout: 45');
+    expect(parseDesiredText(out, 'F').entries[0]!.request.dhcp).toEqual({ timeout: 45 });
+    // The default is not written; a timeout that changed is not a change of the attachment (apply leaves it in place).
+    expect(upsertEntry(null, 'F', 'web', 'eth3', req({ container: 'web', nic: 'eth3', addresses: ['dhcp'] }))).not.toContain('dhcp-timeout');
+    expect(sameRequest(r, e!.request, 'eth1')).toBe(true);
   });
 
   it('refuses an edit that would put one NIC in two entries', () => {
