@@ -6,7 +6,8 @@
  * separated), `staticroutes` (option 121 as "DST/LEN GW DST/LEN GW ...", a
  * gateway 0.0.0.0 meaning on-link), `mtu`, `lease` (seconds), `serverid`.
  * RFC 3442: when classless routes are sent, the router option is ignored;
- * their 0.0.0.0/0 entry is the default route.
+ * their 0.0.0.0/0 entry is the default route, on-link when its gateway is
+ * 0.0.0.0 (kept as router 0.0.0.0).
  */
 import ipaddr from 'ipaddr.js';
 
@@ -20,7 +21,7 @@ export interface DhcpRoute {
 export interface DhcpLease {
   ip: string;
   prefix: number;
-  /** The default route's next hop (classless 0.0.0.0/0, else the first router). */
+  /** The default route's next hop (classless 0.0.0.0/0, else the first router); ON_LINK: a default route on the link itself. */
   router?: string;
   /** Classless routes besides the default. */
   routes: DhcpRoute[];
@@ -33,6 +34,9 @@ export interface DhcpLease {
 }
 
 export class LeaseError extends Error {}
+
+/** The router of a classless default route sent with gateway 0.0.0.0: the default route is on the link, no next hop. */
+export const ON_LINK = '0.0.0.0';
 
 function v4(text: string | undefined, what: string): string {
   if (text === undefined || !ipaddr.IPv4.isValidFourPartDecimal(text)) throw new LeaseError(`${what} ${JSON.stringify(text ?? '')} is not an IPv4 address`);
@@ -72,8 +76,8 @@ export function leaseFromEnv(env: Record<string, string | undefined>, now: numbe
   const classless = env.staticroutes ? parseStaticRoutes(env.staticroutes) : [];
   if (classless.length) {
     for (const r of classless) {
-      if (r.dst === '0.0.0.0/0' && r.via) lease.router ??= r.via;
-      else if (r.dst !== '0.0.0.0/0') lease.routes.push(r);
+      if (r.dst === '0.0.0.0/0') lease.router ??= r.via ?? ON_LINK;
+      else lease.routes.push(r);
     }
   } else if (env.router) {
     const first = env.router.trim().split(/\s+/)[0];
@@ -103,11 +107,12 @@ export interface LeaseRoutes {
 }
 
 export function leaseRoutes(lease: DhcpLease, dev: string): LeaseRoutes {
-  const hops = [...new Set([lease.router, ...lease.routes.map((r) => r.via)].filter((g): g is string => g !== undefined))];
+  const hops = [...new Set([lease.router, ...lease.routes.map((r) => r.via)].filter((g): g is string => g !== undefined && g !== ON_LINK))];
   const onlink = hops.filter((g) => !onSubnet(lease, g) && g !== lease.ip).map((g) => [`${g}/32`, 'dev', dev, 'scope', 'link']);
+  const def = lease.router === ON_LINK ? ['0.0.0.0/0', 'dev', dev, 'scope', 'link'] : lease.router ? ['0.0.0.0/0', 'via', lease.router, 'dev', dev] : undefined;
   return {
     onlink,
-    ...(lease.router ? { default: ['0.0.0.0/0', 'via', lease.router, 'dev', dev] } : {}),
+    ...(def ? { default: def } : {}),
     routes: lease.routes.map((r) => (r.via ? [r.dst, 'via', r.via, 'dev', dev] : [r.dst, 'dev', dev, 'scope', 'link'])),
   };
 }

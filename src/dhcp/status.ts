@@ -2,7 +2,7 @@
 import type { AttachmentRecord } from '../records.js';
 import { readLease } from '../steps/dhcp.js';
 import { clientsOf } from './client.js';
-import { expiry, type DhcpLease } from './lease.js';
+import { expiry, ON_LINK, type DhcpLease } from './lease.js';
 
 export interface DhcpView {
   /** The leased address, CIDR. */
@@ -45,5 +45,6 @@ export function dhcpLine(v: DhcpView, inPlace: boolean): string {
   const client = v.running
     ? `client running (pid ${v.pids.join(', ')})${inPlace ? '' : ': its container is gone; hostnic detach (or watch) ends it'}`
     : 'client not running';
-  return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${v.router ? `, router ${v.router}` : ''}, expires ${v.expires}; ${client}`;
+  const router = v.router === ON_LINK ? ', default route on the link' : v.router ? `, router ${v.router}` : '';
+  return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${router}, expires ${v.expires}; ${client}`;
 }

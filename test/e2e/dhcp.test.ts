@@ -185,6 +185,24 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
+  it('a classless default route with gateway 0.0.0.0 (option 121): a default route on the link, not dropped; detach puts the old one back', async () => {
+    await dnsmasq(['--dhcp-range=192.168.1.100,192.168.1.150,255.255.255.0,2m', '--dhcp-option=121,0.0.0.0/0,0.0.0.0,198.51.100.0/24,192.168.1.1']);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    const ctrBefore = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const rt = await routes4(lab, ctr.nsPath);
+    const defaults = rt.filter((x) => x.dst === 'default');
+    expect(defaults).toEqual([expect.objectContaining({ dev: 'eth1', scope: 'link' })]);
+    expect(defaults[0]!.gateway).toBeUndefined();
+    expect(rt).toEqual(expect.arrayContaining([expect.objectContaining({ dst: '198.51.100.0/24', gateway: '192.168.1.1', dev: 'eth1' })]));
+    const st = await lab.hostnic(['status']);
+    expect(st.stdout).toContain('default route on the link');
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
+  });
+
   it('a Docker container: detach while it runs releases the lease (its init never reaps the client); killed while its client runs, no process is left in its namespace', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();

@@ -5,6 +5,7 @@ import { parseAttachRequest } from '../../src/request/parse.js';
 import { checkLease } from '../../src/steps/validate-dhcp.js';
 import { problemOf } from '../../src/steps/validate.js';
 import { dhcpLease } from '../../src/steps/dhcp.js';
+import { dhcpLine } from '../../src/dhcp/status.js';
 
 // What udhcpc 1.35 exported to its script for dnsmasq's leases in test/e2e/dhcp.test.ts.
 const PLAIN = { ip: '192.168.1.132', mask: '24', subnet: '255.255.255.0', router: '192.168.1.1', lease: '120', serverid: '192.168.1.1', mtu: '1400', interface: 'eth1' };
@@ -14,6 +15,18 @@ const SLASH32 = { ip: '192.168.1.120', mask: '32', router: '192.168.1.1', lease:
 describe('leaseFromEnv', () => {
   it('a plain lease: address, prefix, router, MTU, server, lease time', () => {
     expect(leaseFromEnv(PLAIN, 1000.7)).toEqual({ ip: '192.168.1.132', prefix: 24, router: '192.168.1.1', routes: [], mtu: 1400, server: '192.168.1.1', seconds: 120, at: 1000 });
+  });
+
+  it('a classless default route with gateway 0.0.0.0 is a default route on the link itself (not dropped), with no on-link hop for it', () => {
+    const l = leaseFromEnv({ ...PLAIN, staticroutes: '0.0.0.0/0 0.0.0.0 10.0.0.0/8 192.168.1.254' }, 0);
+    expect(l.router).toBe('0.0.0.0');
+    expect(l.routes).toEqual([{ dst: '10.0.0.0/8', via: '192.168.1.254' }]);
+    expect(leaseRoutes(l, 'eth1')).toEqual({
+      onlink: [],
+      default: ['0.0.0.0/0', 'dev', 'eth1', 'scope', 'link'],
+      routes: [['10.0.0.0/8', 'via', '192.168.1.254', 'dev', 'eth1']],
+    });
+    expect(dhcpLine({ address: `${l.ip}/${l.prefix}`, router: l.router, expires: '-', running: true, pids: [1] }, true)).toContain('default route on the link');
   });
 
   it('classless routes win over the router option (RFC 3442); their 0.0.0.0/0 is the default route', () => {
