@@ -5,7 +5,7 @@
  * (HOSTNIC_DHCP_LEASE, which udhcpc passes to its event script): a reused
  * pid never has it, so only hostnic's own client for that lease is signalled.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
 export const LEASE_ENV = 'HOSTNIC_DHCP_LEASE';
@@ -41,8 +41,8 @@ export interface ClientProc {
   pid: number;
   /** Start time (/proc/PID/stat field 22): with the pid, who it is. */
   start: number;
-  /** Inode of its network namespace. */
-  netnsIno?: number;
+  /** Its network namespace as Target.nsId names one (device:inode of /proc/PID/ns/net). */
+  netnsId?: string;
   /** Its pid namespace is hostnic's own (it does not die with a container). */
   hostPidNs: boolean;
 }
@@ -73,8 +73,24 @@ const nsIno = (path: string): number | undefined => {
   }
 };
 
-/** The udhcpc processes hostnic started for this lease file (normally one). */
-export function clientsOf(lease: string): ClientProc[] {
+const nsIdOf = (path: string): string | undefined => {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The udhcpc processes hostnic started for this lease file (normally one).
+ * With `nsId` (the attachment's Target.nsId), only those in that network
+ * namespace, where hostnic starts them: a process elsewhere that put the
+ * lease file in its environment is not taken for the client (status and
+ * watch's keeper ask so; stopping a lease's clients does not, since the
+ * namespace a detach knows may be gone).
+ */
+export function clientsOf(lease: string, nsId?: string): ClientProc[] {
   const want = `${LEASE_ENV}=${lease}`;
   const own = nsIno('/proc/self/ns/pid');
   const out: ClientProc[] = [];
@@ -91,8 +107,9 @@ export function clientsOf(lease: string): ClientProc[] {
       const pid = Number(e);
       const start = startTime(pid);
       if (start === undefined) continue;
-      const net = nsIno(`/proc/${e}/ns/net`);
-      out.push({ pid, start, ...(net !== undefined ? { netnsIno: net } : {}), hostPidNs: nsIno(`/proc/${e}/ns/pid`) === own });
+      const id = nsIdOf(`/proc/${e}/ns/net`);
+      if (nsId !== undefined && id !== nsId) continue;
+      out.push({ pid, start, ...(id !== undefined ? { netnsId: id } : {}), hostPidNs: nsIno(`/proc/${e}/ns/pid`) === own });
     } catch { /* gone, or a kernel thread */ }
   }
   return out;

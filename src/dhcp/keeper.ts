@@ -36,7 +36,7 @@ function targetLives(rec: AttachmentRecord): boolean {
 async function endOrphan(rec: AttachmentRecord): Promise<number[]> {
   const lease = rec.input.dhcp?.lease;
   if (!lease) return [];
-  const running = clientsOf(lease);
+  const running = clientsOf(lease, rec.input.target.nsId);
   if (!running.length || targetLives(rec) || !running.every((c) => c.hostPidNs)) return [];
   await stopClients(lease);
   return running.map((c) => c.pid);
@@ -66,7 +66,7 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
     return;
   }
   if (!targetLives(rec)) return;
-  if (clientsOf(lease).length) {
+  if (clientsOf(lease, i.target.nsId).length) {
     // Renewed with other values: applied here, on the host's side (the event script leaves it to watch).
     const now = (() => { try { return readLease(lease); } catch { return undefined; } })(); // being written, or gone with a detach
     const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
@@ -82,13 +82,16 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
   try {
     await locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
     const still = loadRecords(state).records.find((r) => r.id === rec.id);
-    start = !!still && clientsOf(lease).length === 0 && (await liveCheck(still)).status === 'in place';
+    start = !!still && clientsOf(lease, i.target.nsId).length === 0 && (await liveCheck(still)).status === 'in place';
   } finally {
     locks.release();
   }
   if (!start) return;
   const step = planSections(i).ctr.find((s) => s.kind === 'dhcp.client');
   if (step?.kind !== 'dhcp.client') return;
+  // nsenter opens /proc/PID/ns/*: the container may have died since the look (its pid then names
+  // another process, maybe in another namespace). Looked at again just before, to a spawn's width.
+  if (!targetLives(rec)) return;
   try {
     await run(clientCmd(step.params, { background: true }));
     log('dhcp-restarted', `restarted the DHCP client of ${i.ctrName} in ${i.target.display} (it had stopped)`, what);

@@ -28,7 +28,7 @@ export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
   } catch {
     lease = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
   }
-  const clients = clientsOf(path);
+  const clients = clientsOf(path, rec.input.target.nsId);
   return {
     address: lease ? `${lease.ip}/${lease.prefix}` : '-',
     ...(lease?.server ? { server: lease.server } : {}),

@@ -7,7 +7,7 @@
  * environment), dnsmasq's lease file, and snapshots before and after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -142,10 +142,24 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(running).toHaveLength(1);
     expect(readlinkNs(`/proc/${running[0]}/ns/net`)).toBe(readlinkNs(ctr.nsPath));
 
-    // status: the lease (address, server, expiry) and its client.
-    const st = await lab.hostnic(['status', '--json']);
-    const row = (JSON.parse(st.stdout) as { attachments: { dhcp?: DhcpView }[] }).attachments[0]!;
-    expect(row.dhcp).toMatchObject({ address: `${v4[0]!.local}/24`, server: '192.168.1.1', router: '192.168.1.1', running: true, pids: running });
+    // A process in another namespace named udhcpc, with the lease file in its environment, is not taken for the client.
+    const [recFile] = readdirSync(join(lab.stateDir, 'attachments'));
+    const lease = (JSON.parse(readFileSync(join(lab.stateDir, 'attachments', recFile!), 'utf8')) as { input: { dhcp: { lease: string } } }).input.dhcp.lease;
+    const fakeDir = mkdtempSync(join(tmpdir(), 'hostnic-fake-udhcpc-'));
+    symlinkSync('/bin/sleep', join(fakeDir, 'udhcpc'));
+    const fake = spawn('nsenter', [`--net=/run/netns/${lab.cloud}`, '--', join(fakeDir, 'udhcpc'), '300'], { env: { ...process.env, HOSTNIC_DHCP_LEASE: lease }, stdio: 'ignore' });
+    let row: { dhcp?: DhcpView };
+    try {
+      for (let i = 0; i < 100 && clients(lab.stateDir).length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(clients(lab.stateDir)).toContain(fake.pid);
+      // status: the lease (address, server, expiry) and its client.
+      const st = await lab.hostnic(['status', '--json']);
+      row = (JSON.parse(st.stdout) as { attachments: { dhcp?: DhcpView }[] }).attachments[0]!;
+      expect(row.dhcp).toMatchObject({ address: `${v4[0]!.local}/24`, server: '192.168.1.1', router: '192.168.1.1', running: true, pids: running });
+    } finally {
+      fake.kill('SIGKILL');
+      rmSync(fakeDir, { recursive: true, force: true });
+    }
     expect(Date.parse(row.dhcp!.expires) - Date.now()).toBeGreaterThan(60_000);
     expect((await lab.hostnic(['status'])).stdout).toMatch(new RegExp(`dhcp: ${v4[0]!.local.replaceAll('.', '\\.')}/24 from 192\\.168\\.1\\.1, router 192\\.168\\.1\\.1, expires \\S+; client running \\(pid ${running[0]}\\)`));
 
