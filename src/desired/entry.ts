@@ -14,7 +14,6 @@ import { findTagged, taggedView } from '../observe/tagged.js';
 import { attachTouches, planAttach } from '../plan/attach.js';
 import { attachInput, refuseMovingParent } from '../plan/attach-input.js';
 import { planDetachOf } from '../plan/detach.js';
-import { planReturned } from '../plan/returned.js';
 import { planRepair } from '../plan/repair.js';
 import { loadRecords, recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
@@ -158,18 +157,11 @@ export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outco
   const i = rec.input;
   if (!r.dryRun) await r.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
   const reads = new NsReads();
-  let live = await liveCheck(rec, reads);
-  // In the host namespace, tagged (moved out by hand while the container runs): liveCheck looks only in the container then.
-  if (live.where === 'gone' && live.status === 'drifted') {
-    const back = findTagged(await readNs().then((s) => hostLinks(s)), rec.id);
-    live = back ? { ...live, where: 'host', liveName: back.ifname } : live;
-  }
+  const live = await liveCheck(rec, reads);
   const id = newId();
   const inNs = live.where === 'container' || live.where === 'held';
   const ctr: NsState | undefined = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
-  const { steps, title } = live.where === 'host' && live.status === 'drifted'
-    ? { steps: planReturned(rec, live.liveName!), title: `Restore ${live.liveName} (moved out of ${i.target.display}) as ${i.host.name}` }
-    : planDetachOf(rec, live, ctr, id);
+  const { steps, title } = planDetachOf(rec, live, ctr, id);
   const plan: Plan = { id, command: 'apply', title, steps, touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] } };
   return runPlan(plan, r);
 }

@@ -117,7 +117,13 @@ export async function liveCheck(rec: AttachmentRecord, reads: NsReads = new NsRe
   }
   const ctrLinks = (await reads.get(input.target.nsPath)).links;
   const link = findTagged(ctrLinks, rec.id) as LinkAddrs | undefined;
-  if (!link) return { status: 'drifted', where: 'gone', detail: `${input.ctrName} is no longer in ${input.target.display}` };
+  if (!link) {
+    // Moved out by hand while the container runs: back in the host, tagged (detach restores it there).
+    const back = findTagged(await links(), rec.id);
+    return back
+      ? { status: 'drifted', where: 'host', liveName: back.ifname, detail: `${input.ctrName} is no longer in ${input.target.display}: it is in the host as ${back.ifname}` }
+      : { status: 'drifted', where: 'gone', detail: `${input.ctrName} is no longer in ${input.target.display}` };
+  }
   const problems: string[] = [];
   if (link.ifname !== input.ctrName) problems.push(`renamed to ${link.ifname}`);
   const mac = input.request.mac ?? input.host.mac;

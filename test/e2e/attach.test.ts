@@ -232,6 +232,22 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
   });
 
+  it('a NIC moved back into the host by hand while its container runs: status says where it is, detach restores its host identity there', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.11/24', '--name', 'cloud0', '--mtu', '1400'])).exitCode).toBe(0);
+    expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'cloud0', 'netns', lab.hostNs])).exitCode).toBe(0);
+    const s = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { status: string; where: string; detail: string }[] };
+    expect(s.attachments[0]).toMatchObject({ status: 'drifted', where: 'host' });
+    expect(s.attachments[0]!.detail).toMatch(/in the host as cloud0/);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    // Its name, MTU and address as before the attach; nothing of ours left in the container.
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+  });
+
   it('a container that died with a virtual NIC: status says so, detach cleans the record', async () => {
     const nic = await lab.addNic();
     const ctr = await lab.addContainer();

@@ -209,6 +209,19 @@ describe.skipIf(!root)('attach --macvlan: children of one host NIC in several co
     rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
+  it('detach: a child moved into the host by hand is deleted there (not left behind)', async () => {
+    const ns = await lab.addNetns();
+    const host = comparable(await lab.snapshot(lab.host));
+    expect((await lab.hostnic(['attach', `netns:${ns}`, parent, '--macvlan', '192.168.1.28/24'])).exitCode).toBe(0);
+    expect((await lab.inNs(`/run/netns/${ns}`, ['ip', 'link', 'set', 'dev', 'eth1', 'netns', lab.hostNs])).exitCode).toBe(0);
+    expect(await macvlansIn(lab.host)).toHaveLength(1);
+    const d = await lab.hostnic(['detach', `netns:${ns}`]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(await macvlansIn(lab.host)).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(host);
+    expect(await records()).toEqual([]);
+  });
+
   it('an attach failing at any step, or killed after the child was made, leaves no child anywhere (rollback, recover)', async () => {
     const ctr = await lab.addContainer();
     const [host, inside] = await Promise.all([lab.snapshot(lab.host), lab.snapshot(ctr.nsPath)]);
