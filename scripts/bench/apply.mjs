@@ -14,6 +14,7 @@
 // Between rounds (not timed): hostnic's attachments go with `apply --prune`
 // of an empty file, the floor's with its own give-back script.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { GW4, IMAGE } from './lab.mjs';
 import { inNs, must, run } from './proc.mjs';
@@ -208,7 +209,7 @@ export function applyReport(samples) {
     '',
     `hostnic apply: ${N} entries into ${N} running Docker containers, one process`,
     table(['contender', 'n', 'median ms', 'p90 ms', 'min ms', 'CPU ms'], rows, [1, 2, 3, 4, 5]),
-    '(CPU ms: median CPU time of the program and every command it ran, all CPUs, to 10 ms; 2 CPUs here)',
+    `(CPU ms: median CPU time of the program and every command it ran, all CPUs, to 10 ms; ${availableParallelism()} CPUs here)`,
     '',
     table(['target', 'median', 'p90', 'limit', ''], targets.map((x) => [
       x.target, `${fmt(x.value, x.unit === 'x' ? 2 : 1)} ${x.unit}`, `${fmt(x.p90, x.unit === 'x' ? 2 : 1)} ${x.unit}`, `<= ${x.limit} ${x.unit}`, x.pass ? 'PASS' : 'MISS',

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 /**
  * CPU time (ms, all CPUs) of this process's children that have exited and
  * been waited for, their own children included: fields 16 and 17 of
- * /proc/self/stat (cutime, cstime), in clock ticks of 10 ms.
+ * /proc/self/stat (cutime, cstime), in clock ticks: USER_HZ, which Linux
+ * fixes at 100 for /proc (10 ms) whatever the kernel's own HZ.
  */
 function childrenCpuMs() {
   const stat = readFileSync('/proc/self/stat', 'utf8');

@@ -99,7 +99,7 @@ export async function statusCommand(ctx: Ctx, opts: { scan?: boolean } = {}): Pr
   ctx.say(head!);
   rows.forEach((r, n) => {
     ctx.say(lines[n]! + (r.status === 'in place' ? '' : chalk.dim(`  (${r.detail})`)));
-    if ('dhcp' in r && r.dhcp) ctx.say(chalk.dim(`  ${dhcpLine(r.dhcp, r.status === 'in place')}`));
+    if ('dhcp' in r && r.dhcp) ctx.say(chalk.dim(`  ${dhcpLine(r.dhcp, r.status !== 'target gone')}`));
   });
   for (const l of waitingLines) ctx.say(l);
   return 0;

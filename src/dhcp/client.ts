@@ -73,6 +73,7 @@ const nsIno = (path: string): number | undefined => {
   }
 };
 
+/** kernel/ip.ts netnsId, without throwing (a process may be gone between readdir and stat). */
 const nsIdOf = (path: string): string | undefined => {
   try {
     const st = statSync(path);
@@ -118,12 +119,13 @@ export function clientsOf(lease: string, nsId?: string): ClientProc[] {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Stop the clients of a lease file: SIGTERM (they run with -R: the lease is
- * released first), SIGKILL after `graceMs`. Returns once none is left. A
- * process is signalled only while its start time is the one found.
+ * Stop the clients of a lease file (with `nsId`, those clientsOf finds in
+ * that namespace): SIGTERM (they run with -R: the lease is released first),
+ * SIGKILL after `graceMs`. Returns once none is left. A process is signalled
+ * only while its start time is the one found.
  */
-export async function stopClients(lease: string, graceMs = 3000): Promise<number> {
-  const found = clientsOf(lease);
+export async function stopClients(lease: string, { graceMs = 3000, nsId }: { graceMs?: number; nsId?: string } = {}): Promise<number> {
+  const found = clientsOf(lease, nsId);
   const alive = (c: ClientProc): boolean => startTime(c.pid) === c.start;
   const signal = (c: ClientProc, sig: NodeJS.Signals): void => {
     if (!alive(c)) return;

@@ -38,7 +38,7 @@ async function endOrphan(rec: AttachmentRecord): Promise<number[]> {
   if (!lease) return [];
   const running = clientsOf(lease, rec.input.target.nsId);
   if (!running.length || targetLives(rec) || !running.every((c) => c.hostPidNs)) return [];
-  await stopClients(lease);
+  await stopClients(lease, { nsId: rec.input.target.nsId });
   return running.map((c) => c.pid);
 }
 

@@ -80,8 +80,9 @@ export function leaseFromEnv(env: Record<string, string | undefined>, now: numbe
       else lease.routes.push(r);
     }
   } else if (env.router) {
+    // Option 3 has no on-link form (RFC 2132): a router 0.0.0.0 there is no router.
     const first = env.router.trim().split(/\s+/)[0];
-    if (first) lease.router = v4(first, 'router');
+    if (first && v4(first, 'router') !== ON_LINK) lease.router = v4(first, 'router');
   }
   if (env.mtu) {
     const mtu = Number(env.mtu);

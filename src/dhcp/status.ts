@@ -41,9 +41,9 @@ export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
 }
 
 /** One line for the text report. */
-export function dhcpLine(v: DhcpView, inPlace: boolean): string {
+export function dhcpLine(v: DhcpView, targetLives: boolean): string {
   const client = v.running
-    ? `client running (pid ${v.pids.join(', ')})${inPlace ? '' : ': its container is gone; hostnic detach (or watch) ends it'}`
+    ? `client running (pid ${v.pids.join(', ')})${targetLives ? '' : ': its container is gone; hostnic detach (or watch) ends it'}`
     : 'client not running';
   const router = v.router === ON_LINK ? ', default route on the link' : v.router ? `, router ${v.router}` : '';
   return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${router}, expires ${v.expires}; ${client}`;

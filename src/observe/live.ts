@@ -1,8 +1,9 @@
 /**
  * The live check of an attachment record: is its NIC where the record says,
- * as attach left it? And if the container is gone: why, and where the NIC
- * went (back in the host, destroyed, or trapped in a namespace something
- * holds). Read-only.
+ * as attach left it? If the container no longer has it while it runs: in
+ * the host (moved out by hand), found by its tag, or gone. If the container
+ * is gone: why, and where the NIC went (back in the host, destroyed, or
+ * trapped in a namespace something holds). Read-only.
  */
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from './holders.js';
 import { isUp, links, readNs, type NsState, type LinkAddrs } from '../kernel/ip.js';
@@ -20,7 +21,7 @@ export type LiveStatus = 'in place' | 'drifted' | 'target gone' | 'untracked';
 export interface Live {
   status: LiveStatus;
   detail: string;
-  /** Where the NIC is now ('held': in the container's namespace, which outlived the container). */
+  /** Where the NIC is now ('held': in the container's namespace, which outlived the container; 'host': back in the host, after the namespace died or moved out by hand). */
   where: 'container' | 'host' | 'gone' | 'held';
   /** Its name there. */
   liveName?: string;

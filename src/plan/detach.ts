@@ -79,8 +79,9 @@ export interface DetachFound {
 
 /**
  * The plan that gives one attachment back, for where its NIC is now: in the
- * container (or its namespace held by something), back in the host after
- * the namespace died, or gone (nothing to do but forget the record).
+ * container (or its namespace held by something), back in the host (the
+ * namespace died, or it was moved out by hand), or gone (nothing to do but
+ * forget the record).
  * `ctr`: the namespace the NIC is in, as read now, when it is in one.
  */
 export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctr: NsState | undefined, planId: string): { steps: StepSpec[]; title: string } {
@@ -104,8 +105,9 @@ export function planDetachOf(rec: AttachmentRecord, found: DetachFound, ctr: NsS
 }
 
 /**
- * The NIC left its container (the namespace died): its DHCP client, if one
- * still runs (a target in hostnic's pid namespace), is stopped, and its lease
+ * The NIC left its container (the namespace died, or it was moved out by
+ * hand): its DHCP client, if one still runs (a target in hostnic's pid
+ * namespace, or a container that lives on), is stopped, and its lease
  * file removed.
  */
 function stopClient(i: AttachInput): StepSpec[] {

@@ -1,12 +1,13 @@
-/** The plan for a physical NIC that came back to the host when its container's namespace died. */
+/** The plan for a NIC that is back in the host: its container's namespace died (a physical NIC returns), or someone moved it out by hand. */
 import { invert, withSaved } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
 import type { AttachmentRecord } from '../records.js';
 import { planSections } from './attach.js';
 
 /**
- * The container's namespace is gone but a physical NIC came back to the
- * host (maybe as devN): rename it and restore its host settings.
+ * The NIC is in the host under `liveName` (devN after a namespace's death,
+ * the container-side name when moved out by hand): rename it and restore
+ * its host settings. A macvlan child is deleted there.
  */
 export function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[] {
   const sections = planSections({ ...rec.input, ctrName: liveName });

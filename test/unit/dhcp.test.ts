@@ -86,6 +86,25 @@ describe('leaseRoutes and the dhcp.lease step', () => {
     expect(argv(dhcpLease.apply({ ...p, keepMtu: true }, l))).not.toContain('link set dev eth1 mtu 1400');
   });
 
+  it('an on-link default route: put in place of the old default and taken off again; a renewal to a real router swaps them; a router option 0.0.0.0 is no router', () => {
+    const onLink = leaseFromEnv({ ...PLAIN, mtu: undefined, staticroutes: '0.0.0.0/0 0.0.0.0' }, 0);
+    const p = { ns: '/proc/1/ns/net', dev: 'eth1', lease: '/run/hostnic/dhcp/ab.json', mtu: 1500, previous: [{ dst: 'default', gateway: '172.31.0.1', dev: 'eth0' }] };
+    const argv = (cmds: { argv: readonly string[] }[]) => cmds.map((c) => c.argv.slice(1).join(' '));
+    expect(argv(dhcpLease.apply(p, onLink))).toEqual([
+      'addr add 192.168.1.132/24 dev eth1', 'route del 0.0.0.0/0 via 172.31.0.1 dev eth0', 'route add 0.0.0.0/0 dev eth1 scope link',
+    ]);
+    expect(argv(dhcpLease.undo(p, onLink))).toEqual([
+      'stop /run/hostnic/dhcp/ab.json', 'route del 0.0.0.0/0 dev eth1 scope link', 'route add 0.0.0.0/0 via 172.31.0.1 dev eth0', 'addr del 192.168.1.132/24 dev eth1',
+    ]);
+    const viaRouter = leaseFromEnv({ ...PLAIN, mtu: undefined }, 60);
+    expect(appliedPart(viaRouter)).not.toBe(appliedPart(onLink));
+    expect(argv(dhcpLease.apply({ ...p, replaces: onLink }, viaRouter))).toEqual([
+      'route del 0.0.0.0/0 dev eth1 scope link', 'route add 0.0.0.0/0 via 172.31.0.1 dev eth0', 'addr del 192.168.1.132/24 dev eth1',
+      'addr add 192.168.1.132/24 dev eth1', 'route del 0.0.0.0/0 via 172.31.0.1 dev eth0', 'route add 0.0.0.0/0 via 192.168.1.1 dev eth1',
+    ]);
+    expect(leaseFromEnv({ ...PLAIN, router: '0.0.0.0' }, 0).router).toBeUndefined();
+  });
+
   it('the lease as kept is checked like every state file', () => {
     expect(problemOf(() => checkLease(leaseFromEnv(SLASH32, 0), 'lease'))).toBeUndefined();
     expect(problemOf(() => checkLease({ ...leaseFromEnv(PLAIN, 0), ip: '::1' }, 'lease'))).toMatch(/lease\.ip/);
