@@ -217,6 +217,22 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
+  it('a DHCP NIC moved back into the host by hand while its container runs: detach stops the client and restores the NIC there', async () => {
+    await dnsmasq(RANGE);
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    const hostBefore = await lab.snapshot(lab.host);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'netns', lab.hostNs])).exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(clients(lab.stateDir)).toHaveLength(1); // udhcpc outlives its interface
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+  });
+
   it('a Docker container: detach while it runs releases the lease (its init never reaps the client); killed while its client runs, no process is left in its namespace', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
