@@ -36,6 +36,13 @@ export function clientArgv(): string[] {
 /** The client's pid file beside its lease file (its pid in the container's pid namespace). */
 export const pidFileOf = (lease: string): string => lease.replace(/\.json$/, '.pid');
 
+/**
+ * Why the last lease bound or renewed was not applied, beside the lease
+ * file (`{ at, message }`): status shows it. The event script runs in the
+ * background, where nobody reads its stderr; watch logs it as well.
+ */
+export const noteFileOf = (lease: string): string => lease.replace(/\.json$/, '.note');
+
 export interface ClientProc {
   /** Host pid. */
   pid: number;

@@ -20,6 +20,7 @@ import type { Logger } from '../watch/log.js';
 import { clientsOf, stopClients } from './client.js';
 import { appliedPart, type DhcpLease } from './lease.js';
 import { renewed } from './renew.js';
+import { noteRenewal } from './status.js';
 
 /** The container of a record still lives: its process (or its namespace path) names the recorded namespace. */
 function targetLives(rec: AttachmentRecord): boolean {
@@ -72,6 +73,7 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
     const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
     if (now && applied && appliedPart(now) !== appliedPart(applied)) {
       const done = await renewed(lease, now);
+      noteRenewal(lease, done === 'applied' ? undefined : done);
       if (done === 'applied') log('dhcp-renewed', `applied the renewed DHCP lease of ${i.ctrName} in ${i.target.display} (${now.ip}/${now.prefix})`, what);
       else if (done) log('failed', done, what);
     }

@@ -12,7 +12,8 @@
  */
 import { rmSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { LEASE_ENV, pidFileOf, stopClients } from './client.js';
+import { LEASE_ENV, noteFileOf, pidFileOf, stopClients } from './client.js';
+import { noteRenewal } from './status.js';
 import { leaseFromEnv, LeaseError } from './lease.js';
 import { LEASE_FILE } from '../steps/validate-dhcp.js';
 import { heldByAnother, WATCH_KEY } from '../runner/locks.js';
@@ -33,10 +34,17 @@ export async function dhcpScript(args: string[]): Promise<number> {
       await stopClients(path);
       rmSync(path, { force: true });
       rmSync(pidFileOf(path), { force: true });
+      rmSync(noteFileOf(path), { force: true });
       return 0;
     }
     const path = leaseFile(process.env[LEASE_ENV], LEASE_ENV);
-    const lease = leaseFromEnv(process.env, Date.now() / 1000);
+    let lease;
+    try {
+      lease = leaseFromEnv(process.env, Date.now() / 1000);
+    } catch (e) {
+      if (e instanceof LeaseError) noteRenewal(path, `the server's lease was not taken: ${e.message}`);
+      throw e;
+    }
     // Atomically (StateDir.writeJson): status, the keeper and the steps never read half a lease.
     new StateDir(dirname(dirname(path))).writeJson(path, lease, { syncDir: false });
     // A lease that changed is applied from the host's side by a running `hostnic watch` (its keeper
@@ -45,6 +53,7 @@ export async function dhcpScript(args: string[]): Promise<number> {
     if ((what === 'renew' || what === 'bound') && !await heldByAnother(new StateDir(dirname(dirname(path))), WATCH_KEY)) {
       const { renewed } = await import('./renew.js');
       const done = await renewed(path, lease);
+      noteRenewal(path, done === 'applied' ? undefined : done);
       if (done && done !== 'applied') process.stderr.write(`hostnic-dhcp: ${done}\n`);
     }
     return 0;

@@ -1,7 +1,10 @@
 /** What `hostnic status` shows of an attachment's DHCP lease and client. Reads the lease file and /proc. */
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { AttachmentRecord } from '../records.js';
+import { StateDir } from '../state.js';
 import { readLease } from '../steps/dhcp.js';
-import { clientsOf } from './client.js';
+import { clientsOf, noteFileOf } from './client.js';
 import { expiry, ON_LINK, type DhcpLease } from './lease.js';
 
 export interface DhcpView {
@@ -17,6 +20,33 @@ export interface DhcpView {
   pids: number[];
   /** The client is in hostnic's pid namespace (the target shares it): it does not die with the container. */
   hostPidNs?: boolean;
+  /** Why the last lease bound or renewed was not applied (the container keeps the one before), and when. */
+  notApplied?: { at: string; message: string };
+}
+
+const NOTE_MAX = 500;
+
+/** Keep (or, with no `why`, clear) why the lease just bound or renewed was not applied (dhcp/client.ts noteFileOf). */
+export function noteRenewal(lease: string, why: string | undefined): void {
+  const file = noteFileOf(lease);
+  if (why === undefined) {
+    rmSync(file, { force: true });
+    return;
+  }
+  new StateDir(dirname(dirname(lease))).writeJson(file, { at: new Date().toISOString(), message: why.slice(0, NOTE_MAX) }, { syncDir: false });
+}
+
+/** The note, if there is one that reads as one (it is shown, never acted on). */
+function readNote(lease: string): DhcpView['notApplied'] {
+  try {
+    const v = JSON.parse(readFileSync(noteFileOf(lease), 'utf8')) as unknown;
+    if (typeof v !== 'object' || v === null) return undefined;
+    const { at, message } = v as Record<string, unknown>;
+    if (typeof at !== 'string' || Number.isNaN(Date.parse(at)) || typeof message !== 'string') return undefined;
+    return { at, message: message.slice(0, NOTE_MAX) };
+  } catch {
+    return undefined;
+  }
 }
 
 export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
@@ -29,6 +59,7 @@ export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
     lease = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
   }
   const clients = clientsOf(path, rec.input.target.nsId);
+  const note = readNote(path);
   return {
     address: lease ? `${lease.ip}/${lease.prefix}` : '-',
     ...(lease?.server ? { server: lease.server } : {}),
@@ -37,6 +68,7 @@ export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
     running: clients.length > 0,
     pids: clients.map((c) => c.pid),
     ...(clients.some((c) => c.hostPidNs) ? { hostPidNs: true } : {}),
+    ...(note ? { notApplied: note } : {}),
   };
 }
 
@@ -46,5 +78,6 @@ export function dhcpLine(v: DhcpView, targetLives: boolean): string {
     ? `client running (pid ${v.pids.join(', ')})${targetLives ? '' : ': its container is gone; hostnic detach (or watch) ends it'}`
     : 'client not running';
   const router = v.router === ON_LINK ? ', default route on the link' : v.router ? `, router ${v.router}` : '';
-  return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${router}, expires ${v.expires}; ${client}`;
+  const note = v.notApplied ? `; the lease of ${v.notApplied.at} was not applied: ${v.notApplied.message}` : '';
+  return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${router}, expires ${v.expires}; ${client}${note}`;
 }

@@ -304,6 +304,29 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
+  it('a renewal that cannot be applied (the NIC drifted: its MTU changed by hand) is not applied, and status says why until a detach', async () => {
+    const first = await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    const [was] = await v4Of(lab, ctr.nsPath, 'eth1');
+    expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'mtu', '1400'])).exitCode).toBe(0);
+    await first.stop();
+    servers.splice(servers.indexOf(first), 1);
+    await dnsmasq(['--dhcp-range=192.168.1.200,192.168.1.250,255.255.255.0,2m', '--dhcp-option=option:router,192.168.1.1']);
+    const [pid] = clients(lab.stateDir);
+    process.kill(pid!, 'SIGUSR1'); // renew now: the server NAKs, the client takes a new lease
+    const note = join(lab.stateDir, 'dhcp', `${readdirSync(join(lab.stateDir, 'attachments'))[0]!.replace(/\.json$/, '')}.note`);
+    for (let i = 0; i < 150 && !existsSync(note); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(note)).toBe(true);
+    expect(await v4Of(lab, ctr.nsPath, 'eth1')).toEqual([was]); // left as it was
+    const st = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { dhcp?: DhcpView & { notApplied?: { message: string } } }[] };
+    expect(st.attachments[0]!.dhcp!.notApplied!.message).toMatch(/changed, not applied: MTU 1400 \(expected 1500\)/);
+    expect((await lab.hostnic(['status'])).stdout).toMatch(/was not applied: .*MTU 1400/);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
+    expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
+  });
+
   it('a real renewal (dnsmasq\'s shortest lease, 2 min, renewed at half): the expiry moves in dnsmasq\'s lease file and in status', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
