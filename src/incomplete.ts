@@ -16,6 +16,7 @@ import type { Leftover } from './runner.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { fail, needArray, needHexId, needIfName, needObject, needString } from './steps/shapes.js';
 import { problemOf } from './steps/validate.js';
+import { printable } from './request/text.js';
 
 export interface IncompleteNote {
   schema: typeof SCHEMA;
@@ -38,7 +39,6 @@ function needText(v: unknown, at: string, max: number): void {
 }
 
 /** Control characters (a command's stderr may carry them) as spaces, newlines kept: what needText accepts. */
-const printable = (s: string, max: number): string => s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').slice(0, max);
 
 const MAX_TEXT = 4096;
 

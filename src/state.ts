@@ -159,7 +159,7 @@ export class StateDir {
    * writer is gone (each writer names its temp file after its own pid).
    */
   sweepTemporaries(): void {
-    for (const dir of [this.root, this.journalDir, this.attachDir, this.incompleteDir]) {
+    for (const dir of [this.root, this.journalDir, this.attachDir, this.incompleteDir, this.dhcpDir]) {
       let names: string[];
       try { names = readdirSync(dir); } catch { continue; }
       for (const name of names) {

@@ -20,7 +20,7 @@ import type { Logger } from '../watch/log.js';
 import { clientsOf, stopClients } from './client.js';
 import { appliedPart, type DhcpLease } from './lease.js';
 import { renewed } from './renew.js';
-import { noteRenewal } from './status.js';
+import { noteRenewal, readNote } from './status.js';
 
 /** The container of a record still lives: its process (or its namespace path) names the recorded namespace. */
 function targetLives(rec: AttachmentRecord): boolean {
@@ -71,6 +71,10 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
     // Renewed with other values: applied here, on the host's side (the event script leaves it to watch).
     const now = (() => { try { return readLease(lease); } catch { return undefined; } })(); // being written, or gone with a detach
     const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
+    // A lease came after the note and is the one applied: the note no longer stands (a note of a lease
+    // the script could not take stays until then: the lease file still holds the one before it).
+    const note = readNote(lease);
+    if (note && now && applied && appliedPart(now) === appliedPart(applied) && now.at > Date.parse(note.at) / 1000) noteRenewal(lease, undefined);
     if (now && applied && appliedPart(now) !== appliedPart(applied)) {
       const done = await renewed(lease, now);
       noteRenewal(lease, done === 'applied' ? undefined : done);

@@ -7,7 +7,7 @@
  *   attachment is recorded), a lease that changed what is applied is applied
  *   again through the runner (dhcp/renew.ts).
  * - `stop LEASE-FILE`: release the lease and stop its client
- *   (dhcp/client.ts), then remove the lease and pid files. What the
+ *   (dhcp/client.ts), then remove the lease, pid and note files. What the
  *   `dhcp.*` steps' undo runs; a person may run it too.
  */
 import { rmSync } from 'node:fs';
@@ -52,7 +52,12 @@ export async function dhcpScript(args: string[]): Promise<number> {
     // stop it while it holds the NIC's locks. With no watch, it is applied here.
     if ((what === 'renew' || what === 'bound') && !await heldByAnother(new StateDir(dirname(dirname(path))), WATCH_KEY)) {
       const { renewed } = await import('./renew.js');
-      const done = await renewed(path, lease);
+      let done: string | undefined;
+      try {
+        done = await renewed(path, lease);
+      } catch (e) {
+        done = `not applied: ${(e as Error).message}`; // a lock held too long, the namespace gone meanwhile
+      }
       noteRenewal(path, done === 'applied' ? undefined : done);
       if (done && done !== 'applied') process.stderr.write(`hostnic-dhcp: ${done}\n`);
     }

@@ -1,7 +1,8 @@
 /** What `hostnic status` shows of an attachment's DHCP lease and client. Reads the lease file and /proc. */
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AttachmentRecord } from '../records.js';
+import { printable } from '../request/text.js';
 import { StateDir } from '../state.js';
 import { readLease } from '../steps/dhcp.js';
 import { clientsOf, noteFileOf } from './client.js';
@@ -20,30 +21,39 @@ export interface DhcpView {
   pids: number[];
   /** The client is in hostnic's pid namespace (the target shares it): it does not die with the container. */
   hostPidNs?: boolean;
-  /** Why the last lease bound or renewed was not applied (the container keeps the one before), and when. */
+  /** Why the last lease bound or renewed was not applied (the container keeps the one before), and when that was last tried. */
   notApplied?: { at: string; message: string };
 }
 
 const NOTE_MAX = 500;
 
-/** Keep (or, with no `why`, clear) why the lease just bound or renewed was not applied (dhcp/client.ts noteFileOf). */
+/** One line of text, safe to print (a container names its own interfaces; stderr has many lines). */
+const noteText = (s: string): string => printable(s.split('\n')[0] ?? '', NOTE_MAX);
+
+/**
+ * Keep (or, with no `why`, clear) why the lease just bound or renewed was
+ * not applied (dhcp/client.ts noteFileOf). Kept only while the lease file is
+ * there: a detach's `hostnic-dhcp stop` removes both, and a note written
+ * after it would belong to nothing.
+ */
 export function noteRenewal(lease: string, why: string | undefined): void {
   const file = noteFileOf(lease);
   if (why === undefined) {
     rmSync(file, { force: true });
     return;
   }
-  new StateDir(dirname(dirname(lease))).writeJson(file, { at: new Date().toISOString(), message: why.slice(0, NOTE_MAX) }, { syncDir: false });
+  if (!existsSync(lease)) return;
+  new StateDir(dirname(dirname(lease))).writeJson(file, { at: new Date().toISOString(), message: noteText(why) }, { syncDir: false });
 }
 
 /** The note, if there is one that reads as one (it is shown, never acted on). */
-function readNote(lease: string): DhcpView['notApplied'] {
+export function readNote(lease: string): DhcpView['notApplied'] {
   try {
     const v = JSON.parse(readFileSync(noteFileOf(lease), 'utf8')) as unknown;
     if (typeof v !== 'object' || v === null) return undefined;
     const { at, message } = v as Record<string, unknown>;
     if (typeof at !== 'string' || Number.isNaN(Date.parse(at)) || typeof message !== 'string') return undefined;
-    return { at, message: message.slice(0, NOTE_MAX) };
+    return { at, message: noteText(message) };
   } catch {
     return undefined;
   }
@@ -78,6 +88,6 @@ export function dhcpLine(v: DhcpView, targetLives: boolean): string {
     ? `client running (pid ${v.pids.join(', ')})${targetLives ? '' : ': its container is gone; hostnic detach (or watch) ends it'}`
     : 'client not running';
   const router = v.router === ON_LINK ? ', default route on the link' : v.router ? `, router ${v.router}` : '';
-  const note = v.notApplied ? `; the lease of ${v.notApplied.at} was not applied: ${v.notApplied.message}` : '';
+  const note = v.notApplied ? `; a new lease was not applied (last tried ${v.notApplied.at}): ${v.notApplied.message}` : '';
   return `dhcp: ${v.address}${v.server ? ` from ${v.server}` : ''}${router}, expires ${v.expires}; ${client}${note}`;
 }

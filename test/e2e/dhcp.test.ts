@@ -226,6 +226,9 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'netns', lab.hostNs])).exitCode).toBe(0);
     await new Promise((r) => setTimeout(r, 300));
     expect(clients(lab.stateDir)).toHaveLength(1); // udhcpc outlives its interface
+    const st = (await lab.hostnic(['status'])).stdout;
+    expect(st).toMatch(/in the host as eth1/);
+    expect(st).not.toMatch(/container is gone/); // it runs: the client is not an orphan
     const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
     expect(d.exitCode, d.stderr).toBe(0);
     expect(clients(lab.stateDir)).toEqual([]);
@@ -304,7 +307,7 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
-  it('a renewal that cannot be applied (the NIC drifted: its MTU changed by hand) is not applied, and status says why until a detach', async () => {
+  it('a renewal that cannot be applied (the NIC drifted: its MTU changed by hand) is not applied and status says why; with the MTU put back the next renewal applies and the note goes', async () => {
     const first = await dnsmasq(RANGE);
     const nic = await lab.addNic();
     const ctr = await lab.addContainer();
@@ -322,7 +325,15 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(await v4Of(lab, ctr.nsPath, 'eth1')).toEqual([was]); // left as it was
     const st = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { dhcp?: DhcpView & { notApplied?: { message: string } } }[] };
     expect(st.attachments[0]!.dhcp!.notApplied!.message).toMatch(/changed, not applied: MTU 1400 \(expected 1500\)/);
-    expect((await lab.hostnic(['status'])).stdout).toMatch(/was not applied: .*MTU 1400/);
+    expect((await lab.hostnic(['status'])).stdout).toMatch(/a new lease was not applied \(last tried \S+\): .*MTU 1400/);
+    // The MTU put back: the next renewal applies the new lease, and the note goes.
+    expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'set', 'dev', 'eth1', 'mtu', '1500'])).exitCode).toBe(0);
+    process.kill(pid!, 'SIGUSR1');
+    for (let i = 0; i < 150 && existsSync(note); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(note)).toBe(false);
+    const [now] = await v4Of(lab, ctr.nsPath, 'eth1');
+    expect(Number(now!.split('/')[0]!.split('.')[3])).toBeGreaterThanOrEqual(200);
+    expect((await lab.hostnic(['status'])).stdout).not.toMatch(/not applied/);
     expect((await lab.hostnic(['detach', `pid:${ctr.pid}`, nic])).exitCode).toBe(0);
     expect(readdirSync(join(lab.stateDir, 'dhcp'))).toEqual([]);
   });

@@ -5,7 +5,12 @@ import { parseAttachRequest } from '../../src/request/parse.js';
 import { checkLease } from '../../src/steps/validate-dhcp.js';
 import { problemOf } from '../../src/steps/validate.js';
 import { dhcpLease } from '../../src/steps/dhcp.js';
-import { dhcpLine } from '../../src/dhcp/status.js';
+import { dhcpLine, noteRenewal, readNote } from '../../src/dhcp/status.js';
+import { noteFileOf } from '../../src/dhcp/client.js';
+import { dhcpScript } from '../../src/dhcp/script.js';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 // What udhcpc 1.35 exported to its script for dnsmasq's leases in test/e2e/dhcp.test.ts.
 const PLAIN = { ip: '192.168.1.132', mask: '24', subnet: '255.255.255.0', router: '192.168.1.1', lease: '120', serverid: '192.168.1.1', mtu: '1400', interface: 'eth1' };
@@ -132,5 +137,41 @@ describe('dhcp on the command line', () => {
     expect(() => req(['dhcp', '10.0.0.4/24@10.0.0.1'])).toThrow(/two IPv4 default routes/);
     expect(() => req(['dhcp'], { dhcpTimeout: '0' })).toThrow(/--dhcp-timeout/);
     expect(() => req(['10.0.0.4/24'], { dhcpTimeout: '5' })).toThrow(/without "dhcp"/);
+  });
+});
+
+describe('the note of a lease that was not applied (status shows it)', () => {
+  it('the event script notes a lease it cannot take, only while the lease file is there, and clears the note when a lease applies or needs nothing', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hostnic-dhcp-note-'));
+    const lease = join(root, 'dhcp', 'ab.json');
+    const keys = ['HOSTNIC_DHCP_LEASE', 'ip', 'mask', 'router', 'lease', 'serverid', 'mtu', 'interface'];
+    const before = Object.fromEntries(keys.map((k) => [k, process.env[k]]));
+    const set = (env: Record<string, string>): void => { for (const k of keys) delete process.env[k]; Object.assign(process.env, { HOSTNIC_DHCP_LEASE: lease }, env); };
+    const note = noteFileOf(lease);
+    try {
+      mkdirSync(join(root, 'dhcp'), { mode: 0o700 });
+      set({ ...PLAIN, mtu: '60' });
+      expect(await dhcpScript(['renew'])).toBe(1); // no lease file yet (an attach in progress): nothing noted
+      expect(existsSync(note)).toBe(false);
+      set(PLAIN);
+      expect(await dhcpScript(['bound'])).toBe(0); // no record: nothing to apply
+      expect(existsSync(lease)).toBe(true);
+      set({ ...PLAIN, mtu: '60' });
+      expect(await dhcpScript(['renew'])).toBe(1);
+      expect(readNote(lease)!.message).toMatch(/^the server's lease was not taken: MTU "60" is not 68\.\.65535$/);
+      const line = dhcpLine({ address: '192.168.1.132/24', expires: '-', running: true, pids: [7], notApplied: readNote(lease)! }, true);
+      expect(line).toMatch(/; a new lease was not applied \(last tried \S+\): the server's lease was not taken: MTU "60"/);
+      set(PLAIN);
+      expect(await dhcpScript(['renew'])).toBe(0);
+      expect(existsSync(note)).toBe(false);
+      // What a container could put in a note (its interface names, a command's stderr) is one printable line.
+      noteRenewal(lease, 'renamed to e\u001b[31mvil\nsecond line');
+      expect(readNote(lease)!.message).toBe('renamed to e [31mvil');
+      expect(await dhcpScript(['stop', lease])).toBe(0);
+      expect(readdirSync(join(root, 'dhcp'))).toEqual([]);
+    } finally {
+      for (const k of keys) if (before[k] === undefined) delete process.env[k]; else process.env[k] = before[k];
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
