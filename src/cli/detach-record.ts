@@ -7,13 +7,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { clientsOf } from '../dhcp/client.js';
 import { clearHint, writeIncomplete } from '../incomplete.js';
 import type { NsState } from '../kernel/ip.js';
 import { liveCheck, type Live, type NsReads } from '../observe/live.js';
 import { leftAlone, planDetachOf } from '../plan/detach.js';
 import { recordPath, type AttachmentRecord } from '../records.js';
+import { DHCP_TIMEOUT } from '../request/parse.js';
 import { nsKey, type Outcome, type Plan } from '../runner.js';
+import type { StateDir } from '../state.js';
+import { invert, makeStep } from '../steps/index.js';
 import type { StepSpec } from '../steps/types.js';
 import { executePlan } from './execute.js';
 import type { Ctx } from './context.js';
@@ -30,6 +34,23 @@ export interface DetachMore {
   check?: (live: Live, ctr: NsState | undefined) => Promise<void>;
   /** Steps to run after the detach's own, in the same plan, made under the locks; with what they touch. */
   extraSteps?: () => { steps: StepSpec[]; touches: string[] };
+}
+
+/**
+ * A record rebuilt from a tag (the state directory was lost) knows nothing
+ * of DHCP, but a client hostnic started for the NIC may still run in the
+ * container: its environment names the lease file by the attachment's id.
+ * Its stop goes first in the plan (the `dhcp.client` step, inverted, as a
+ * detach with the record has it), so the lease is released before the NIC
+ * leaves, and a rollback starts the client again.
+ */
+function strayClient(rec: AttachmentRecord, state: StateDir, nsPath: string): StepSpec[] {
+  if (rec.createdAt !== '' || rec.input.dhcp) return [];
+  const lease = join(resolve(state.dhcpDir), `${rec.id}.json`);
+  if (clientsOf(lease, rec.input.target.nsId).length === 0) return [];
+  const ctrName = rec.input.ctrName;
+  return [invert(makeStep('dhcp.client', 'ctr.dhcp.client', `Start the DHCP client on ${ctrName}`, { ns: nsPath, dev: ctrName, lease, timeout: DHCP_TIMEOUT },
+    { undoTitle: `Release the lease and stop the DHCP client on ${ctrName} (started by hostnic before its state directory was lost)` }))];
 }
 
 /**
@@ -55,8 +76,9 @@ export async function detachRecord(rec: AttachmentRecord, ctx: Ctx, reads: NsRea
     const id = randomBytes(4).toString('hex');
     const { steps, title } = planDetachOf(rec, live, ctr, id);
     const extra = more.extraSteps?.() ?? { steps: [], touches: [] };
+    const stray = strayClient(rec, ctx.state, live.nsPath ?? i.target.nsPath);
     const plan: Plan = {
-      id, command: 'detach', title, steps: [...steps, ...extra.steps], touches: [i.host.name, i.host.mac, ...extra.touches],
+      id, command: 'detach', title, steps: [...stray, ...steps, ...extra.steps], touches: [i.host.name, i.host.mac, ...extra.touches],
       finalize: { remove: [recordPath(rec.id)] },
     };
     const outcome = await executePlan(plan, ctx);

@@ -236,6 +236,20 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
   });
 
+  it('the state directory lost: detach (from the tag) still releases the lease and stops the client hostnic started', async () => {
+    const server = await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    expect(clients(lab.stateDir)).toHaveLength(1);
+    for (const e of readdirSync(lab.stateDir)) rmSync(join(lab.stateDir, e), { recursive: true, force: true });
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(server.read()).toEqual([]); // released
+    expect((await lab.inNs(lab.hostNs, ['ip', 'link', 'show', 'dev', nic])).exitCode).toBe(0);
+  });
+
   it('a Docker container: detach while it runs releases the lease (its init never reaps the client); killed while its client runs, no process is left in its namespace', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
