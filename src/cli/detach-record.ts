@@ -7,13 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { clientsOf } from '../dhcp/client.js';
+import { dhcpPlace } from '../dhcp/place.js';
 import { clearHint, writeIncomplete } from '../incomplete.js';
 import type { NsState } from '../kernel/ip.js';
 import { liveCheck, type Live, type NsReads } from '../observe/live.js';
 import { leftAlone, planDetachOf } from '../plan/detach.js';
-import { recordPath, type AttachmentRecord } from '../records.js';
+import { fromTag, recordPath, type AttachmentRecord } from '../records.js';
 import { DHCP_TIMEOUT } from '../request/parse.js';
 import { nsKey, type Outcome, type Plan } from '../runner.js';
 import type { StateDir } from '../state.js';
@@ -42,15 +43,23 @@ export interface DetachMore {
  * container: its environment names the lease file by the attachment's id.
  * Its stop goes first in the plan (the `dhcp.client` step, inverted, as a
  * detach with the record has it), so the lease is released before the NIC
- * leaves, and a rollback starts the client again.
+ * leaves, and a rollback starts the client again, in the container's pid
+ * namespace when its process lives (the tag does not carry the timeout: the
+ * default). Detach and apply's give-back (desired/entry.ts) both use it.
+ * The tag is the container's to write: an id that a record on disk owns is
+ * not this attachment's, and nothing is stopped for it.
  */
-function strayClient(rec: AttachmentRecord, state: StateDir, nsPath: string): StepSpec[] {
-  if (rec.createdAt !== '' || rec.input.dhcp) return [];
-  const lease = join(resolve(state.dhcpDir), `${rec.id}.json`);
-  if (clientsOf(lease, rec.input.target.nsId).length === 0) return [];
-  const ctrName = rec.input.ctrName;
-  return [invert(makeStep('dhcp.client', 'ctr.dhcp.client', `Start the DHCP client on ${ctrName}`, { ns: nsPath, dev: ctrName, lease, timeout: DHCP_TIMEOUT },
-    { undoTitle: `Release the lease and stop the DHCP client on ${ctrName} (started by hostnic before its state directory was lost)` }))];
+export function strayClient(rec: AttachmentRecord, state: StateDir, live: Pick<Live, 'where' | 'nsPath'>, dryRun: boolean): StepSpec[] {
+  if (!fromTag(rec) || rec.input.dhcp || existsSync(join(state.root, recordPath(rec.id)))) return [];
+  const i = rec.input;
+  if (live.where !== 'container' && live.where !== 'held') return [];
+  const { pid: _pid, ...processless } = i.target;
+  const place = dhcpPlace(state, rec.id, live.where === 'container' ? i.target : processless, true);
+  if (clientsOf(place.lease, i.target.nsId).length === 0) return [];
+  if (!dryRun) state.ensureDhcp(); // a rollback's client writes its lease there
+  const params = { ns: live.nsPath ?? i.target.nsPath, dev: i.ctrName, lease: place.lease, timeout: DHCP_TIMEOUT, ...(place.pidns ? { pidns: place.pidns } : {}) };
+  return [invert(makeStep('dhcp.client', 'ctr.dhcp.client', `Start the DHCP client on ${i.ctrName}`, params,
+    { undoTitle: `Release the lease and stop the DHCP client on ${i.ctrName} (started by hostnic before its state directory was lost)` }))];
 }
 
 /**
@@ -76,7 +85,7 @@ export async function detachRecord(rec: AttachmentRecord, ctx: Ctx, reads: NsRea
     const id = randomBytes(4).toString('hex');
     const { steps, title } = planDetachOf(rec, live, ctr, id);
     const extra = more.extraSteps?.() ?? { steps: [], touches: [] };
-    const stray = strayClient(rec, ctx.state, live.nsPath ?? i.target.nsPath);
+    const stray = strayClient(rec, ctx.state, live, ctx.dryRun);
     const plan: Plan = {
       id, command: 'detach', title, steps: [...stray, ...steps, ...extra.steps], touches: [i.host.name, i.host.mac, ...extra.touches],
       finalize: { remove: [recordPath(rec.id)] },

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
+import { strayClient } from '../cli/detach-record.js';
 import { HostnicError, RefusedError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
@@ -162,7 +163,9 @@ export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outco
   const inNs = live.where === 'container' || live.where === 'held';
   const ctr: NsState | undefined = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
   const { steps, title } = planDetachOf(rec, live, ctr, id);
-  const plan: Plan = { id, command: 'apply', title, steps, touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] } };
+  const plan: Plan = {
+    id, command: 'apply', title, steps: [...strayClient(rec, r.state, live, r.dryRun), ...steps], touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] },
+  };
   return runPlan(plan, r);
 }
 

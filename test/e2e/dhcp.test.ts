@@ -250,6 +250,32 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect((await lab.inNs(lab.hostNs, ['ip', 'link', 'show', 'dev', nic])).exitCode).toBe(0);
   });
 
+  it('the state directory lost, then apply: the client of the rebuilt record is stopped before the NIC is attached anew, so one client runs', async () => {
+    await dnsmasq(RANGE);
+    const nic = await lab.addNic();
+    const ns = await lab.addNetns();
+    const dir = desiredDir();
+    const file = join(dir, 'attachments.yaml');
+    writeDesired(file, [{ container: `netns:${ns}`, nic, addresses: ['dhcp'] }]);
+    try {
+      expect((await lab.hostnic(['apply', '-f', file])).exitCode).toBe(0);
+      const [old] = clients(lab.stateDir);
+      expect(old).toBeDefined();
+      for (const e of readdirSync(lab.stateDir)) rmSync(join(lab.stateDir, e), { recursive: true, force: true });
+      const r = await lab.hostnic(['apply', '-f', file, '--json']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { entries: { action: string }[] }).entries.map((e) => e.action)).toEqual(['repaired']);
+      const now = clients(lab.stateDir);
+      expect(now).toHaveLength(1);
+      expect(now).not.toContain(old);
+      expect(await v4Of(lab, `/run/netns/${ns}`, 'eth1')).toHaveLength(1);
+      expect((await lab.hostnic(['detach', `netns:${ns}`, nic])).exitCode).toBe(0);
+      expect(clients(lab.stateDir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a Docker container: detach while it runs releases the lease (its init never reaps the client); killed while its client runs, no process is left in its namespace', async () => {
     const server = await dnsmasq(RANGE);
     const nic = await lab.addNic();
