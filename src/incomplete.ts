@@ -38,8 +38,6 @@ function needText(v: unknown, at: string, max: number): void {
   needString((v as string).replace(/\n/g, ' '), at, max);
 }
 
-/** Control characters (a command's stderr may carry them) as spaces, newlines kept: what needText accepts. */
-
 const MAX_TEXT = 4096;
 
 /** Why a note (file `name` in incomplete/) must not be used, or undefined. */

@@ -79,7 +79,7 @@ export async function attachCommand(args: AttachArgs, ctx: Ctx): Promise<number>
     throw new UsageError(`${sel} is already attached to ${where}`, `detach it first: hostnic detach ${rec.input.target.display} ${rec.input.host.name}`);
   }
 
-  refuseMovingParent(link.ifname, req, loadRecords(ctx.state).records.filter((r) => r.input.macvlan?.parent === link.ifname));
+  refuseMovingParent(link.ifname, req, loadRecords(ctx.state).records);
   // A macvlan child of this parent in this container already: the same request is a no-op, another one is refused.
   if (req.macvlan) {
     const rec = loadRecords(ctx.state).records.find((r) => r.input.macvlan?.parent === link.ifname && r.input.target.nsId === target.nsId);

@@ -202,7 +202,7 @@ async function attachFresh(entry: DesiredEntry, first: Target, records: Attachme
   const id = newId();
   let input;
   try {
-    refuseMovingParent(link.ifname, req, loadRecords(r.state).records.filter((x) => x.input.macvlan?.parent === link.ifname));
+    refuseMovingParent(link.ifname, req, loadRecords(r.state).records);
     input = attachInput(id, req, target, { link, host: hostNicState(link, hostState), hostState, ctrState });
     if (req.dhcp) input.dhcp = dhcpPlace(r.state, id, target, r.dryRun);
   } catch (e) {

@@ -5,8 +5,9 @@
  * (HOSTNIC_DHCP_LEASE, which udhcpc passes to its event script): a reused
  * pid never has it, so only hostnic's own client for that lease is signalled.
  */
-import { existsSync, readFileSync, readdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
+import { nsIdOf } from '../kernel/ip.js';
 
 export const LEASE_ENV = 'HOSTNIC_DHCP_LEASE';
 
@@ -71,25 +72,6 @@ export function startTime(pid: number): number | undefined {
   }
 }
 
-const nsIno = (path: string): number | undefined => {
-  try {
-    const m = /\[(\d+)\]$/.exec(readlinkSync(path));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-};
-
-/** kernel/ip.ts netnsId, without throwing (a process may be gone between readdir and stat). */
-const nsIdOf = (path: string): string | undefined => {
-  try {
-    const st = statSync(path);
-    return `${st.dev}:${st.ino}`;
-  } catch {
-    return undefined;
-  }
-};
-
 /**
  * The udhcpc processes hostnic started for this lease file (normally one).
  * With `nsId` (the attachment's Target.nsId), only those in that network
@@ -100,7 +82,7 @@ const nsIdOf = (path: string): string | undefined => {
  */
 export function clientsOf(lease: string, nsId?: string): ClientProc[] {
   const want = `${LEASE_ENV}=${lease}`;
-  const own = nsIno('/proc/self/ns/pid');
+  const own = nsIdOf('/proc/self/ns/pid');
   const out: ClientProc[] = [];
   let entries: string[] = [];
   try {
@@ -117,7 +99,7 @@ export function clientsOf(lease: string, nsId?: string): ClientProc[] {
       if (start === undefined) continue;
       const id = nsIdOf(`/proc/${e}/ns/net`);
       if (nsId !== undefined && id !== nsId) continue;
-      out.push({ pid, start, ...(id !== undefined ? { netnsId: id } : {}), hostPidNs: nsIno(`/proc/${e}/ns/pid`) === own });
+      out.push({ pid, start, ...(id !== undefined ? { netnsId: id } : {}), hostPidNs: nsIdOf(`/proc/${e}/ns/pid`) === own });
     } catch { /* gone, or a kernel thread */ }
   }
   return out;

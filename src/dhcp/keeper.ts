@@ -73,9 +73,11 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
     const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
     // A lease came after the note and is the one applied: the note no longer stands (a note of a lease
     // the script could not take stays until then: the lease file still holds the one before it).
+    if (!now || !applied) return;
+    const same = appliedPart(now) === appliedPart(applied);
     const note = readNote(lease);
-    if (note && now && applied && appliedPart(now) === appliedPart(applied) && now.at > Date.parse(note.at) / 1000) noteRenewal(lease, undefined);
-    if (now && applied && appliedPart(now) !== appliedPart(applied)) {
+    if (same && note && now.at > Date.parse(note.at) / 1000) noteRenewal(lease, undefined);
+    if (!same) {
       const done = await renewed(lease, now);
       noteRenewal(lease, done === 'applied' ? undefined : done);
       if (done === 'applied') log('dhcp-renewed', `applied the renewed DHCP lease of ${i.ctrName} in ${i.target.display} (${now.ip}/${now.prefix})`, what);

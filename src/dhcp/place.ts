@@ -1,17 +1,9 @@
 /** Where an attachment's DHCP client keeps its lease, and which pid namespace it joins. */
-import { readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { nsIdOf } from '../kernel/ip.js';
 import type { DhcpPlace } from '../plan/attach.js';
 import type { Target } from '../runtime/types.js';
 import type { StateDir } from '../state.js';
-
-const link = (path: string): string | undefined => {
-  try {
-    return readlinkSync(path);
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * The lease file `<state>/dhcp/<id>.json` (the directory made if missing,
@@ -25,6 +17,6 @@ export function dhcpPlace(state: StateDir, id: string, target: Target, dryRun = 
   if (!dryRun) state.ensureDhcp();
   const lease = join(resolve(state.dhcpDir), `${id}.json`);
   if (target.pid === undefined) return { lease };
-  const theirs = link(`/proc/${target.pid}/ns/pid`);
-  return theirs && theirs !== link('/proc/self/ns/pid') ? { lease, pidns: `/proc/${target.pid}/ns/pid` } : { lease };
+  const theirs = nsIdOf(`/proc/${target.pid}/ns/pid`);
+  return theirs && theirs !== nsIdOf('/proc/self/ns/pid') ? { lease, pidns: `/proc/${target.pid}/ns/pid` } : { lease };
 }

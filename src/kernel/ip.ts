@@ -194,6 +194,15 @@ export function netnsId(path: string): string {
   return `${st.dev}:${st.ino}`;
 }
 
+/** netnsId of any namespace file (/proc/PID/ns/pid too), or undefined when it cannot be read (its process is gone). */
+export function nsIdOf(path: string): string | undefined {
+  try {
+    return netnsId(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The namespace hostnic runs in, as a path that stays valid while it runs. */
 export function ownNetns(): string {
   return `/proc/${ownPid()}/ns/net`;

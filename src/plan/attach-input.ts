@@ -28,10 +28,11 @@ export interface AttachSeen {
 
 /**
  * A parent of macvlan children hostnic made stays in the host: moving it
- * would take their uplink into one container. `children`: the records of
- * those children. The attach command and apply/watch both ask.
+ * would take their uplink into one container. `records`: the attachment
+ * records (its children among them). The attach command and apply/watch both ask.
  */
-export function refuseMovingParent(ifname: string, req: AttachRequest, children: { input: { target: { display: string } } }[]): void {
+export function refuseMovingParent(ifname: string, req: AttachRequest, records: { input: { macvlan?: { parent: string }; target: { display: string } } }[]): void {
+  const children = records.filter((r) => r.input.macvlan?.parent === ifname);
   if (req.macvlan || children.length === 0) return;
   throw new UsageError(`${ifname} is the parent of macvlan children hostnic made (in ${children.map((r) => r.input.target.display).join(', ')}): it stays in the host`,
     'attach it with --macvlan, or detach its children first');

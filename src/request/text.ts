@@ -28,7 +28,7 @@ export function fail(message: string, hint?: string): never {
   throw new UsageError(message, hint);
 }
 
-/** `s` with control characters (ESC included) and line separators made spaces, cut to `max`: text from outside (a container's interface name, a command's stderr) safe to print. */
+/** `s` with control characters (ESC included) and U+2028/2029 made spaces, newlines kept, cut to `max`: text from outside (a container's interface name, a command's stderr) safe to print. */
 export const printable = (s: string, max: number): string => s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029]/g, ' ').slice(0, max);
 
 /** True when `s` holds only printable ASCII (0x21..0x7e when `space` is false). */
