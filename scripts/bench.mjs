@@ -875,6 +875,7 @@ function runApplyRows(lab, opts) {
     hostnicArgv: (args) => hostnicArgv(lab, args),
     hostnicEnv,
     checked,
+    node: NODE,
     nodeArgv: inNs(lab.hostNs, [NODE, '-e', '0']),
     checkAbort,
     waitQuiet: (label) => waitQuiet(opts, label),

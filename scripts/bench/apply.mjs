@@ -8,12 +8,16 @@
 //   node -e 0                      (the baseline of the in-place target)
 //   guarded floor, 16 attaches     the floor plus the lock, the reads and the sysctls hostnic's guarantees need
 //   kernel: 16 moves               `ip link set netns` alone, one after another and all at once
+//   stack floor ...                the least a program on hostnic's stack does for the same apply
+//                                  (scripts/bench/stack-floor.mjs: yargs, yaml, execa, node:http;
+//                                  no journal, lock or check), in place and attaching
 //
 // against the targets: apply 16 <= 1.5 x the floor; apply in place <= node -e 0 + 100 ms.
 // Run alone with `node scripts/bench.mjs --only apply`; the full run includes it.
 // Between rounds (not timed): hostnic's attachments go with `apply --prune`
 // of an empty file, the floor's with its own give-back script.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { GW4, IMAGE } from './lab.mjs';
@@ -96,6 +100,12 @@ export async function setupApplyLab(lab) {
     lab.apply[k] = join(lab.tmp, `${k}16.sh`);
     writeFileSync(lab.apply[k], head + text, { mode: 0o755 });
   }
+  // The stack floor, bundled as hostnic is (one minified CommonJS file), so its start compares.
+  lab.apply.stackFloor = join(lab.tmp, 'stack-floor.cjs');
+  await build({
+    entryPoints: [new URL('./stack-floor.mjs', import.meta.url).pathname], outfile: lab.apply.stackFloor,
+    bundle: true, platform: 'node', format: 'cjs', minify: true, logLevel: 'warning',
+  });
   lab.apply.floorAttach = join(lab.tmp, 'floor16-attach.sh');
   lab.apply.floorDetach = join(lab.tmp, 'floor16-detach.sh');
   writeFileSync(lab.apply.floorAttach, head + attach.join(''), { mode: 0o755 });
@@ -122,7 +132,7 @@ async function assertApplyReset(lab, after) {
 
 /**
  * The rounds: each contender once per round, the order rotating.
- * `t`: { hostnicArgv(args), hostnicEnv(stateDir, extra), checked(what, argv, opts), nodeArgv, runs, checkAbort, waitQuiet(label) }
+ * `t`: { hostnicArgv(args), hostnicEnv(stateDir, extra), checked(what, argv, opts), node (its path), nodeArgv, runs, checkAbort, waitQuiet(label) }
  */
 export async function benchApply(lab, t) {
   const stateDir = lab.stateDir('apply16');
@@ -137,6 +147,7 @@ export async function benchApply(lab, t) {
     await t.checked('hostnic apply --prune (reset)', t.hostnicArgv(['apply', '-f', lab.apply.empty, '--prune']), { env });
     await assertApplyReset(lab, 'apply --prune');
   };
+  const floor = (...args) => inNs(lab.hostNs, [t.node, lab.apply.stackFloor, ...args]);
   const contenders = [
     { name: 'node -e 0', run: async () => add('node -e 0', await t.checked('node -e 0', t.nodeArgv)) },
     {
@@ -148,6 +159,9 @@ export async function benchApply(lab, t) {
         const report = JSON.parse(again.stdout);
         if (!report.entries.every((e) => e.action === 'in-place')) throw new Error(`the second apply was not all in place: ${again.stdout}`);
         add(`hostnic apply (${N} in place)`, again);
+        // The stack floor's in-place reads, on the records hostnic just wrote.
+        add(`stack floor: ${N} in place, execa`, await t.checked('stack floor in place', floor('in-place', lab.apply.file), { env }));
+        add(`stack floor: ${N} in place, bare spawn`, await t.checked('stack floor in place (bare)', floor('in-place', lab.apply.file, '--bare'), { env }));
         await prune();
       },
     },
@@ -158,6 +172,16 @@ export async function benchApply(lab, t) {
         add(`bash: read the ${N} namespaces`, await t.checked('read 16 namespaces', inNs(lab.hostNs, ['bash', lab.apply.reads])));
         await t.checked('guarded floor 16 give-back', inNs(lab.hostNs, ['bash', lab.apply.floorDetach]));
         await assertApplyReset(lab, 'the guarded floor give-back');
+      },
+    },
+    {
+      name: 'stack floor',
+      run: async () => {
+        for (const [how, extra] of [['one execa per command', []], ['ip sessions', ['--session']]]) {
+          add(`stack floor: ${N} attaches, ${how}`, await t.checked(`stack floor 16 attaches (${how})`, floor('attach', lab.apply.file, ...extra), { env }));
+          await t.checked('stack floor 16 give-back', inNs(lab.hostNs, ['bash', lab.apply.floorDetach]));
+          await assertApplyReset(lab, 'the stack floor give-back');
+        }
       },
     },
     {
@@ -204,6 +228,12 @@ export function applyReport(samples) {
     [`bash: read the ${N} namespaces (the least an in-place check reads)`, `${fmt(med(`bash: read the ${N} namespaces`))} ms`],
     [`kernel: ${N} moves / floor ${N} (the part of the floor nothing can overlap)`, `${fmt(med(`kernel: ${N} moves, one after another`) / med(`floor, ${N} attaches`), 2)} x`],
     [`kernel: ${N} moves all at once / one after another (1: the kernel moves one at a time)`, `${fmt(med(`kernel: ${N} moves, all at once`) / med(`kernel: ${N} moves, one after another`), 2)} x`],
+    // The stack floor: the same apply by a program on hostnic's stack that does nothing else (no journal, lock or check).
+    ...['one execa per command', 'ip sessions'].map((how) => [
+      `stack floor ${N} attaches, ${how} / floor ${N}`, `${fmt(med(`stack floor: ${N} attaches, ${how}`) / med(`floor, ${N} attaches`), 2)} x`]),
+    ...['execa', 'bare spawn'].map((how) => [
+      `stack floor ${N} in place, ${how} - node -e 0`, `${fmt(med(`stack floor: ${N} in place, ${how}`) - med('node -e 0'))} ms`]),
+    [`apply ${N} in place - stack floor ${N} in place, execa (hostnic's own work)`, `${fmt(med(`hostnic apply (${N} in place)`) - med(`stack floor: ${N} in place, execa`))} ms`],
   ];
   const text = [
     '',
