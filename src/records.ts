@@ -14,6 +14,7 @@ import {
   needObject, needString, needToken, needWord,
 } from './steps/shapes.js';
 import type { SavedById } from './steps/types.js';
+import type { DhcpLease } from './dhcp/lease.js';
 import { decodeTag, encodeTag, type Tag } from './tag.js';
 import { MACVLAN_MODES, type MacvlanMode } from './request/macvlan.js';
 
@@ -166,17 +167,27 @@ export function loadRecords(state: StateDir): { records: AttachmentRecord[]; bad
   return { records: items, bad };
 }
 
-/** Does a record stand for the NIC the selector names? */
+/**
+ * Does a record stand for the host NIC the selector names: its name, MAC or
+ * PCI address in the host? What attach, apply and the CNI ADD select. Not the
+ * name or MAC it has in its container: on a host whose NICs are ethN, another
+ * NIC may be eth1 inside a container.
+ */
 export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
   const h = r.input.host;
   switch (sel.kind) {
-    case 'name': return h.name === sel.name || r.input.ctrName === sel.name;
-    case 'mac': return h.mac === sel.mac || h.permaddr === sel.mac || r.input.request.mac === sel.mac;
+    case 'name': return h.name === sel.name;
+    case 'mac': return h.mac === sel.mac || h.permaddr === sel.mac;
     case 'pci': return h.parentdev === sel.address;
   }
 }
 
-/** Does a record stand for what a request (a desired entry) asks: the NIC it names, moved or as a macvlan parent, as asked? */
+/** The same, or the NIC as its container knows it (detach takes either: `hostnic detach web eth1`). */
+export function recordNamed(r: AttachmentRecord, sel: NicSelector): boolean {
+  return recordMatches(r, sel) || (sel.kind === 'name' && r.input.ctrName === sel.name) || (sel.kind === 'mac' && r.input.request.mac === sel.mac);
+}
+
+/** Does a record stand for what a request (a desired entry) asks: the host NIC it names, moved or as a macvlan parent, as asked? */
 export function recordWanted(r: AttachmentRecord, req: Pick<AttachRequest, 'nic' | 'macvlan'>): boolean {
   return recordMatches(r, req.nic) && !!r.input.macvlan === !!req.macvlan;
 }
@@ -187,6 +198,11 @@ export function sameRequest(a: AttachRequest, b: AttachRequest, ctrName: string)
     addresses: r.addresses, mac: r.mac ?? null, mtu: r.mtu ?? null, routes: r.routes, ...(r.macvlan ? { macvlan: r.macvlan.mode } : {}), ...(r.dhcp ? { dhcp: true } : {}),
   });
   return key(a) === key(b) && (b.name === undefined || b.name === ctrName);
+}
+
+/** The DHCP lease applied to an attachment's NIC (saved by its dhcp.lease step), if any. */
+export function appliedLease(rec: Pick<AttachmentRecord, 'input' | 'saved'>): DhcpLease | undefined {
+  return rec.input.request.dhcp ? rec.saved['ctr.dhcp'] as DhcpLease | undefined : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
  * of this network that the runtime no longer lists. STATUS: ready to ADD.
  */
 import { liveCheck, NsReads } from '../observe/live.js';
-import { mainDefaults, type Route } from '../kernel/ip.js';
+import { mainDefaults, routeDst, type Route } from '../kernel/ip.js';
 import { loadRecords, type AttachmentRecord } from '../records.js';
 import { HostnicError } from '../errors.js';
 import type { Ctx } from '../cli/context.js';
@@ -15,8 +15,7 @@ import { CniError, CODE, type CniConfig, type CniEnv } from './protocol.js';
 
 /** A route as `ip -json` shows it, compared by destination and next hop. */
 const has = (routes: Route[], dst: string, dev: string, via?: string): boolean =>
-  routes.some((r) => r.dev === dev && (r.dst === dst || (dst.endsWith('/32') || dst.endsWith('/128') ? r.dst === dst.replace(/\/\d+$/, '') : false))
-    && (via === undefined || r.gateway === via));
+  routes.some((r) => r.dev === dev && routeDst(r) === dst && (via === undefined || r.gateway === via));
 
 /** What is not as ADD left it, or [] when all is. */
 async function drift(rec: AttachmentRecord): Promise<string[]> {

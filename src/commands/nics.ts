@@ -7,7 +7,8 @@ import chalk from 'chalk';
 import { addrs, links } from '../kernel/ip.js';
 import { arpFluxNics } from '../doctor/checks/arp-flux.js';
 import { attachedNic, globalAddresses, listNics, nicJson, type NicDetail, type NicInfo } from '../host/inventory.js';
-import { loadRecords, type AttachmentRecord } from '../records.js';
+import { appliedLease, loadRecords, type AttachmentRecord } from '../records.js';
+import { expectedMtu } from '../plan/attach.js';
 import type { Ctx } from '../cli/context.js';
 import { renderTable } from '../cli/table.js';
 import { liveCheck } from '../observe/live.js';
@@ -23,7 +24,7 @@ async function attachedRow(rec: AttachmentRecord): Promise<NicDetail | null> {
     permanentMac: input.host.permaddr,
     kind: input.host.kind,
     parentDev: input.host.parentdev,
-    mtu: input.request.mtu ?? input.host.mtu,
+    mtu: expectedMtu(input, appliedLease(rec)),
     container: input.target.display,
     ...(input.macvlan ? { name: input.ctrName, parent: input.macvlan.parent } : {}),
   };

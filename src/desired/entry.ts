@@ -16,7 +16,7 @@ import { attachTouches, planAttach } from '../plan/attach.js';
 import { attachInput, refuseMovingParent } from '../plan/attach-input.js';
 import { planDetachOf } from '../plan/detach.js';
 import { planRepair } from '../plan/repair.js';
-import { loadRecords, recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
+import { appliedLease, loadRecords, recordForSpec, recordFromTag, recordPath, recordWanted, sameRequest, type AttachmentRecord } from '../records.js';
 import { nsKey, type DryRunPlan, type Outcome, type Plan } from '../runner.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
@@ -106,7 +106,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   });
 
   // Records of the container's earlier namespace (it restarted): give the NIC back to the host first.
-  for (const old of mine.filter((m) => m !== here)) {
+  for (const old of mine.filter((m) => m.input.target.nsId !== target.nsId)) {
     looked = undefined; // a plan runs: what was seen before is not what is there after
     const o = await giveBack(old, r);
     if (!done(o)) return fail(o, `restoring ${old.input.host.name} from ${old.input.target.display}'s earlier namespace`);
@@ -116,7 +116,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
     const link = findTagged(ctr.links, here.id);
     const changedInFile = !sameRequest(here.input.request, req, here.input.ctrName);
     if (link && !changedInFile) {
-      const seen = planRepair(here.input, { ...link, addr_info: ctr.links.find((l) => l.ifindex === link.ifindex)?.addr_info ?? [] }, ctr);
+      const seen = planRepair(here.input, { ...link, addr_info: ctr.links.find((l) => l.ifindex === link.ifindex)?.addr_info ?? [] }, ctr, appliedLease(here));
       const besides = seen.besides.length ? { besides: seen.besides } : {};
       if (seen.drift.length === 0) {
         return { ...base, action: 'in-place', detail: `${here.input.macvlan ? 'a macvlan child of ' : ''}${here.input.host.name} is in ${target.display} as ${here.input.ctrName}`, id: here.id, ctrName: here.input.ctrName, exitCode: 0, ...besides };
@@ -176,7 +176,7 @@ async function repairInPlace(rec: AttachmentRecord, target: Target, r: PlanRun):
   const ctr = await readNs(target.nsPath);
   const link = findTagged(ctr.links, rec.id);
   if (!link) return { outcome: { exitCode: 1, error: new Error(`${i.ctrName} left ${target.display} meanwhile`), leftovers: [] }, drift: [], besides: [] };
-  const { drift, besides, steps } = planRepair(i, ctr.links.find((l) => l.ifindex === link.ifindex)!, ctr);
+  const { drift, besides, steps } = planRepair(i, ctr.links.find((l) => l.ifindex === link.ifindex)!, ctr, appliedLease(rec));
   const id = newId();
   const plan: Plan = { id, command: 'apply', title: `Repair ${i.ctrName} in ${target.display}`, steps, touches: [i.host.name, i.host.mac], finalize: {} };
   return { outcome: await runPlan(plan, r), drift, besides };

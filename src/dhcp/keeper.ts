@@ -11,14 +11,14 @@ import { run } from '../exec.js';
 import { targetAlive } from '../runtime/resolve.js';
 import { liveCheck } from '../observe/live.js';
 import { planSections } from '../plan/attach.js';
-import { loadRecords, type AttachmentRecord } from '../records.js';
+import { appliedLease, loadRecords, type AttachmentRecord } from '../records.js';
 import { nsKey } from '../runner.js';
 import { Locks } from '../runner/locks.js';
 import type { StateDir } from '../state.js';
 import { clientCmd, readLease } from '../steps/dhcp.js';
 import type { Logger } from '../watch/log.js';
 import { clientsOf, stopClients } from './client.js';
-import { appliedPart, type DhcpLease } from './lease.js';
+import { appliedPart } from './lease.js';
 import { renewed } from './renew.js';
 import { noteRenewal, readNote } from './status.js';
 
@@ -70,7 +70,7 @@ async function keepOne(rec: AttachmentRecord, state: StateDir, log: Logger): Pro
   if (clientsOf(lease, i.target.nsId).length) {
     // Renewed with other values: applied here, on the host's side (the event script leaves it to watch).
     const now = (() => { try { return readLease(lease); } catch { return undefined; } })(); // being written, or gone with a detach
-    const applied = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
+    const applied = appliedLease(rec);
     // A lease came after the note and is the one applied: the note no longer stands (a note of a lease
     // the script could not take stays until then: the lease file still holds the one before it).
     if (!now || !applied) return;

@@ -110,11 +110,16 @@ export interface LeaseRoutes {
 export function leaseRoutes(lease: DhcpLease, dev: string): LeaseRoutes {
   const hops = [...new Set([lease.router, ...lease.routes.map((r) => r.via)].filter((g): g is string => g !== undefined && g !== ON_LINK))];
   const onlink = hops.filter((g) => !onSubnet(lease, g) && g !== lease.ip).map((g) => [`${g}/32`, 'dev', dev, 'scope', 'link']);
+  // Not added twice ("File exists"): a classless on-link route that is one of those host routes (GCE sends
+  // ROUTER/32 0.0.0.0, then default via ROUTER: the host route goes first, before what goes through it),
+  // or the lease's own subnet (the kernel made that route with the address).
+  const subnet = lease.prefix < 32 ? network(`${lease.ip}/${lease.prefix}`) : undefined;
+  const sent = lease.routes.filter((r) => r.via !== undefined || (r.dst !== subnet && !onlink.some((o) => o[0] === r.dst)));
   const def = lease.router === ON_LINK ? ['0.0.0.0/0', 'dev', dev, 'scope', 'link'] : lease.router ? ['0.0.0.0/0', 'via', lease.router, 'dev', dev] : undefined;
   return {
     onlink,
     ...(def ? { default: def } : {}),
-    routes: lease.routes.map((r) => (r.via ? [r.dst, 'via', r.via, 'dev', dev] : [r.dst, 'dev', dev, 'scope', 'link'])),
+    routes: sent.map((r) => (r.via ? [r.dst, 'via', r.via, 'dev', dev] : [r.dst, 'dev', dev, 'scope', 'link'])),
   };
 }
 

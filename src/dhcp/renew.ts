@@ -13,18 +13,16 @@ import { makeContext } from '../cli/context.js';
 import { executePlan } from '../cli/execute.js';
 import { liveCheck } from '../observe/live.js';
 import { planLeaseChange } from '../plan/repair.js';
-import { loadRecords, recordPath, type AttachmentRecord } from '../records.js';
+import { appliedLease, loadRecords, recordPath, type AttachmentRecord } from '../records.js';
 import { nsKey } from '../runner.js';
 import { appliedPart, type DhcpLease } from './lease.js';
-
-const applied = (rec: AttachmentRecord): DhcpLease | undefined => rec.saved['ctr.dhcp'] as DhcpLease | undefined;
 
 /** Resolves to what became of it: undefined (nothing to apply), 'applied', or why not. */
 export async function renewed(path: string, lease: DhcpLease): Promise<string | undefined> {
   const ctx = makeContext({ stateDir: dirname(dirname(path)), quiet: true });
   const id = basename(path, '.json');
   const find = (): AttachmentRecord | undefined => loadRecords(ctx.state).records.find((r) => r.id === id && r.input.dhcp?.lease === path);
-  const changed = (rec: AttachmentRecord): boolean => { const a = applied(rec); return !a || appliedPart(a) !== appliedPart(lease); };
+  const changed = (rec: AttachmentRecord): boolean => { const a = appliedLease(rec); return !a || appliedPart(a) !== appliedPart(lease); };
   const first = find();
   if (!first || !changed(first)) return undefined;
   const i = first.input;

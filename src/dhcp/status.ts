@@ -1,7 +1,7 @@
 /** What `hostnic status` shows of an attachment's DHCP lease and client. Reads the lease file and /proc. */
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AttachmentRecord } from '../records.js';
+import { appliedLease, type AttachmentRecord } from '../records.js';
 import { printable } from '../request/text.js';
 import { StateDir } from '../state.js';
 import { readLease } from '../steps/dhcp.js';
@@ -66,7 +66,7 @@ export function dhcpView(rec: AttachmentRecord): DhcpView | undefined {
   try {
     lease = readLease(path); // the current lease: renewals rewrite it
   } catch {
-    lease = rec.saved['ctr.dhcp'] as DhcpLease | undefined;
+    lease = appliedLease(rec);
   }
   const clients = clientsOf(path, rec.input.target.nsId);
   const note = readNote(path);

@@ -341,6 +341,16 @@ export function routeDevices(routes: Route[]): Set<string> {
   return new Set(routes.flatMap((r) => [r.dev, ...(r.nexthops ?? []).map((h) => h.dev)]).filter((d): d is string => !!d));
 }
 
+/**
+ * A route's destination with its prefix length: `ip -json` prints a host
+ * route without one (169.254.169.254, not 169.254.169.254/32), as hostnic's
+ * requests never write it.
+ */
+export function routeDst(r: Pick<Route, 'dst'>): string {
+  if (r.dst === 'default' || r.dst.includes('/')) return r.dst;
+  return `${r.dst}/${r.dst.includes(':') ? 128 : 32}`;
+}
+
 /** Default routes of the main table. */
 export function mainDefaults(routes: Route[]): Route[] {
   return routes.filter((r) => r.dst === 'default' && (r.table === undefined || r.table === 'main'));

@@ -7,7 +7,8 @@
  */
 import { describeHolders, findHolders, hasHolders, holderPath, nsIdInode, type Holders } from './holders.js';
 import { isUp, links, readNs, type NsState, type LinkAddrs } from '../kernel/ip.js';
-import type { AttachmentRecord } from '../records.js';
+import { appliedLease, type AttachmentRecord } from '../records.js';
+import { expectedMtu } from '../plan/attach.js';
 import { targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { findTagged } from './tagged.js';
@@ -129,7 +130,7 @@ export async function liveCheck(rec: AttachmentRecord, reads: NsReads = new NsRe
   if (link.ifname !== input.ctrName) problems.push(`renamed to ${link.ifname}`);
   const mac = input.request.mac ?? input.host.mac;
   if ((link.address ?? '').toLowerCase() !== mac) problems.push(`MAC ${link.address} (expected ${mac})`);
-  const mtu = input.request.mtu ?? input.host.mtu;
+  const mtu = expectedMtu(input, appliedLease(rec));
   if (link.mtu !== mtu) problems.push(`MTU ${link.mtu} (expected ${mtu})`);
   if (!isUp(link)) problems.push('down');
   const have = new Set(link.addr_info.map((a) => `${a.local}/${a.prefixlen}`));

@@ -10,6 +10,7 @@ import { checkIds, makeStep } from '../steps/index.js';
 import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
 import type { NsRef } from '../steps/link.js';
 import type { AddrExpiry, Route } from '../kernel/ip.js';
+import type { DhcpLease } from '../dhcp/lease.js';
 
 /** The NIC as it is in the host before attach: everything detach restores. */
 export interface HostNicState {
@@ -284,4 +285,13 @@ function ctrSide(input: AttachInput, step: StepFn): void {
         { ns: CTR, family, routes });
     }
   }
+}
+
+/**
+ * The MTU an attached NIC has when all is as hostnic left it: the entry's,
+ * else the one its applied DHCP lease set (the dhcp.lease step sets it when
+ * the entry gives none), else the host's.
+ */
+export function expectedMtu(input: Pick<AttachInput, 'request' | 'host'>, lease?: Pick<DhcpLease, 'mtu'>): number {
+  return input.request.mtu ?? lease?.mtu ?? input.host.mtu;
 }

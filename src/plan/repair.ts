@@ -8,10 +8,11 @@
  * entry's routes. What someone changed besides (another address, another
  * route through the NIC) is reported and left alone.
  */
-import { isUp, mainDefaults, type LinkAddrs, type NsState, type Route } from '../kernel/ip.js';
+import { isUp, mainDefaults, routeDst, type LinkAddrs, type NsState, type Route } from '../kernel/ip.js';
 import { checkIds, makeStep } from '../steps/index.js';
 import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
-import { planSections, type AttachInput } from './attach.js';
+import { expectedMtu, planSections, type AttachInput } from './attach.js';
+import { leaseRoutes, type DhcpLease } from '../dhcp/lease.js';
 
 export interface Repair {
   /** What differs from what hostnic set (each a short phrase). */
@@ -28,8 +29,11 @@ const step = <K extends KindName>(kind: K, id: string, title: string, undoTitle:
 
 const gwOf = (r: Route): string | undefined => r.gateway ?? r.via?.host;
 
-/** `input`: the record's planner input (its request is the entry's); `link`: the NIC in the container now. */
-export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): Repair {
+/**
+ * `input`: the record's planner input (its request is the entry's); `link`: the NIC in the container now;
+ * `lease`: the DHCP lease applied to it (records.ts appliedLease): its address, routes and MTU are hostnic's too.
+ */
+export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState, lease?: DhcpLease): Repair {
   const req = input.request;
   const ns = input.target.nsPath;
   const name = input.ctrName;
@@ -38,7 +42,7 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): R
   const steps: StepSpec[] = [];
 
   const mac = req.mac ?? input.host.mac;
-  const mtu = req.mtu ?? input.host.mtu;
+  const mtu = expectedMtu(input, lease);
   const liveMac = (link.address ?? '').toLowerCase();
   const to: { name?: string; mac?: string; mtu?: number } = {};
   if (link.ifname !== name) {
@@ -67,7 +71,7 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): R
     steps.push(step('addr.add', 'repair.addrs', `Add ${list} back to ${name}`, `Remove ${list} from ${name}`,
       { ns, dev: name, addrs: missing.map((a) => [a.cidr]) }));
   }
-  const wanted = new Set(req.addresses.map((a) => a.cidr));
+  const wanted = new Set([...req.addresses.map((a) => a.cidr), ...(lease ? [`${lease.ip}/${lease.prefix}`] : [])]);
   for (const a of link.addr_info) {
     if (a.family === 'inet6' && a.scope === 'link') continue; // the kernel's own
     const cidr = `${a.local}/${a.prefixlen}`;
@@ -91,11 +95,13 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): R
       { ns, family: a.family, gateway: a.gateway, dev: name, previous: now }));
   }
 
+  // The lease's routes (its default route is left to the renewals, as the entry has no gateway for it).
+  const leased = new Set(lease ? (({ onlink, routes }) => [...onlink, ...routes].map((r) => routeDst({ dst: r[0]! })))(leaseRoutes(lease, name)) : []);
   for (const family of [4, 6] as const) {
     const table = family === 6 ? ctr.routes6 : ctr.routes4;
     const through = table.filter((r) => (r.dev === link.ifname || r.dev === name) && (r.table === undefined || r.table === 'main'));
     const lost = req.routes.filter((r) => r.family === family && r.dst !== 'default'
-      && !through.some((t) => t.dst === r.dst && gwOf(t) === r.via));
+      && !through.some((t) => routeDst(t) === r.dst && gwOf(t) === r.via));
     if (lost.length) {
       drift.push(`missing route(s) ${lost.map((r) => r.dst).join(', ')}`);
       steps.push(step('route.add', `repair.routes${family}`, `Add IPv${family} route(s) ${lost.map((r) => r.dst).join(', ')} via ${name} back`,
@@ -104,7 +110,7 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState): R
     }
     for (const t of through) {
       if (t.dst === 'default' || t.protocol === 'kernel' || t.type === 'multicast' || (family === 6 && t.dst.startsWith('fe80:'))) continue;
-      if (req.routes.some((r) => r.dst === t.dst)) continue;
+      if (req.routes.some((r) => r.dst === routeDst(t)) || leased.has(routeDst(t))) continue;
       besides.push(`route ${t.dst}${gwOf(t) ? ` via ${gwOf(t)}` : ''} added through ${link.ifname}`);
     }
   }

@@ -99,6 +99,26 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)])).toEqual([hostBefore, aBefore, bBefore]);
   });
 
+  it('host NICs named ethN that swap names in their container are in place on the next apply (an entry names the host NIC, not the container\'s)', async () => {
+    // The first entry's host eth2 becomes eth1 in the container (the first free ethN), host eth1 then eth2.
+    const e1 = await lab.addNic({ name: 'eth1' });
+    const e2 = await lab.addNic({ name: 'eth2' });
+    const a = await lab.addNetns();
+    write(['attachments:', `  - container: netns:${a}`, `    nic: ${e2}`, '    addresses: [192.168.1.4/24]',
+      `  - container: netns:${a}`, `    nic: ${e1}`, '    addresses: [192.168.1.5/24]', ''].join('\n'));
+    const first = await applyJson();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.report.entries.map((e) => e.action)).toEqual(['attached', 'attached']);
+    expect((await linkOf(a, 'eth1'))?.addrs.map((x) => x.local)).toContain('192.168.1.4');
+    expect((await linkOf(a, 'eth2'))?.addrs.map((x) => x.local)).toContain('192.168.1.5');
+    const before = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)]);
+    const again = await apply(['--json', '--verbose']);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as Report).entries.map((e) => e.action)).toEqual(['in-place', 'in-place']);
+    for (const l of again.stderr.split('\n').filter((x) => x.trim().startsWith('$ '))) expect(l).toMatch(/\bip (-[d46] )?-json\b/);
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
+  });
+
   it('repairs drift (MTU changed, NIC moved back to the host by hand), reports an address a person added and leaves it', async () => {
     const n1 = await lab.addNic();
     const n2 = await lab.addNic({ addrs: ['10.50.0.3/24'] });

@@ -174,8 +174,9 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
   });
 
   it('a /32 lease with classless routes (option 121): the router through an on-link route, the routes as sent', async () => {
+    // The router also as a classless on-link /32 first, as GCE sends it: added once, before the default route through it.
     await dnsmasq(['--dhcp-range=192.168.1.100,192.168.1.150,255.255.255.0,2m', '--dhcp-option=option:netmask,255.255.255.255',
-      '--dhcp-option=121,0.0.0.0/0,192.168.1.1,198.51.100.0/24,192.168.1.1,192.168.1.0/24,0.0.0.0']);
+      '--dhcp-option=121,192.168.1.1/32,0.0.0.0,0.0.0.0/0,192.168.1.1,198.51.100.0/24,192.168.1.1,192.168.1.0/24,0.0.0.0']);
     const nic = await lab.addNic();
     const ctr = await lab.addContainer();
     const ctrBefore = await lab.snapshot(ctr.nsPath);
@@ -470,7 +471,8 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
   });
 
   it('the desired file takes dhcp as an address (and dhcp-timeout, the client run with it): apply attaches with a lease, a second apply changes nothing', async () => {
-    const server = await dnsmasq(RANGE);
+    // The lease sets the MTU and a route: both are hostnic's own (status: in place; apply: no drift, nothing besides).
+    const server = await dnsmasq([...RANGE, '--dhcp-option=option:mtu,1400', '--dhcp-option=121,0.0.0.0/0,192.168.1.1,198.51.100.0/24,192.168.1.254']);
     const nic = await lab.addNic();
     const ns = await lab.addNetns(); // netns: no process, so no pid namespace of its own: detach ends the client
     const dir = desiredDir();
@@ -485,9 +487,12 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
       // The file's dhcp-timeout is the client's -t (how long it tries for a lease).
       const argv = readFileSync(`/proc/${clients(lab.stateDir)[0]}/cmdline`, 'utf8').split('\0');
       expect(argv[argv.indexOf('-t') + 1]).toBe('27');
+      expect((await lab.snapshot(`/run/netns/${ns}`)).links.find((l) => l.ifname === 'eth1')?.mtu).toBe(1400);
+      const st = JSON.parse((await lab.hostnic(['status', '--json'])).stdout) as { attachments: { status: string; detail: string }[] };
+      expect(st.attachments.map((a) => `${a.status}: ${a.detail}`)).toEqual(['in place: as attached']);
       const again = await lab.hostnic(['apply', '-f', file, '--json']);
       expect(again.exitCode).toBe(0);
-      expect((JSON.parse(again.stdout) as { entries: { action: string }[] }).entries.map((e) => e.action)).toEqual(['in-place']);
+      expect((JSON.parse(again.stdout) as { entries: { action: string; besides?: string[] }[] }).entries.map((e) => [e.action, e.besides ?? []])).toEqual([['in-place', []]]);
       expect((await lab.hostnic(['detach', `netns:${ns}`, nic])).exitCode).toBe(0);
       expect(clients(lab.stateDir)).toEqual([]);
       expect(server.read()).toEqual([]);

@@ -9,7 +9,7 @@ import Ajv from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { removeEntries, upsertEntry } from '../../src/desired/edit.js';
-import { sameRequest } from '../../src/records.js';
+import { recordNamed, recordWanted, sameRequest, type AttachmentRecord } from '../../src/records.js';
 import { parseDesiredText } from '../../src/desired/parse.js';
 import { jsonSchema } from '../../src/desired/schema.js';
 import { parseAttachRequest } from '../../src/request/parse.js';
@@ -195,5 +195,25 @@ describe('desired-state file edits (attach --persist, detach)', () => {
     expect(out).toContain('# my NICs');
     expect(out).toContain('# the database');
     expect(parseDesiredText(out, 'F').entries.map((e) => e.container)).toEqual(['netns:blue']);
+  });
+});
+
+describe('which record an entry stands for', () => {
+  // On a host whose NICs are ethN: host eth2 went in as eth1, host eth1 as eth2.
+  const rec = (host: string, ctrName: string, mac: string): AttachmentRecord => ({
+    input: { host: { name: host, mac }, ctrName, request: parseAttachRequest({ container: 'netns:blue', nic: host, addresses: [] }) },
+  }) as unknown as AttachmentRecord;
+  const eth2 = rec('eth2', 'eth1', '02:00:00:00:00:02');
+  const eth1 = rec('eth1', 'eth2', '02:00:00:00:00:01');
+  const entry = (nic: string) => parseAttachRequest({ container: 'netns:blue', nic, addresses: [] });
+
+  it('an entry names a NIC by its host identity only, never by the name it has in its container', () => {
+    expect([eth2, eth1].filter((r) => recordWanted(r, entry('eth1')))).toEqual([eth1]);
+    expect([eth2, eth1].filter((r) => recordWanted(r, entry('mac:02:00:00:00:00:02')))).toEqual([eth2]);
+  });
+
+  it('detach takes either name', () => {
+    expect(recordNamed(eth2, entry('eth1').nic)).toBe(true);
+    expect(recordNamed(eth2, entry('eth2').nic)).toBe(true);
   });
 });

@@ -74,6 +74,17 @@ describe('leaseRoutes and the dhcp.lease step', () => {
     expect(leaseRoutes(leaseFromEnv(PLAIN, 0), 'eth1').onlink).toEqual([]);
   });
 
+  it('no route twice: GCE sends its router as a classless on-link /32 as well (monogon#89), and a route to the own subnet is the kernel\'s', () => {
+    const gce = leaseFromEnv({ ip: '10.156.0.7', mask: '32', lease: '3600', serverid: '169.254.169.254', staticroutes: '10.156.0.1/32 0.0.0.0 0.0.0.0/0 10.156.0.1' }, 0);
+    expect(leaseRoutes(gce, 'eth1')).toEqual({
+      onlink: [['10.156.0.1/32', 'dev', 'eth1', 'scope', 'link']],
+      default: ['0.0.0.0/0', 'via', '10.156.0.1', 'dev', 'eth1'],
+      routes: [],
+    });
+    const own = leaseFromEnv({ ...PLAIN, staticroutes: '192.168.1.0/24 0.0.0.0 0.0.0.0/0 192.168.1.1' }, 0);
+    expect(leaseRoutes(own, 'eth1').routes).toEqual([]);
+  });
+
   it('apply replaces the previous default route; undo releases first, then puts everything back in reverse', () => {
     const l = leaseFromEnv(PLAIN, 0);
     const p = { ns: '/proc/1/ns/net', dev: 'eth1', lease: '/run/hostnic/dhcp/ab.json', mtu: 1500, previous: [{ dst: 'default', gateway: '172.31.0.1', dev: 'eth0' }] };

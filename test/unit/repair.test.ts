@@ -49,3 +49,23 @@ describe('planRepair', () => {
     expect(r.besides).toEqual(['address 10.77.0.1/24 added on eth1', 'route 172.16.0.0/12 via 10.77.0.254 added through eth1']);
   });
 });
+
+describe('planRepair: what the kernel shows in its own words, and what a DHCP lease set', () => {
+  it('a /32 route is in place although ip -json prints it without its prefix length', () => {
+    const req = parseAttachRequest({ container: 'netns:blue', nic: 'nic1', addresses: ['192.168.1.4/24@192.168.1.1'], mtu: 1400, routes: ['169.254.169.254/32@192.168.1.254'] });
+    const l = link();
+    const state = { ...ns(l), routes4: [...ns(l).routes4.filter((r) => r.dst !== '10.0.0.0/8'), { dst: '169.254.169.254', gateway: '192.168.1.254', dev: 'eth1' }] };
+    expect(planRepair({ ...input, request: req }, l, state)).toEqual({ drift: [], besides: [], steps: [] });
+  });
+
+  it("a lease's MTU, address and routes are hostnic's own: no drift, nothing besides; without the lease they would be", () => {
+    const req = parseAttachRequest({ container: 'netns:blue', nic: 'nic1', addresses: ['dhcp'] });
+    const lease = { ip: '192.168.1.132', prefix: 24, router: '192.168.1.1', routes: [{ dst: '10.0.0.0/8', via: '192.168.1.254' }], mtu: 1460, seconds: 120, at: 0 };
+    const l = link({ mtu: 1460, addr_info: [{ family: 'inet', local: '192.168.1.132', prefixlen: 24, scope: 'global' }] });
+    const dhcpInput = { ...input, request: req };
+    expect(planRepair(dhcpInput, l, ns(l), lease)).toEqual({ drift: [], besides: [], steps: [] });
+    const without = planRepair(dhcpInput, l, ns(l));
+    expect(without.drift).toEqual(["MTU 1460 (the entry's: 1500)"]);
+    expect(without.besides).toEqual(['address 192.168.1.132/24 added on eth1', 'route 10.0.0.0/8 via 192.168.1.254 added through eth1']);
+  });
+});
