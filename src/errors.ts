@@ -40,6 +40,12 @@ export class UsageError extends HostnicError {
  */
 export class RuntimeDown extends UsageError {}
 
+/**
+ * The container named is not running, or not there (yet): exit 2 for a
+ * command, but for the desired state an entry that waits for its start.
+ */
+export class NotRunning extends UsageError {}
+
 /** A refusal after looking at the system (NIC busy, unfinished plan): exit 1, nothing changed. */
 export class RefusedError extends HostnicError {
   constructor(message: string, hint?: string) {

@@ -28,7 +28,7 @@ const pad = ([text, paint]: [string, Paint]): string => paint(text.padEnd(12));
 function label(e: EntryResult, dry: boolean): string {
   if (e.action === 'skipped') {
     const why: Partial<Record<NonNullable<EntryResult['why']>, [string, Paint]>> = {
-      'nic-missing': ['NIC missing', chalk.red], interrupted: ['not started', chalk.red], 'runtime-unavailable': ['runtime down', chalk.red],
+      'nic-missing': ['NIC missing', chalk.red], 'nic-returning': ['NIC not back', chalk.yellow], interrupted: ['not started', chalk.red], 'runtime-unavailable': ['runtime down', chalk.red],
     };
     return pad((e.why && why[e.why]) ?? ['waiting', chalk.dim]);
   }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
 import { strayClient } from '../cli/detach-record.js';
-import { HostnicError, RefusedError, RuntimeDown } from '../errors.js';
+import { HostnicError, NotRunning, RefusedError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
@@ -28,9 +28,6 @@ import { outcomeError, runPlan, type PlanRun } from './run.js';
 import type { EntryResult } from './types.js';
 
 const newId = (): string => randomBytes(4).toString('hex');
-
-/** Resolving the container failed because it is not running (or not there yet): the entry waits. */
-const NOT_RUNNING = /not running|no running container|no network namespace named|no container runtime found/;
 
 /** What lockAndLook saw: the container, both namespaces and the NIC, under the locks. */
 type Looked = Awaited<ReturnType<typeof lockAndLook>>;
@@ -59,7 +56,7 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   } catch (e) {
     targets?.set(containerKey(entry.container), undefined);
     if (!(e instanceof HostnicError)) throw e;
-    if (NOT_RUNNING.test(e.message)) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
+    if (e instanceof NotRunning) return { ...base, action: 'skipped', why: 'container-not-running', detail: `waiting: ${e.message}`, exitCode: 0 };
     // The runtime is down or restarting (dockerd sends a container's die while it shuts down): nothing to do but wait for it.
     if (e instanceof RuntimeDown) return { ...base, action: 'skipped', why: 'runtime-unavailable', detail: `waiting for the runtime: ${e.message}`, exitCode: 1 };
     return { ...base, action: 'failed', detail: e.message, error: e.message, exitCode: 1 };
@@ -108,7 +105,13 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   // Records of the container's earlier namespace (it restarted): give the NIC back to the host first.
   for (const old of mine.filter((m) => m.input.target.nsId !== target.nsId)) {
     looked = undefined; // a plan runs: what was seen before is not what is there after
-    const o = await giveBack(old, r);
+    let o: Outcome;
+    try {
+      o = await giveBack(old, r);
+    } catch (e) {
+      if (!(e instanceof NotBackYet)) throw e;
+      return { ...base, action: 'skipped', why: 'nic-returning', detail: `waiting: ${e.message}`, exitCode: 1 };
+    }
     if (!done(o)) return fail(o, `restoring ${old.input.host.name} from ${old.input.target.display}'s earlier namespace`);
   }
   let repaired: { drift: string[]; besides: string[] } | undefined;
@@ -159,6 +162,9 @@ export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outco
   if (!r.dryRun) await r.locks.take([i.host.name, i.host.mac, nsKey(i.target.nsId)]);
   const reads = new NsReads();
   const live = await liveCheck(rec, reads);
+  // A physical NIC found nowhere while its namespace is dead: the kernel may still be handing it back.
+  // Its record is all hostnic knows of its host settings: kept (as watch's settle keeps it), not forgotten.
+  if (live.where === 'gone' && i.host.kind === undefined && !targetAlive(i.target)) throw new NotBackYet(i.host.name, i.target.display);
   const id = newId();
   const inNs = live.where === 'container' || live.where === 'held';
   const ctr: NsState | undefined = inNs ? await reads.get(live.nsPath ?? i.target.nsPath) : undefined;
@@ -167,6 +173,13 @@ export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outco
     id, command: 'apply', title, steps: [...strayClient(rec, r.state, live, r.dryRun), ...steps], touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] },
   };
   return runPlan(plan, r);
+}
+
+/** giveBack: a physical NIC of a dead namespace not back in the host (yet); nothing was done. */
+export class NotBackYet extends Error {
+  constructor(nic: string, from: string) {
+    super(`${nic} is not back in the host from ${from}'s earlier namespace yet (its record is kept; looked at again at the next apply)`);
+  }
 }
 
 /** Put drifted settings back, under the locks, from a read made under them. */

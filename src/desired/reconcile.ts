@@ -13,7 +13,7 @@ import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { Locks } from '../runner/locks.js';
 import type { StateDir } from '../state.js';
-import { applyEntry, giveBack, stoppedMeanwhile } from './entry.js';
+import { applyEntry, giveBack, NotBackYet, stoppedMeanwhile } from './entry.js';
 import { containerKey, type Desired, type DesiredEntry } from './parse.js';
 import { outcomeError } from './run.js';
 import type { EntryResult, ReconcileOptions, ReconcileReport, UnwantedResult } from './types.js';
@@ -140,7 +140,14 @@ async function unwantedOf(
       continue;
     }
     await withLocks(ctx.state, async (locks) => {
-      const outcome = await giveBack(rec, { state: ctx.state, locks, dryRun: o.dryRun });
+      let outcome;
+      try {
+        outcome = await giveBack(rec, { state: ctx.state, locks, dryRun: o.dryRun });
+      } catch (e) {
+        if (!(e instanceof NotBackYet)) throw e;
+        out.push({ ...base, action: 'failed', detail: `not detached: ${e.message}`, exitCode: 1 });
+        return;
+      }
       const err = outcomeError(outcome);
       out.push(outcome.exitCode === 0
         ? { ...base, action: 'detached', detail: `${rec.input.host.name} back from ${rec.input.target.display}`, exitCode: 0, ...(outcome.dryRun ? { plans: [outcome.dryRun] } : {}) }

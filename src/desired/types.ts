@@ -5,13 +5,14 @@ import type { DryRunPlan, Leftover } from '../runner.js';
  * - `in-place`: nothing to do, nothing ran that changes the system;
  * - `attached`: the NIC was not attached (or its container restarted) and now is;
  * - `repaired`: hostnic's own settings had drifted and were put back;
- * - `skipped`: not applied now (`why`: the container is not running, the NIC is not on the host, its runtime
- *   does not answer (exit 1: it could not be checked), interrupted);
+ * - `skipped`: not applied now (`why`: the container is not running, the NIC is not on the host, a physical
+ *   NIC is not back yet from the container's earlier namespace, its runtime does not answer (exit 1: it could
+ *   not be checked), interrupted);
  * - `failed`: tried, and the plan was rolled back (`exitCode` 1), or not completely (3).
  */
 export type EntryAction = 'in-place' | 'attached' | 'repaired' | 'skipped' | 'failed';
 
-export type SkipReason = 'container-not-running' | 'nic-missing' | 'runtime-unavailable' | 'interrupted';
+export type SkipReason = 'container-not-running' | 'nic-missing' | 'nic-returning' | 'runtime-unavailable' | 'interrupted';
 
 export interface EntryResult {
   line: number;

@@ -3,7 +3,7 @@
  * (hostnic status): their container is not running, their NIC is not on the
  * host, or apply has not run since. Read-only.
  */
-import { HostnicError } from '../errors.js';
+import { HostnicError, NotRunning } from '../errors.js';
 import { readNs } from '../kernel/ip.js';
 import { describeSelector, findNic, hostLinks } from '../observe/host.js';
 import { recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
@@ -36,7 +36,7 @@ export async function waitingEntries(records: AttachmentRecord[], path = default
       target = await resolveTarget(e.request.target);
     } catch (err) {
       if (!(err instanceof HostnicError)) throw err;
-      waiting.push({ ...base, why: /not running|no running|no network namespace/.test(err.message) ? 'container-not-running' : 'error', detail: err.message });
+      waiting.push({ ...base, why: err instanceof NotRunning ? 'container-not-running' : 'error', detail: err.message });
       continue;
     }
     if (records.some((r) => recordWanted(r, e.request) && recordForSpec(r, e.request.target, target))) continue; // listed as an attachment

@@ -9,7 +9,7 @@
  * only when nothing else matched. A container reported by two runtimes under
  * one id (podman's docker shim) counts once.
  */
-import { RuntimeDown, UsageError } from '../errors.js';
+import { NotRunning, RuntimeDown, UsageError } from '../errors.js';
 import { netnsId, ownNetns } from '../kernel/ip.js';
 import { checkContainerRef } from '../request/target.js';
 import type { TargetSpec } from '../request/types.js';
@@ -46,7 +46,7 @@ function toTarget(c: Found, asked: string): Target {
   const nsPath = `/proc/${c.pid}/ns/net`;
   const nsId = nsIdOrUndefined(nsPath);
   // The container may have stopped between the runtime's answer and now.
-  if (!nsId) throw new UsageError(`container ${asked} is not running`);
+  if (!nsId) throw new NotRunning(`container ${asked} is not running`);
   if (nsId === nsIdOrUndefined(ownNetns()) || nsId === nsIdOrUndefined('/proc/1/ns/net')) {
     throw new UsageError(`${display} uses the host's network namespace (--network host): there is no namespace to move the NIC into`);
   }
@@ -96,13 +96,13 @@ async function resolveExplicit(
   found = dedupe(found);
   if (found.length === 0) {
     const where = spec.kind === 'containerd' ? `containerd namespace ${ns ?? DEFAULT_NAMESPACE}` : spec.kind;
-    throw new UsageError(`no container ${ref} in ${where}`);
+    throw new NotRunning(`no container ${ref} in ${where}`);
   }
   const running = found.filter((c) => c.running);
   if (running.length > 1) {
     throw new UsageError(`${display} matches several running containers: ${running.map(explicitForm).join(', ')}`);
   }
-  if (running.length === 0) throw new UsageError(`container ${ref} is not running`);
+  if (running.length === 0) throw new NotRunning(`container ${ref} is not running`);
   return toTarget(running[0]!, ref);
 }
 
@@ -110,7 +110,7 @@ async function resolveBare(name: string, runtimes: Runtime[]): Promise<Target> {
   checkContainerRef(name, name, 'container name');
   const present = runtimes.filter((r) => r.present());
   if (present.length === 0) {
-    throw new UsageError(`no container runtime found to look up "${name}" (looked for ${runtimes.map((r) => r.name).join(', ')})`);
+    throw new NotRunning(`no container runtime found to look up "${name}" (looked for ${runtimes.map((r) => r.name).join(', ')})`);
   }
   const answers = await Promise.allSettled(present.map((r) => r.find(name, { anyNamespace: true })));
   const asked: RuntimeName[] = [];
@@ -135,7 +135,7 @@ async function resolveBare(name: string, runtimes: Runtime[]): Promise<Target> {
   if (all.length > 0) throw new UsageError(`container ${name} is not running (${all.map(explicitForm).join(', ')})`);
   if (asked.length === 0) throw new RuntimeDown(`cannot look up "${name}": ${silent.join('; ')}`);
   const unanswered = silent.length ? ` (no answer from ${silent.join('; ')})` : '';
-  throw new UsageError(`no running container named ${name} in ${asked.join(', ')}${unanswered}`);
+  throw new NotRunning(`no running container named ${name} in ${asked.join(', ')}${unanswered}`);
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readlinkSync, statSync, statfsSync } from 'node:fs';
 import { read } from '../exec.js';
-import { UsageError } from '../errors.js';
+import { NotRunning, UsageError } from '../errors.js';
 import { netnsId, ownNetns } from '../kernel/ip.js';
 import type { TargetSpec } from '../request/types.js';
 import type { Target } from './types.js';
@@ -88,7 +88,7 @@ export async function resolveTarget(spec: TargetSpec): Promise<Target> {
     }
     case 'netns': {
       const path = `/run/netns/${spec.name}`;
-      if (!existsSync(path)) throw new UsageError(`no network namespace named "${spec.name}" in /run/netns`);
+      if (!existsSync(path)) throw new NotRunning(`no network namespace named "${spec.name}" in /run/netns`);
       return fromPath(display, 'netns', path);
     }
     case 'path': {

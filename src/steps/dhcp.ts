@@ -20,6 +20,7 @@ import { clientArgv, LEASE_ENV, pidFileOf, scriptPath } from '../dhcp/client.js'
 import { leaseRoutes, type DhcpLease } from '../dhcp/lease.js';
 import { routeArgs, type Route } from '../kernel/ip.js';
 import type { StepKind } from './types.js';
+import { nsGone } from './link.js';
 import { problemOf } from './validate.js';
 import { checkLease } from './validate-dhcp.js';
 
@@ -86,6 +87,10 @@ export function clientCmd(p: DhcpClientParams, { background = false } = {}): Cmd
 export const dhcpClient: StepKind<DhcpClientParams> = {
   apply: (p) => [clientCmd(p)],
   undo: (p) => [stopCmd(p.lease)],
+  // Its namespaces are in its argv (nsenter --net --pid), not the command's netns: a client started
+  // again by a rollback (of a detach's stop) needs the container alive, else nothing is to be done
+  // (the client ended with it). Stopping needs no namespace: it finds clients by their lease file.
+  relocate: async (p, action) => (action === 'apply' && nsGone(p.ns) ? null : p),
 };
 
 /** The lease file, checked like every state file before anything runs from it. */

@@ -5,6 +5,7 @@ import { parseAttachRequest } from '../../src/request/parse.js';
 import { checkLease } from '../../src/steps/validate-dhcp.js';
 import { problemOf } from '../../src/steps/validate.js';
 import { dhcpLease } from '../../src/steps/dhcp.js';
+import { invert, makeStep, relocated } from '../../src/steps/index.js';
 import { dhcpLine, noteRenewal, readNote } from '../../src/dhcp/status.js';
 import { noteFileOf } from '../../src/dhcp/client.js';
 import { dhcpScript } from '../../src/dhcp/script.js';
@@ -184,5 +185,19 @@ describe('the note of a lease that was not applied (status shows it)', () => {
       for (const k of keys) if (before[k] === undefined) delete process.env[k]; else process.env[k] = before[k];
       rmSync(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('dhcp.client in a rollback', () => {
+  const params = (ns: string) => ({ ns, dev: 'eth1', lease: '/run/hostnic/dhcp/ab.json', pidns: ns.replace(/net$/, 'pid'), timeout: 30 });
+  const stop = (ns: string) => invert(makeStep('dhcp.client', 'ctr.dhcp.client', 'Start the DHCP client on eth1', params(ns), { undoTitle: 'Stop it' }));
+
+  it("is not started again in a container that is gone (its pid's namespaces are no more): nothing to do, so the rollback finishes", async () => {
+    expect(await relocated(stop('/proc/999999999/ns/net'))).toBeNull();
+  });
+
+  it('is started again in a namespace that lives', async () => {
+    const live = stop(`/proc/${process.pid}/ns/net`);
+    expect(await relocated(live)).toEqual(live);
   });
 });
