@@ -15,6 +15,9 @@ export const EXIT = {
   sigterm: 143,
 } as const;
 
+/** The exit code of a run a signal interrupted (after its plans finished or rolled back). */
+export const signalExit = (s: NodeJS.Signals): number => (s === 'SIGINT' ? EXIT.sigint : s === 'SIGTERM' ? EXIT.sigterm : EXIT.sighup);
+
 export class HostnicError extends Error {
   constructor(
     message: string,

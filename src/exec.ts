@@ -126,7 +126,7 @@ export async function readJson<T>(cmd: Cmd): Promise<T> {
 /**
  * The key under which commands can share one `ip -batch -` process: same
  * namespace, `ip` with the same global options, nothing a batch line cannot
- * carry (no stdin; no `"`, `\`, `#` or newline in an argument, while spaces
+ * carry (no stdin; no `"`, `'`, `\`, `#` or newline in an argument (ip reads quotes of both kinds), while spaces
  * and empty arguments are quoted; no `ip netns`, which switches the
  * process's own namespace). undefined: not batchable.
  */
@@ -137,7 +137,7 @@ export function batchKey(cmd: Cmd): string | undefined {
   let i = 0;
   while (rest[i]?.startsWith('-')) globals.push(rest[i++]!);
   if (rest[i] === undefined || rest[i] === 'netns') return undefined;
-  if (rest.some((a) => /["\\#\n\r]/.test(a))) return undefined;
+  if (rest.some((a) => /["'\\#\n\r]/.test(a))) return undefined;
   return `${cmd.netns ?? ''}\u0000${globals.join(' ')}`;
 }
 

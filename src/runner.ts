@@ -16,7 +16,7 @@
  */
 import { join } from 'node:path';
 import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } from './exec.js';
-import { CommandError, EXIT } from './errors.js';
+import { CommandError, EXIT, signalExit } from './errors.js';
 import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocated, settled, undoCommands, undoTitle, withPlanNamespaces } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
 import { SCHEMA, type StateDir } from './state.js';
@@ -38,7 +38,6 @@ export interface RunOptions {
   locks: Locks;
 }
 
-const SIGNAL_EXIT: Record<string, number> = { SIGINT: EXIT.sigint, SIGTERM: EXIT.sigterm, SIGHUP: EXIT.sighup };
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 class Aborted extends Error {
@@ -158,7 +157,7 @@ export class Runner {
       }
       const leftovers = await this.rollback();
       const signal = failure instanceof Aborted ? failure.signal : this.signal;
-      let exitCode: number = signal ? SIGNAL_EXIT[signal]! : EXIT.rolledBack;
+      let exitCode: number = signal ? signalExit(signal) : EXIT.rolledBack;
       if (leftovers.length) exitCode = EXIT.incomplete;
       return { exitCode, error: failure, leftovers, signal };
     } finally {

@@ -1,6 +1,6 @@
 /** hostnic detach <container> [<nic>]: give NICs back to the host, exactly as they were. */
 import { join } from 'node:path';
-import { HostnicError, UsageError } from '../errors.js';
+import { HostnicError, signalExit, UsageError } from '../errors.js';
 import { describeSelector } from '../observe/host.js';
 import { links } from '../kernel/ip.js';
 import { liveCheck, NsReads, type Live } from '../observe/live.js';
@@ -59,12 +59,18 @@ export async function detachCommand(args: { container: string; nic?: string; for
   }
   let exit = 0;
   const results: DetachResult[] = [];
-  for (const rec of chosen) {
+  for (const [n, rec] of chosen.entries()) {
     const result = await detachOne(rec, ctx, reads, { force: !!args.force, keep: !!args.keep });
     reads.clear(); // that detach changed the namespaces
     results.push(result);
     exit = Math.max(exit, result.exitCode);
     if (result.exitCode !== 0) break;
+    // A signal during this NIC's last step: its detach finished, and no other starts.
+    if (result.signal && n < chosen.length - 1) {
+      exit = signalExit(result.signal);
+      process.stderr.write(`hostnic: interrupted by ${result.signal}: not detached: ${chosen.slice(n + 1).map((r) => r.input.host.name).join(', ')}\n`);
+      break;
+    }
   }
   if (ctx.json) {
     ctx.emit(ctx.dryRun
@@ -82,6 +88,8 @@ interface DetachResult {
   where: string;
   detail: string;
   error?: string;
+  /** A signal came during its last step: this NIC's detach finished, no other started. */
+  signal?: NodeJS.Signals;
   /** Home, but these host settings could not be restored (exit 3): their commands. */
   notDone?: { title: string; error: string; commands: string[] }[];
   /** The note that keeps them for `hostnic status` (src/incomplete.ts). */
@@ -134,6 +142,7 @@ async function detachOne(rec: AttachmentRecord, ctx: Ctx, reads: NsReads, { forc
   return {
     exitCode: outcome.exitCode, id: rec.id, nic: i.host.name, target: i.target.display, where: live.where, detail: live.detail,
     ...(outcome.error ? { error: outcome.error.message } : {}),
+    ...(outcome.signal ? { signal: outcome.signal } : {}),
     ...(outcome.notDone ? { notDone: outcome.notDone } : {}),
     ...(d.incomplete ? { incomplete: d.incomplete } : {}),
     ...(notes.length ? { leftAlone: notes } : {}),

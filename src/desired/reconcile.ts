@@ -6,7 +6,7 @@
  * its own journaled plan(s), rolled back alone. Never prints: returns the
  * report.
  */
-import { HostnicError, RefusedError } from '../errors.js';
+import { HostnicError, RefusedError, signalExit } from '../errors.js';
 import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
@@ -102,7 +102,6 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
   }
 }
 
-const signalExit = (s: NodeJS.Signals): number => (s === 'SIGINT' ? 130 : s === 'SIGTERM' ? 143 : 129);
 
 /**
  * Attachments hostnic made that no entry wants: listed, or with `prune`

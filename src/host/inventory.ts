@@ -13,6 +13,7 @@ import { read } from '../exec.js';
 import { addrs, defaultRoutes, links, routeDevices, type Link, type LinkAddrs, type Route } from '../kernel/ip.js';
 import { detectManagers, managerNames, type ManagerClaim, type ManagerOptions } from './managers.js';
 import { onPath } from '../runtime/common.js';
+import { PCI_ADDRESS } from '../request/nic.js';
 import { hostPaths } from './paths.js';
 import { maxConf, sysctlReader, type SysctlReader } from './sysctl.js';
 
@@ -234,7 +235,6 @@ export interface AttachedSource {
   parent?: string;
 }
 
-const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/i;
 
 /**
  * A row for a NIC that is in a container: not in this namespace any more,
@@ -256,7 +256,7 @@ export function attachedNic(a: AttachedSource): NicDetail {
     parentDev: l?.parentdev ?? a.parentDev ?? null,
     pci: (() => {
       const dev = l?.parentdev ?? a.parentDev;
-      return dev && (l?.parentbus === 'pci' || PCI_ADDRESS.test(dev)) ? dev : null;
+      return dev && (l?.parentbus === 'pci' || PCI_ADDRESS.test(dev.toLowerCase())) ? dev : null;
     })(),
     state: l ? (l.operstate ?? 'unknown').toLowerCase() : 'unknown',
     up: l ? l.flags.includes('UP') : false,

@@ -18,7 +18,9 @@ export function planReturned(rec: AttachmentRecord, liveName: string): StepSpec[
   const rename = sections.move.find((s) => s.id === 'rename');
   if (rename?.kind !== 'link.set') throw new Error(`internal: the plan of ${rec.id} has no rename`);
   const inHost: StepSpec<'link.set'> = { ...rename, params: { ...rename.params, ns: null } };
-  // The host-side steps: what was taken off before the NIC left the host, with what they saved.
+  // The host-side steps: what was taken off before the NIC left the host, with what they saved. The NIC
+  // is home: as in a detach (plan/detach.ts), what is restored around it is best effort (a route whose
+  // source address expired meanwhile is reported with its command, and does not undo the rename).
   const hostSide = sections.host.map((s) => withSaved(s, rec.saved));
-  return [invert(inHost), ...hostSide.reverse().map(invert)];
+  return [invert(inHost), ...hostSide.reverse().map((s) => ({ ...invert(s), ...(s.id.startsWith('host.') ? { bestEffort: true } : {}) }))];
 }

@@ -6,6 +6,9 @@ import { fail, q } from './text.js';
 
 const HEX2 = /^[0-9a-f]{2}$/;
 
+/** A PCI address as parsePciAddress writes it: a domain of four hex digits, or up to eight without a leading 0 (Intel VMD: 10000). */
+export const PCI_ADDRESS = /^(?:[0-9a-f]{4}|[1-9a-f][0-9a-f]{4,7}):[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+
 /**
  * A PCI bus id, `[DOMAIN:]BUS:DEVICE.FUNCTION`, normalized to the sysfs
  * form: lower case, domain included (`0000:00:05.0`). The domain is four

@@ -52,12 +52,23 @@ function checkContainerdId(s: string, id: string, what: string): string {
   return id;
 }
 
+/**
+ * What hostnic's journal takes as one argument of a command (steps/shapes.ts needToken): a namespace
+ * path or name outside it could be attached, but not journaled.
+ */
+const PLAIN = /^[\x21-\x7e]+$/;
+const UNPLAIN = /["\\#]/;
+const plainOnly = (s: string, part: string, what: string): void => {
+  if (!PLAIN.test(part) || UNPLAIN.test(part)) fail(`invalid target ${q(s)}: hostnic takes a ${what} of printable ASCII without spaces, '"', '\\' or '#'`);
+};
+
 function parsePath(s: string): TargetSpec {
   if (CONTROL.test(s)) fail(`invalid target ${q(s)}: the path contains a control character`);
   if (s === '/') fail(`invalid target "/": the root directory is not a namespace file`);
   if (Buffer.byteLength(s) > PATH_MAX) fail(`invalid target ${q(s)}: the path is longer than ${PATH_MAX} bytes`);
   const normal = path.posix.normalize(s).replace(/\/+$/, '');
   if (normal !== s) fail(`invalid target ${q(s)}: the path is not in normal form (did you mean ${q(normal)}?)`);
+  plainOnly(s, s, 'namespace path');
   return { kind: 'path', path: s };
 }
 
@@ -97,6 +108,7 @@ export function parseTarget(s: string): TargetSpec {
       if (value === '.' || value === '..') fail(`invalid target ${q(s)}: "." and ".." are not namespace names`);
       if (CONTROL.test(value)) fail(`invalid target ${q(s)}: the namespace name contains a control character`);
       if (Buffer.byteLength(value) > NAME_MAX) fail(`invalid target ${q(s)}: the namespace name is longer than ${NAME_MAX} bytes`);
+      plainOnly(s, value, 'namespace name');
       return { kind: 'netns', name: value };
     }
     case 'docker':

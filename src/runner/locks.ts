@@ -22,8 +22,12 @@ import { spawn } from 'node:child_process';
 import { RefusedError } from '../errors.js';
 import type { StateDir } from '../state.js';
 
-/** The lock one `hostnic watch` per state directory holds for its whole life. */
-export const WATCH_KEY = 'watch';
+/**
+ * The lock one `hostnic watch` per state directory holds for its whole life:
+ * a key no interface name can take (names have no ":"), so a NIC named
+ * `watch` is not mistaken for it.
+ */
+export const WATCH_KEY = 'hostnic:watch';
 
 /**
  * Does another process hold `key` in this state directory now? Asked with a

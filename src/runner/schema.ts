@@ -7,6 +7,7 @@
  * finalize writes or removes (only records in the state directory).
  */
 import { q } from '../request/text.js';
+import { PCI_ADDRESS } from '../request/nic.js';
 import {
   HEX_ID, Invalid, fail, isIfName, isLinkAddr, needArray, needHexId, needInt, needObject, needString,
 } from '../steps/shapes.js';
@@ -37,7 +38,7 @@ export const needPlanId = (v: unknown): string => needHexId(v, 'id');
  */
 export function isIdentity(v: unknown): boolean {
   return v === '' || isIfName(v) || isLinkAddr(v) || v === 'doctor:fix'
-    || (typeof v === 'string' && (/^ns:\d+:\d+$/.test(v) || /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/.test(v)));
+    || (typeof v === 'string' && (/^ns:\d+:\d+$/.test(v) || PCI_ADDRESS.test(v)));
 }
 
 export function checkJournal(v: unknown, name: string, bounds: Bounds): void {

@@ -142,3 +142,31 @@ for (const path of ['direct', 'private'] as const) describe.skipIf(!root)(`signa
     await expectUnchanged('detached', tmp);
   });
 });
+
+describe.skipIf(!root)('a signal during the last step of one NIC of a multi-NIC detach', () => {
+  let lab: Lab;
+  afterAll(async () => { await lab?.destroy(); });
+
+  it('that NIC is detached, the next is not started: exit 130, it stays attached', async () => {
+    lab = await createLab({ dad: false });
+    const nics = [await lab.addNic(), await lab.addNic()];
+    const ctr = await lab.addContainer();
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nics[0]!, '192.168.1.31/24'])).exitCode).toBe(0);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nics[1]!, '192.168.1.32/24'])).exitCode).toBe(0);
+    const plan = JSON.parse((await lab.hostnic(['detach', `pid:${ctr.pid}`, '--dry-run', '--json'])).stdout) as { plans: { steps: unknown[] }[] };
+    const last = `before:${plan.plans[0]!.steps.length}`;
+    const child = await startPaused(lab, ['detach', `pid:${ctr.pid}`], last);
+    await signalThenResume(child, 'SIGINT', lab.stateDir);
+    // Had the next NIC's detach started, it would stop at the same point: let it go on, so the test ends either way.
+    const exited = waitForExit(child);
+    const again = (async () => { try { await pausedAt(lab.stateDir, last, 5000); resume(lab.stateDir); } catch { /* exited first */ } })();
+    const r = await exited;
+    await again;
+    expect(r.exitCode, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/^hostnic: interrupted by SIGINT: not detached: \S+$/m);
+    const host = (await lab.snapshot(lab.host)).links.map((l) => l.ifname);
+    expect(nics.filter((n) => host.includes(n))).toHaveLength(1);
+    expect(attachmentFiles(lab)).toHaveLength(1);
+    expect((await lab.hostnic(['detach', `pid:${ctr.pid}`])).exitCode).toBe(0);
+  });
+});

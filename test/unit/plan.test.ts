@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { choosePath, planAttach, type AttachInput } from '../../src/plan/attach.js';
 import { planDetach } from '../../src/plan/detach.js';
+import { planReturned } from '../../src/plan/returned.js';
+import type { AttachmentRecord } from '../../src/records.js';
 import { doCommands, invert, undoCommands } from '../../src/steps/index.js';
 import { batchKey } from '../../src/exec.js';
 import { render } from '../../src/exec.js';
@@ -122,6 +124,18 @@ describe('planDetach', () => {
     ]);
   });
 
+  it('a NIC back in the host (its namespace died): renamed, then its host settings restored best effort, as a detach does once the NIC is home', () => {
+    const rec = { schema: 2, kind: 'attachment', id: 'abcd1234', createdAt: 'x', input, saved: {} } as AttachmentRecord;
+    const out = planReturned(rec, 'dev7');
+    expect(out[0]!.id).toBe('rename');
+    expect(out[0]!.bestEffort).toBeUndefined();
+    const host = out.filter((s) => s.id.startsWith('host.'));
+    expect(host.length).toBeGreaterThan(0);
+    expect(host.every((s) => s.bestEffort === true)).toBe(true);
+    const detach = planDetach(input, {}, { ctrName: 'eth1', tmpNs: 'hostnic-x', path: 'private' });
+    expect(detach.filter((s) => s.id.startsWith('host.')).every((s) => s.bestEffort === true)).toBe(true);
+  });
+
   it('gives each step what it saved by id, whatever the order of the record', () => {
     const saved = { 'host.sysctl.ipv4.arp_ignore': '2', 'ctr.default6': [], 'no.such.step': 'x' };
     const detach = planDetach(input, saved, { ctrName: 'eth1', tmpNs: 't', path: 'direct' });
@@ -176,6 +190,13 @@ describe('the direct path (the host name is free in the container)', () => {
     // Everything from the first container-side command to the move shares one batch key.
     const ctr = detach.filter((s) => doCommands(s).some((c) => c.netns === '/proc/4242/ns/net'));
     expect(new Set(ctr.flatMap((s) => doCommands(s).map(batchKey))).size).toBe(1);
+  });
+
+  it("an argument ip -batch would read as quoted (an alias 'uplink) runs on its own, never in a batch", () => {
+    expect(batchKey({ argv: ['ip', 'link', 'set', 'dev', 'nic1', 'alias', 'uplink b'] })).toBeDefined();
+    for (const alias of ["'uplink", "'uplink'", 'a"b', 'a#b', 'a\\b']) {
+      expect(batchKey({ argv: ['ip', 'link', 'set', 'dev', 'nic1', 'alias', alias] }), alias).toBeUndefined();
+    }
   });
 
   it('detach takes the private namespace when the host name is taken in the container now, keeping what attach saved', () => {

@@ -454,6 +454,11 @@ badTable('parseTarget', parseTarget, [
   ['netns:..', /not namespace names/],
   ['netns:a\nb', /control character/, '"netns:a\\nb"'],
   ['netns:' + 'x'.repeat(256), /longer than 255 bytes/],
+  // What the journal could not hold as one argument: refused here (exit 2), not an internal error later.
+  ['netns:lab ns', /printable ASCII without spaces/],
+  ['netns:a#b', /printable ASCII without spaces/],
+  ['netns:caf\u00e9', /printable ASCII without spaces/],
+  ['/run/netns/lab ns', /a namespace path of printable ASCII/],
   ['/', /root directory/],
   ['/proc/1/ns/net/', /not in normal form \(did you mean "\/proc\/1\/ns\/net"\?\)/],
   ['/proc//1/ns/net', /not in normal form/],

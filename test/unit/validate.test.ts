@@ -218,6 +218,8 @@ describe('journals (runner/schema.ts)', () => {
 
   it('an attach journal as the runner writes it passes; so do doctor fix and undo journals', () => {
     expect(journalProblem(journal(), '0a0b0c0d.json', bounds)).toBeUndefined();
+    // A PCI selector's lock, with a domain as the parser takes it (Intel VMD's 10000 as well).
+    for (const pci of ['0000:00:05.0', '10000:e1:00.0']) expect(journalProblem(journal({ locks: [pci, 'nic1'] }), '0a0b0c0d.json', bounds), pci).toBeUndefined();
     const check: Check = {
       id: 'arp-flux', verdict: 'fail', title: '', why: '', nics: ['nic1'],
       fix: { summary: '', steps: [sysctlSetStep(undefined, 'net/ipv4/conf/all/arp_ignore', '1'), nmUnmanagedStep('nic1'), nmReloadStep('before'), fileWriteStep('/cfg/etc/NetworkManager/conf.d/90-hostnic.conf', 'x', 'y'), nmReloadStep('after'), networkdReloadStep('before')] },
