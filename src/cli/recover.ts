@@ -5,8 +5,8 @@
  * watch killed in the middle of a plan left that plan's journal).
  */
 import { endOrphanClients, orphanLine } from '../dhcp/keeper.js';
-import { EXIT } from '../errors.js';
-import { Runner, unfinishedPlans, type Outcome, type Renderer } from '../runner.js';
+import { EXIT, RefusedError } from '../errors.js';
+import { hostnicAlive, Runner, unfinishedPlans, type Outcome, type Renderer } from '../runner.js';
 import type { Locks } from '../runner/locks.js';
 import type { StateDir } from '../state.js';
 
@@ -32,7 +32,11 @@ export interface RecoverResult {
 
 export async function recoverAll(
   opts: { state: StateDir; renderer: Renderer; locks: Locks; dryRun?: boolean },
-  tell: { bad?: (b: { file: string; error: string }) => void; each?: (r: Recovered) => void; orphan?: (line: string) => void } = {},
+  tell: {
+    bad?: (b: { file: string; error: string }) => void; each?: (r: Recovered) => void; orphan?: (line: string) => void;
+    /** A plan whose hostnic runs (in progress, not unfinished), or whose locks another holds too long: not run now. */
+    busy?: (j: { id: string; title: string; pid: number }, why: string) => void;
+  } = {},
 ): Promise<RecoverResult> {
   const { state, locks } = opts;
   // A hostnic killed between a journal's temp file and its rename leaves the
@@ -43,8 +47,18 @@ export async function recoverAll(
   let exit: number = EXIT.ok;
   const recovered: Recovered[] = [];
   for (const listed of journals) {
-    // Under the locks the plan ran with: a plan still running is waited for.
-    await locks.take(listed.locks);
+    // Under the locks the plan ran with: a plan still running is waited for (its hostnic may die, then
+    // this finishes it). Not for ever: one that runs on (an attach may wait an hour for its DHCP lease)
+    // is left to its hostnic, and the other journals are still recovered (a watch starting must not fail).
+    try {
+      await locks.take(listed.locks);
+    } catch (e) {
+      if (!(e instanceof RefusedError)) throw e;
+      const running = hostnicAlive(listed);
+      tell.busy?.(listed, running ? `still in progress (pid ${listed.pid})` : e.message);
+      if (!running) exit = Math.max(exit, EXIT.rolledBack);
+      continue;
+    }
     try {
       // Read again under them: it may have finished meanwhile, or another recover finished it.
       const j = unfinishedPlans(state).journals.find((x) => x.id === listed.id);

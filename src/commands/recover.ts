@@ -16,6 +16,7 @@ export async function recoverCommand(ctx: Ctx, opts: { abandon?: string } = {}):
   if (opts.abandon !== undefined) return abandon(ctx, opts.abandon);
   const { recovered, bad, orphans, exitCode } = await recoverAll(ctx, {
     orphan: (line) => ctx.say(line),
+    busy: (j, why) => process.stderr.write(`hostnic: not now: ${j.title} (plan ${j.id}): ${why}\n`),
     // Never run: a journal that fails validation (steps/validate.ts) stays where it is, for a person.
     bad: (b) => process.stderr.write(b.error.startsWith('invalid: ')
       ? `hostnic: not running ${b.file}: ${b.error}; left in place (look at it, then move it aside to continue)\n`

@@ -61,6 +61,7 @@ export async function watchCommand(args: WatchArgs, ctx: Ctx): Promise<number> {
     const rec = await recoverAll({ state: ctx.state, renderer: 'silent', locks: new Locks(ctx.state) }, {
       bad: (b) => log('recover-failed', `cannot read ${b.file}: ${b.error} (move it aside)`, { file: b.file }),
       orphan: (line) => log('dhcp-stopped', line, {}),
+      busy: (j, why) => log('waiting', `not recovered now: ${j.title} (plan ${j.id}): ${why}`, { id: j.id }),
       each: (r) => log(r.ok ? 'recovered' : 'recover-failed', `${r.action}: ${r.title} (left by pid ${r.pid})${r.ok ? '' : `: ${r.outcome.error?.message ?? `exit ${r.outcome.exitCode}`}`}`, { id: r.id, action: r.action, ok: r.ok }),
     });
     if (rec.exitCode !== EXIT.ok) log('recover-failed', 'some unfinished plans could not be finished: their NICs stay blocked until hostnic recover succeeds', {});

@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Locks, WATCH_KEY } from '../../src/runner/locks.js';
-import { unfinishedTouching } from '../../src/runner/journal.js';
+import { processStart, unfinishedTouching } from '../../src/runner/journal.js';
+import { recoverAll } from '../../src/cli/recover.js';
+import { spawn } from 'node:child_process';
 import { RefusedError } from '../../src/errors.js';
 import { SCHEMA } from '../../src/state.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -113,5 +115,34 @@ describe('unfinished plans on the identities a plan touches', () => {
     expect(unfinishedTouching(s, ['tun1', ''])).toBeUndefined();
     expect(unfinishedTouching(s, ['tun0', ''])?.message).toMatch(/^an unfinished plan \(attach tun0, .*\) touches tun0$/);
     expect(unfinishedTouching(s, ['tun0'], 'aaaa0001')).toBeUndefined(); // its own journal
+  });
+});
+
+describe('recover and a plan whose locks another holds', () => {
+  const journal = (id: string, key: string, pid: number, pidStart: number) => ({
+    schema: SCHEMA, id, command: 'attach', title: `attach ${key}`, pid, pidStart, startedAt: '', phase: 'apply', touches: [key], locks: [key], finalize: {}, steps: [],
+  });
+
+  it('a plan that runs on past the wait is left to its hostnic (exit 0), one whose locks are held by another is reported (exit 1); the others are still recovered', async () => {
+    const s = state();
+    mkdirSync(s.journalDir, { recursive: true });
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      writeFileSync(join(s.journalDir, 'aaaa0001.json'), JSON.stringify(journal('aaaa0001', 'tun5', sleeper.pid!, processStart(sleeper.pid!)!)));
+      const holder = new Locks(s);
+      await holder.take(['tun5', 'tun6']);
+      const busy: string[] = [];
+      const alive = await recoverAll({ state: s, renderer: 'silent', locks: new Locks(s, 1) }, { busy: (j, why) => busy.push(`${j.id}: ${why}`) });
+      expect(alive.exitCode).toBe(0);
+      expect(busy).toEqual([`aaaa0001: still in progress (pid ${sleeper.pid})`]);
+      // Its hostnic is dead, but someone holds its locks.
+      writeFileSync(join(s.journalDir, 'aaaa0001.json'), JSON.stringify(journal('aaaa0001', 'tun6', 1, 1)));
+      const held = await recoverAll({ state: s, renderer: 'silent', locks: new Locks(s, 1) }, { busy: (j, why) => busy.push(`${j.id}: ${why}`) });
+      expect(held.exitCode).toBe(1);
+      expect(busy[1]).toMatch(/^aaaa0001: another hostnic has held the lock on tun6 for 1s/);
+      holder.release();
+    } finally {
+      sleeper.kill();
+    }
   });
 });
