@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { LinkAddrs, Route } from './kernel/ip.js';
 import { RefusedError } from './errors.js';
 import { managedFiles } from './host/paths.js';
-import { planAttach, type AttachInput } from './plan/attach.js';
+import { defaultsReplaced, planAttach, type AttachInput } from './plan/attach.js';
 import type { AttachRequest, NicSelector, TargetSpec } from './request/types.js';
 import { describeTarget, targetAlive } from './runtime/resolve.js';
 import type { Target } from './runtime/types.js';
@@ -300,10 +300,12 @@ export function recordFromTag(
     // `pref` marks an IPv6 route, as in `ip -json route` (kernel/ip.ts readNs).
     return [{ dst: 'default', gateway, dev: g.slice(at + 1), ...(gateway.includes(':') ? { pref: 'medium' } : {}) }];
   };
-  // What the default-route steps replaced, as attach saved it.
+  // What the default-route steps replaced, as attach saved it (for the steps this record has: a
+  // default route through the link, as read now).
+  const replaced = (f: 4 | 6): boolean => addresses.some((a) => a.family === f && a.gateway);
   const saved: SavedById = {
-    ...(tag.gw4 ? { 'ctr.default4': gw(tag.gw4) } : {}),
-    ...(tag.gw6 ? { 'ctr.default6': gw(tag.gw6) } : {}),
+    ...(tag.gw4 && replaced(4) ? { 'ctr.default4': gw(tag.gw4) } : {}),
+    ...(tag.gw6 && replaced(6) ? { 'ctr.default6': gw(tag.gw6) } : {}),
   };
   const rec: AttachmentRecord = { schema: SCHEMA, kind: 'attachment', id: tag.id, createdAt: '', input, saved };
   // The tag is the container's to write (CAP_NET_ADMIN there sets any ifalias): checked as a record
@@ -332,8 +334,8 @@ const TAG_FIELDS: [keyof Tag, string][] = [
  */
 export function tagDisagreements(rec: AttachmentRecord, tag: Tag): string[] {
   const { host, request, ctrDefaults } = rec.input;
-  const gw = (family: 4 | 6): string | undefined => (request.addresses.some((a) => a.family === family && a.gateway)
-    ? gwText(rec.saved[`ctr.default${family}`] ?? ctrDefaults?.[family]) : undefined);
+  const replaced = defaultsReplaced(request);
+  const gw = (family: 4 | 6): string | undefined => (replaced.has(family) ? gwText(rec.saved[`ctr.default${family}`] ?? ctrDefaults?.[family]) : undefined);
   const mine = decodeTag(encodeTag({
     id: rec.id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias, gw4: gw(4), gw6: gw(6),
     ...(rec.input.macvlan ? { macvlan: rec.input.macvlan.mode } : {}),

@@ -10,7 +10,7 @@ import { defaultRouteDevices, freeEthName } from '../observe/host.js';
 import type { AttachRequest } from '../request/types.js';
 import type { Target } from '../runtime/types.js';
 import { encodeTag } from '../tag.js';
-import { choosePath, type AttachInput, type HostNicState } from './attach.js';
+import { choosePath, defaultsReplaced, type AttachInput, type HostNicState } from './attach.js';
 
 const gwText = (routes: Route[]): string | undefined => {
   const r = routes[0];
@@ -73,7 +73,7 @@ function ctrNameOf(req: AttachRequest, target: Target, ctrState: NsState): strin
 }
 
 function tagOf(id: string, req: AttachRequest, host: HostNicState, ctrState: NsState): string {
-  const families = new Set(req.addresses.filter((a) => a.gateway).map((a) => a.family));
+  const families = defaultsReplaced(req);
   return encodeTag({
     id, name: host.name, mac: host.mac, mtu: host.mtu, up: host.up, alias: host.alias,
     gw4: families.has(4) ? gwText(mainDefaults(ctrState.routes4)) : undefined,

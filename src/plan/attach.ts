@@ -277,7 +277,7 @@ function ctrSide(input: AttachInput, step: StepFn): void {
       { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[a.family] } : {}) });
   }
   for (const family of [4, 6] as const) {
-    const routes = req.routes.filter((r) => r.family === family)
+    const routes = req.routes.filter((r) => r.family === family && r.dst !== 'default')
       .map((r) => [r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
     if (routes.length) {
       const list = routes.map((r) => r[0]).join(', ');
@@ -285,6 +285,32 @@ function ctrSide(input: AttachInput, step: StepFn): void {
         { ns: CTR, family, routes });
     }
   }
+  // `--route default@VIA` is the default route as an address's gateway is (the two are never both:
+  // request/address.ts checkRoutes): it replaces the container's own, put back on detach. After the
+  // routes: its next hop may be on-link only through one of them (VIA/32 for a /32 address).
+  for (const r of req.routes) {
+    if (r.dst !== 'default' || !r.via) continue;
+    step('route.default', `ctr.default${r.family}`, `Replace the IPv${r.family} default route with via ${r.via} dev ${ctrName}`,
+      `Restore the container's previous IPv${r.family} default route`,
+      { ns: CTR, family: r.family, gateway: r.via, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[r.family] } : {}) });
+  }
+}
+
+/**
+ * The families whose default route an attach replaces by a route.default step (an address's gateway,
+ * `--route default@VIA`): the tag carries the container's route before it. A DHCP lease's router is
+ * not among them: tags have never carried it, and a record's check against its tag must hold for both.
+ */
+export function defaultsReplaced(req: Pick<AttachRequest, 'addresses' | 'routes'>): Set<Family> {
+  return new Set<Family>(entryDefaults(req).map((d) => d.family));
+}
+
+/** The default routes an entry sets: (family, gateway) of an address's gateway or a `--route default@VIA`. */
+export function entryDefaults(req: Pick<AttachRequest, 'addresses' | 'routes'>): { family: Family; gateway: string }[] {
+  return [
+    ...req.addresses.flatMap((a) => (a.gateway ? [{ family: a.family, gateway: a.gateway }] : [])),
+    ...req.routes.flatMap((r) => (r.dst === 'default' && r.via ? [{ family: r.family, gateway: r.via }] : [])),
+  ];
 }
 
 /**

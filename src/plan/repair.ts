@@ -11,7 +11,7 @@
 import { isUp, mainDefaults, routeDst, type LinkAddrs, type NsState, type Route } from '../kernel/ip.js';
 import { checkIds, makeStep } from '../steps/index.js';
 import type { KindName, ParamsOf, StepSpec } from '../steps/types.js';
-import { expectedMtu, planSections, type AttachInput } from './attach.js';
+import { entryDefaults, expectedMtu, planSections, type AttachInput } from './attach.js';
 import { leaseRoutes, type DhcpLease } from '../dhcp/lease.js';
 
 export interface Repair {
@@ -83,8 +83,7 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState, le
     steps.push(step('link.set', 'repair.up', `Bring ${name} up`, `Bring ${name} down`, { ns, from: { name, up: false }, to: { up: true } }));
   }
 
-  for (const a of req.addresses) {
-    if (!a.gateway) continue;
+  for (const a of entryDefaults(req)) {
     const now = mainDefaults(a.family === 6 ? ctr.routes6 : ctr.routes4);
     const ours = now.length === 1 && gwOf(now[0]!) === a.gateway && (now[0]!.dev === link.ifname || now[0]!.dev === name);
     if (ours) continue;

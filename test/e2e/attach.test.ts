@@ -147,6 +147,22 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(`/run/netns/${ns}`))).toEqual(comparable(before));
   });
 
+  it("a /32 address reaches its gateway as the parser's hint says (--route GW/32 --route default@GW): the container's default route replaced, put back on detach", async () => {
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const before = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.77/32', '--route', '192.168.1.1/32', '--route', 'default@192.168.1.1']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const defaults = (await lab.snapshot(ctr.nsPath)).routes4.filter((x) => x.dst === 'default');
+    expect(defaults).toEqual([expect.objectContaining({ gateway: '192.168.1.1', dev: 'eth1' })]);
+    expect(await lab.ping(ctr.nsPath, lab.remote4)).toBe(true);
+    expect((await lab.hostnic(['status', '--json'])).stdout).toMatch(/"status": "in place"/);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(before));
+  });
+
   it("refuses the NIC that carries the host's default route; with --force it moves it and detach restores the routes", async () => {
     const uplink = await lab.addPrimary();
     const ctr = await lab.addContainer();

@@ -87,6 +87,20 @@ describe('planAttach', () => {
   });
 });
 
+describe('--route default@VIA', () => {
+  it("replaces the container's default route, as an address's gateway does, after the routes that make its next hop on-link", () => {
+    const req = parseAttachRequest({ container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.77/32'], routes: ['192.168.1.1/32', 'default@192.168.1.1'] });
+    const prev = [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }];
+    const steps = planAttach({ ...input, request: req, ctrDefaults: { 4: prev, 6: [] } });
+    const ids = steps.map((s) => s.id);
+    expect(ids.slice(-2)).toEqual(['ctr.routes4', 'ctr.default4']);
+    const def = steps.at(-1)!;
+    expect(def.kind).toBe('route.default');
+    expect(def.params).toMatchObject({ family: 4, gateway: '192.168.1.1', dev: 'eth1', previous: prev });
+    expect(doCommands(steps.at(-2)!).map((c) => c.argv.join(' '))).toEqual(['ip route add 192.168.1.1/32 dev eth1']);
+  });
+});
+
 describe('planDetach', () => {
   it('is attach reversed and inverted, with the live container-side name', () => {
     const attach = planAttach(input);

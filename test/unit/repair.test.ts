@@ -69,3 +69,14 @@ describe('planRepair: what the kernel shows in its own words, and what a DHCP le
     expect(without.besides).toEqual(['address 192.168.1.132/24 added on eth1', 'route 10.0.0.0/8 via 192.168.1.254 added through eth1']);
   });
 });
+
+describe('planRepair: a --route default@VIA is the default route hostnic set', () => {
+  const req = parseAttachRequest({ container: 'netns:blue', nic: 'nic1', addresses: ['192.168.1.4/24'], mtu: 1400, routes: ['default@192.168.1.1'] });
+  it('in place when it is there; put back (replaced) when another took its place', () => {
+    const l = link();
+    const there = { ...ns(l), routes4: [{ dst: 'default', gateway: '192.168.1.1', dev: 'eth1' }] };
+    expect(planRepair({ ...input, request: req }, l, there)).toEqual({ drift: [], besides: [], steps: [] });
+    const taken = planRepair({ ...input, request: req }, l, { ...ns(l), routes4: [{ dst: 'default', gateway: '10.0.0.1', dev: 'eth0' }] });
+    expect(taken.steps.map((s) => s.id)).toEqual(['repair.default4']);
+  });
+});
