@@ -12,6 +12,7 @@ export { leftAlone } from '../steps/index.js';
 import type { SavedById, StepSpec } from '../steps/types.js';
 import { mainDefaults, type NsState } from '../kernel/ip.js';
 import { defaultDrift } from '../steps/route.js';
+import { ON_LINK } from '../dhcp/lease.js';
 import type { AttachmentRecord } from '../records.js';
 import { assemble, choosePath, planSections, type AttachInput, type MovePath } from './attach.js';
 import { planReturned } from './returned.js';
@@ -59,8 +60,20 @@ export function planDetach(input: AttachInput, saved: SavedById, live: DetachLiv
   return out.map((s, i) => (i > home && s.id.startsWith('host.') ? { ...s, bestEffort: true } : s));
 }
 
-/** A default-route step whose route someone changed since attach: marked to be left alone (with why). */
+/**
+ * A default-route step whose route someone changed since attach: marked to be left alone (with why).
+ * A DHCP lease's default route the same way: the rest of its undo (the release, its address and
+ * routes) still runs, the default route is left as it is.
+ */
 function leaveDrifted(step: StepSpec, ctr: NsState | undefined): StepSpec {
+  if (step.kind === 'dhcp.lease' && ctr && step.saved?.router !== undefined) {
+    const { router } = step.saved;
+    const p = step.params;
+    // The lease's default route (an on-link one has no gateway).
+    const lease = { family: 4 as const, dev: p.dev, previous: p.previous ?? [], ...(router === ON_LINK ? {} : { gateway: router }) };
+    const why = defaultDrift(lease, undefined, mainDefaults(ctr.routes4), new Set(ctr.links.map((l) => l.ifname)));
+    return why === undefined ? step : { ...step, params: { ...p, leaveDefault: why } };
+  }
   if (step.kind !== 'route.default' || !ctr) return step;
   const now = mainDefaults(step.params.family === 6 ? ctr.routes6 : ctr.routes4);
   const why = defaultDrift(step.params, step.saved, now, new Set(ctr.links.map((l) => l.ifname)));

@@ -51,6 +51,12 @@ export interface DhcpLeaseParams {
    * client keeps running either way.
    */
   replaces?: DhcpLease;
+  /**
+   * Set by a detach (plan/detach.ts) when the container's default route is
+   * no longer the lease's (changed by hand, its previous device gone): the
+   * undo leaves the default route as it is, and this says why.
+   */
+  leaveDefault?: string;
 }
 
 const ROUTE_GONE = /No such process|Cannot find device/;
@@ -127,7 +133,7 @@ function takeOff(p: DhcpLeaseParams, s: DhcpLease): Cmd[] {
   const r = leaseRoutes(s, p.dev);
   return [
     ...[...r.routes].reverse().map((a) => routeDel(p.ns, a)),
-    ...(r.default ? [routeDel(p.ns, r.default), ...(p.previous ?? []).map((x) => routeAdd(p.ns, theirs(x)))] : []),
+    ...(r.default && p.leaveDefault === undefined ? [routeDel(p.ns, r.default), ...(p.previous ?? []).map((x) => routeAdd(p.ns, theirs(x)))] : []),
     ...[...r.onlink].reverse().map((a) => routeDel(p.ns, a)),
     ...(mtuChanged(p, s) ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(p.mtu)], { tolerate: /Cannot find device/ })] : []),
     ip(p.ns, ['addr', 'del', `${s.ip}/${s.prefix}`, 'dev', p.dev], { tolerate: ADDR_GONE }),

@@ -147,7 +147,7 @@ export function makeStep<K extends KindName>(
 
 /** What a plan leaves as it found it, and why (to print). */
 export function leftAlone(steps: readonly StepSpec[]): string[] {
-  return steps.flatMap((s) => (s.leave !== undefined ? [s.leave] : []));
+  return steps.flatMap((s) => (s.leave !== undefined ? [s.leave] : s.kind === 'dhcp.lease' && s.params.leaveDefault !== undefined ? [s.params.leaveDefault] : []));
 }
 
 const norm = (v: string | null | undefined): string | null | undefined => (typeof v === 'string' ? v.trim().split(/\s+/).join(' ') : v);

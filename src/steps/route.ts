@@ -52,7 +52,7 @@ const ours = (p: DefaultParams): string[] => [p.family === 6 ? '::/0' : '0.0.0.0
 const theirs = (r: Route): string[] => routeArgs(r, r.dev ?? '');
 
 /** What the step replaced: captured (old records), or planned. */
-const before = (p: DefaultParams, saved: DefaultSaved | undefined): Route[] => saved ?? p.previous ?? [];
+const before = (p: Pick<DefaultParams, 'previous'>, saved: DefaultSaved | undefined): Route[] => saved ?? p.previous ?? [];
 
 export const routeDefault: StepKind<DefaultParams, DefaultSaved> = {
   // Only for a plan made without `previous` (a record rebuilt from a tag).
@@ -78,14 +78,16 @@ const show = (r: Route): string => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.d
  * every previous route's device is still there; else why they are left as
  * they are. Pure: `now` and `devs` are what the caller read.
  */
-export function defaultDrift(p: DefaultParams, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>): string | undefined {
+export function defaultDrift(
+  p: Pick<DefaultParams, 'family' | 'dev' | 'previous'> & { gateway?: string }, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>,
+): string | undefined {
   const prev = before(p, saved);
   const isOurs = (r: Route): boolean => gwOf(r) === p.gateway && r.dev === p.dev;
   const v = `IPv${p.family}`;
   const was = prev.length ? prev.map(show).join('; ') : 'none';
   if (now.length !== 1 || !isOurs(now[0]!)) {
     const is = now.length ? now.map(show).join('; ') : 'none';
-    return `the container's ${v} default route was changed after attach (now: ${is}; hostnic set: via ${p.gateway} dev ${p.dev}): left as it is, the previous one (${was}) not put back`;
+    return `the container's ${v} default route was changed after attach (now: ${is}; hostnic set: ${p.gateway ? `via ${p.gateway} ` : ''}dev ${p.dev}): left as it is, the previous one (${was}) not put back`;
   }
   const lost = prev.flatMap((r) => (r.dev ? [r.dev] : (r.nexthops ?? []).flatMap((h) => (h.dev ? [h.dev] : [])))).filter((d) => !devs.has(d));
   if (lost.length) {

@@ -2,7 +2,7 @@
  * The schemas of the DHCP kinds (steps/dhcp.ts) and of a lease as hostnic
  * keeps it (the lease file, a `dhcp.lease` step's saved data). Pure.
  */
-import { fail, needArray, needCidr, needFinite, needIfName, needInt, needIp, needNs, needObject } from './shapes.js';
+import { fail, needArray, needCidr, needFinite, needIfName, needInt, needIp, needNs, needObject, needString } from './shapes.js';
 import { checkPlainPath, type KindSchema } from './validate.js';
 
 /** `<state>/dhcp/<hex>.json`: the only files a DHCP step names (read, or handed to the client's event script). */
@@ -51,13 +51,14 @@ export function dhcpSchemas(checkRoute: (v: unknown, at: string) => void): { 'dh
       },
     },
     'dhcp.lease': {
-      required: ['ns', 'dev', 'lease', 'mtu'], optional: ['keepMtu', 'previous', 'replaces'],
+      required: ['ns', 'dev', 'lease', 'mtu'], optional: ['keepMtu', 'previous', 'replaces', 'leaveDefault'],
       params: (p, at) => {
         base(p, at);
         needInt(p.mtu, `${at}.mtu`, 1, 65536);
         if (p.keepMtu !== undefined && typeof p.keepMtu !== 'boolean') fail(`${at}.keepMtu`, 'not a boolean');
         if (p.previous !== undefined) needArray(p.previous, `${at}.previous`, { max: 64 }).forEach((r, i) => checkRoute(r, `${at}.previous[${i}]`));
         if (p.replaces !== undefined) checkLease(p.replaces, `${at}.replaces`);
+        if (p.leaveDefault !== undefined) needString(p.leaveDefault, `${at}.leaveDefault`);
       },
       saved: (v, at) => checkLease(v, at),
     },

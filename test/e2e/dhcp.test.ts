@@ -173,6 +173,23 @@ describe.skipIf(!root)('dhcp (udhcpc in the container, dnsmasq as the cloud)', (
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(ctrBefore));
   });
 
+  it("the container's own way out gone since the attach (its eth0 deleted, as docker network disconnect does): detach releases the lease and gives the NIC back, the default route left, said why", async () => {
+    const server = await dnsmasq(RANGE);
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const hostBefore = await lab.snapshot(lab.host);
+    expect((await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, 'dhcp'])).exitCode).toBe(0);
+    expect((await lab.inNs(ctr.nsPath, ['ip', 'link', 'del', 'eth0'])).exitCode).toBe(0);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/previous IPv4 default route \(via 172\.31\.0\.1 dev eth0\) cannot be put back: eth0 is gone/);
+    expect(server.read()).toEqual([]); // released
+    expect(clients(lab.stateDir)).toEqual([]);
+    expect(comparable(await lab.snapshot(lab.host))).toEqual(comparable(hostBefore));
+    expect((await lab.snapshot(ctr.nsPath)).links.map((l) => l.ifname)).toEqual(['lo']);
+  });
+
   it('a /32 lease with classless routes (option 121): the router through an on-link route, the routes as sent', async () => {
     // The router also as a classless on-link /32 first, as GCE sends it: added once, before the default route through it.
     await dnsmasq(['--dhcp-range=192.168.1.100,192.168.1.150,255.255.255.0,2m', '--dhcp-option=option:netmask,255.255.255.255',

@@ -20,6 +20,11 @@ describe('defaultDrift', () => {
     expect(defaultDrift(p, undefined, [], devs)).toMatch(/\(now: none; /);
     expect(defaultDrift(p, undefined, [ours, { dst: 'default', gateway: '172.31.0.254', dev: 'eth0', metric: 100 }], devs)).toMatch(/changed after attach/);
   });
+  it("an on-link default route (a DHCP lease's router 0.0.0.0) has no gateway: in place as such", () => {
+    const onLink = { family: 4 as const, dev: 'eth1', previous: p.previous };
+    expect(defaultDrift(onLink, undefined, [{ dst: 'default', dev: 'eth1', scope: 'link' }], devs)).toBeUndefined();
+    expect(defaultDrift(onLink, undefined, [ours], devs)).toMatch(/hostnic set: dev eth1\)/);
+  });
   it('does not put back a previous route whose device is gone', () => {
     expect(defaultDrift(p, undefined, [ours], new Set(['lo', 'eth1']))).toMatch(/cannot be put back: eth0 is gone/);
   });
