@@ -45,8 +45,13 @@ export function stoppedMeanwhile(entry: DesiredEntry, target: Target, e: unknown
   };
 }
 
-/** `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added. */
-export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>): Promise<EntryResult> {
+/**
+ * `targets`: the containers resolved so far, by containerKey (undefined: not running); this entry's is added.
+ * `invalid`: records on disk that failed validation, by id (their error): never replaced by what a tag says.
+ */
+export async function applyEntry(
+  entry: DesiredEntry, records: AttachmentRecord[], r: PlanRun, targets?: Map<string, Target | undefined>, invalid: ReadonlyMap<string, string> = new Map(),
+): Promise<EntryResult> {
   const base = { line: entry.line, container: entry.container, nic: entry.nic };
   const req = entry.request;
   let target: Target;
@@ -88,6 +93,12 @@ export async function applyEntry(entry: DesiredEntry, records: AttachmentRecord[
   for (const l of ctr.links) {
     const tag = decodeTag(l.ifalias);
     if (!tag || mine.some((m) => m.id === tag.id)) continue;
+    // Its record is there but not valid: not ours to rebuild from the tag (and then remove), as detach refuses it.
+    const bad = invalid.get(tag.id);
+    if (bad !== undefined) {
+      const msg = `the record of ${l.ifname} in ${target.display} cannot be used: ${bad}; nothing changed (look at it, and fix it or move it aside)`;
+      return { ...base, action: 'failed', detail: msg, error: msg, exitCode: 1 };
+    }
     const rec = recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname));
     if (recordWanted(rec, req) || (!req.macvlan && req.nic.kind === 'mac' && tag.mac === req.nic.mac)) mine.push(rec);
   }

@@ -6,6 +6,7 @@
  * its own journaled plan(s), rolled back alone. Never prints: returns the
  * report.
  */
+import { basename } from 'node:path';
 import { HostnicError, RefusedError, signalExit } from '../errors.js';
 import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
@@ -54,7 +55,9 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
   const dryRun = opts.dryRun ?? ctx.dryRun;
   const only = opts.containers?.map(containerKey);
   const entries = desired.entries.filter((e) => !only || only.includes(containerKey(e.container)));
-  const { records } = loadRecords(ctx.state);
+  const { records, bad } = loadRecords(ctx.state);
+  // Record files that cannot be used (invalid, another schema, unreadable), by id: their NICs are left alone.
+  const invalid = new Map(bad.filter((b) => /\/attachments\/[0-9a-f]+\.json$/.test(b.file)).map((b) => [basename(b.file, '.json'), `${b.file}: ${b.error}`]));
 
   // A signal lets the plans in flight finish or roll back (the runner's own handler), and starts no new entry.
   let signal: NodeJS.Signals | undefined;
@@ -75,7 +78,7 @@ export async function reconcile(ctx: ReconcileCtx, desired: Desired, opts: Recon
             continue;
           }
           try {
-            results.set(e, await applyEntry(e, records, { state: ctx.state, locks, dryRun }, targets));
+            results.set(e, await applyEntry(e, records, { state: ctx.state, locks, dryRun }, targets, invalid));
           } catch (err) {
             // A read in a namespace that went away meanwhile (the container restarted): waiting, not failed.
             const t = targets.get(containerKey(e.container));

@@ -142,6 +142,26 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(readdirSync(dir)).toEqual([file]);
   });
 
+  it('a record that fails validation (written by another hostnic) is never replaced by the tag and removed: the entry fails, nothing changes', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
+    const a = await lab.addNetns();
+    write(['attachments:', `  - container: netns:${a}`, `    nic: ${nic}`, '    addresses: [192.168.1.4/24]', '    routes: [198.51.100.0/24@192.168.1.1]', ''].join('\n'));
+    expect((await apply()).exitCode).toBe(0);
+    const dir = join(lab.stateDir, 'attachments');
+    const [file] = readdirSync(dir);
+    const rec = JSON.parse(readFileSync(join(dir, file!), 'utf8')) as { schema: number };
+    writeFileSync(join(dir, file!), JSON.stringify({ ...rec, schema: 99 }));
+    const before = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)]);
+    const r = await applyJson();
+    expect(r.code).toBe(1);
+    expect(r.report.entries.map((e) => e.action)).toEqual(['failed']);
+    expect(r.report.entries[0]!.detail).toMatch(new RegExp(`cannot be used: .*${file!.replace('.', '\\.')}: written by a hostnic with state schema 99`));
+    expect(readdirSync(dir)).toEqual([file]);
+    expect(JSON.parse(readFileSync(join(dir, file!), 'utf8'))).toMatchObject({ schema: 99 });
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
+    writeFileSync(join(dir, file!), JSON.stringify(rec));
+  });
+
   it('repairs drift (MTU changed, NIC moved back to the host by hand), reports an address a person added and leaves it', async () => {
     const n1 = await lab.addNic();
     const n2 = await lab.addNic({ addrs: ['10.50.0.3/24'] });
