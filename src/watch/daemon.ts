@@ -24,7 +24,8 @@ import { reconcile, type ReconcileReport } from '../desired/reconcile.js';
 import { Locks } from '../runner/locks.js';
 import { containerdSource, dockerSource, follow, podmanSource, type RuntimeEvent, type Source } from '../runtime/events.js';
 import type { Logger } from './log.js';
-import { containerKey, keysFor } from './match.js';
+import { containerKey, keysFor, wantsContainerdNames } from './match.js';
+import { containerdRuntime } from '../runtime/containerd.js';
 import { deadRecords, settle } from './settle.js';
 
 export interface WatchOptions {
@@ -113,6 +114,13 @@ export class Watcher {
 
   private onEvent(ev: RuntimeEvent): void {
     const keys = keysFor(this.desired.entries, ev);
+    if (keys.length === 0 && ev.runtime === 'containerd' && ev.name === ev.id && wantsContainerdNames(this.desired.entries)) {
+      // ctr's events carry the id only: ask containerd for the name nerdctl gave the container (its label), once.
+      containerdRuntime().find(ev.id, ev.namespace ? { namespace: ev.namespace } : {})
+        .then(([found]) => { if (found && found.name !== ev.id) this.onEvent({ ...ev, name: found.name }); })
+        .catch(() => undefined); // containerd went meanwhile: its events coming back bring a resync
+      return;
+    }
     if (keys.length === 0) return;
     this.opts.log('container', `${ev.runtime} ${ev.name}: ${ev.action}`, { runtime: ev.runtime, name: ev.name, id: ev.id, action: ev.action });
     for (const key of keys) this.enqueue(key, ev.action !== 'start').catch(() => undefined);

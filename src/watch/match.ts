@@ -16,7 +16,7 @@ export function specMatches(spec: TargetSpec, ev: RuntimeEvent): boolean {
     case 'podman':
       return ev.runtime === spec.kind && (ev.name === spec.ref || ev.id === spec.ref || (spec.ref.length >= 4 && ev.id.startsWith(spec.ref)));
     case 'containerd':
-      return ev.runtime === 'containerd' && ev.id === spec.ref && (spec.namespace ?? 'default') === (ev.namespace ?? 'default');
+      return ev.runtime === 'containerd' && (ev.id === spec.ref || ev.name === spec.ref) && (spec.namespace ?? 'default') === (ev.namespace ?? 'default');
     case 'name':
       return ev.name === spec.name || (ev.runtime === 'containerd' && ev.id === spec.name);
     case 'pid':
@@ -24,6 +24,15 @@ export function specMatches(spec: TargetSpec, ev: RuntimeEvent): boolean {
     case 'path':
       return false; // no runtime reports on them: the periodic resync does
   }
+}
+
+/**
+ * Whether an entry may name a containerd container by the name nerdctl gave it
+ * (`containerd:web`, or a bare name): `ctr events` carries only the id, so
+ * such an event is matched again once that name is known.
+ */
+export function wantsContainerdNames(entries: readonly { container: string }[]): boolean {
+  return entries.some((e) => ['containerd', 'name'].includes(parseTarget(e.container).kind));
 }
 
 /** The keys (containerKey) of the entries an event is about. */

@@ -100,5 +100,29 @@ describe.skipIf(!root)('hostnic watch with Podman and containerd', () => {
       await expectAttached(lab, nsOf(Number(tasks.trim().split(/\s+/)[1])));
       await finish(target, hostBefore, env);
     }, 120_000);
+
+    it("by the name nerdctl gave it (its nerdctl/name label; ctr's events carry only the id): started again, back", async () => {
+      const env = { CONTAINERD_ADDRESS: ctrd.socketPath };
+      const ctr = (args: string[]) => execa('ctr', ['--address', ctrd.socketPath, '--namespace', ctrd.namespace, ...args]);
+      const id = uniqueName('hnwn');
+      const name = uniqueName('web');
+      const { pid } = await ctrd.run(id, { 'nerdctl/name': name });
+      const nic = await lab.addNic({ addrs: ['192.168.1.78/24'] });
+      const hostBefore = comparable(await lab.snapshot(lab.host));
+      const target = `containerd:${ctrd.namespace}/${name}`;
+      writeDesired(file, [{ container: target, nic, addresses: [SPEC], mtu: MTU }]);
+      w = startWatch(lab, file, env);
+      await w.until(attachedTo(target));
+      await w.until((l) => l.event === 'runtime-up' && l.runtime === 'containerd');
+      await w.quiet();
+      await returnToHost(lab, nsOf(pid), 'eth1');
+      await ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
+      for (let i = 0; i < 50 && (await ctr(['tasks', 'delete', id]).then(() => false, () => true)); i++) await new Promise((r) => setTimeout(r, 100));
+      await ctr(['tasks', 'start', '-d', id]);
+      await w.until(attachedTo(target), 2);
+      const tasks = (await ctr(['tasks', 'ls'])).stdout.split('\n').find((l) => l.startsWith(`${id} `))!;
+      await expectAttached(lab, nsOf(Number(tasks.trim().split(/\s+/)[1])));
+      await finish(target, hostBefore, env);
+    }, 120_000);
   });
 });
