@@ -19,6 +19,8 @@ import { BatchError, batchKey, forRollback, render, run, runBatch, type Cmd } fr
 import { CommandError, EXIT, signalExit } from './errors.js';
 import { capture, doCommands, Misplaced, mustCapture, nsGone, preflight, relocated, settled, undoCommands, undoTitle, withPlanNamespaces } from './steps/index.js';
 import type { StepSpec } from './steps/types.js';
+import { checkStep, problemOf } from './steps/validate.js';
+import { managedFiles } from './host/paths.js';
 import { SCHEMA, type StateDir } from './state.js';
 import { FAULT, faultLike, hooks } from './runner/hooks.js';
 import { finalize, journalProblem, ownPid, processStart, unfinishedTouching } from './runner/journal.js';
@@ -44,6 +46,20 @@ class Aborted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
   }
+}
+
+/**
+ * What a step saves before it runs (steps/types.ts capture), checked as the
+ * journal check would check it: what a recover or a detach cannot read back
+ * must not be journaled (a managed file found with a mode hostnic refuses to
+ * restore, say). The step then fails before it changes anything.
+ */
+async function capturedChecked(spec: StepSpec): Promise<StepSpec['saved']> {
+  const saved = await capture(spec);
+  if (saved === undefined || spec.inverse) return saved; // an undo's was checked when its record was read
+  const problem = problemOf(() => checkStep({ ...spec, saved }, managedFiles(), 'step'));
+  if (problem) throw new Error(`what "${spec.title}" found before it ran cannot be kept for its undo: ${problem}; the step did not run`);
+  return saved;
 }
 
 export class Runner {
@@ -170,7 +186,7 @@ export class Runner {
     this.checkAbort();
     await hooks.pause(this.opts.state, `before:${i}`);
     this.checkAbort();
-    entry.spec.saved = await capture(entry.spec);
+    entry.spec.saved = await capturedChecked(entry.spec);
     await preflight(entry.spec, true);
     entry.state = 'applying';
     this.save();
@@ -225,7 +241,7 @@ export class Runner {
     this.checkAbort();
     const look = new Map<string, Promise<unknown>>(); // one read per question for the whole batch
     for (const e of entries) {
-      e.spec.saved = await capture(e.spec); // no system read: see mustCapture()
+      e.spec.saved = await capturedChecked(e.spec); // no system read: see mustCapture()
       await preflight(e.spec, true, look);
     }
     const cmds: { cmd: Cmd; step: number; n: number }[] = [];

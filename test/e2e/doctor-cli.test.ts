@@ -14,7 +14,7 @@
  * - `nics --json` with a primary, free secondaries and an attached NIC;
  * - the Docker-overlap warning against the real dockerd.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -221,6 +221,24 @@ describe.skipIf(!root)('hostnic doctor and hostnic nics (CLI, lab namespace)', (
     expect(await lab.snapshot(lab.host)).toEqual(before);
     // Still to fix.
     expect(byId(json<DoctorDoc>(await doctor(['--json'])), 'arp-flux').verdict).toBe('fail');
+  });
+
+  it('a managed file found with a mode the undo could not restore (0666): the fix refuses before changing anything, exit 1', async () => {
+    await lab.addPrimary();
+    await lab.addNic({ name: 'nic1' });
+    const file = join(etc, 'etc', 'sysctl.d', '90-hostnic.conf');
+    mkdirSync(join(etc, 'etc', 'sysctl.d'), { recursive: true });
+    writeFileSync(file, '# left by someone\n');
+    chmodSync(file, 0o666);
+    const before = await lab.snapshot(lab.host);
+    const r = await doctor(['--fix']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/cannot be kept for its undo: .*mode/);
+    expect(readFileSync(file, 'utf8')).toBe('# left by someone\n');
+    expect(await arp()).toEqual(['0', '0']);
+    expect(records()).toEqual([]);
+    expect(journals()).toEqual([]);
+    expect(await lab.snapshot(lab.host)).toEqual(before);
   });
 
   it('an --undo that fails half-way is rolled back: the fix stays, and so does its record', async () => {
