@@ -2,6 +2,8 @@
 import chalk from 'chalk';
 import { defaultDesiredPath, loadDesired } from '../desired/file.js';
 import { reconcile, type EntryResult, type ReconcileReport, type UnwantedResult } from '../desired/reconcile.js';
+import { refuseOneNicTwice } from '../desired/same-nic.js';
+import { loadRecords } from '../records.js';
 import type { Ctx } from '../cli/context.js';
 
 export interface ApplyArgs {
@@ -12,6 +14,7 @@ export interface ApplyArgs {
 
 export async function applyCommand(args: ApplyArgs, ctx: Ctx): Promise<number> {
   const desired = loadDesired(args.file || defaultDesiredPath());
+  await refuseOneNicTwice(desired, loadRecords(ctx.state).records);
   const report = await reconcile(ctx, desired, {
     prune: !!args.prune, dryRun: ctx.dryRun, ...(args.container?.length ? { containers: args.container } : {}),
   });

@@ -162,6 +162,19 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     writeFileSync(join(dir, file!), JSON.stringify(rec));
   });
 
+  it('one NIC named two ways in two entries (its name, its MAC) is refused before anything runs (exit 2, FILE:LINE)', async () => {
+    const nic = await lab.addNic({ mac: '02:00:00:00:bb:01' });
+    const [a, b] = [await lab.addNetns(), await lab.addNetns()];
+    write(['attachments:', `  - container: netns:${a}`, `    nic: ${nic}`, '    addresses: [192.168.1.4/24]',
+      `  - container: netns:${b}`, '    nic: mac:02:00:00:00:bb:01', '    addresses: [192.168.1.5/24]', ''].join('\n'));
+    const before = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)]);
+    const r = await apply();
+    expect(r.exitCode).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(`hostnic: ${file}:5: NIC mac:02:00:00:00:bb:01 is the NIC of the entry at line 2, named another way: one NIC can be in one container only`);
+    expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)])).toEqual(before);
+    expect(readdirSync(lab.stateDir).includes('attachments') ? readdirSync(join(lab.stateDir, 'attachments')) : []).toEqual([]);
+  });
+
   it('repairs drift (MTU changed, NIC moved back to the host by hand), reports an address a person added and leaves it', async () => {
     const n1 = await lab.addNic();
     const n2 = await lab.addNic({ addrs: ['10.50.0.3/24'] });
