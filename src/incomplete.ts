@@ -33,6 +33,10 @@ export interface IncompleteNote {
 }
 
 /** Text for a person: no control characters but newlines (a rendered `ip -batch` command has its input on the next lines). */
+/** What a note holds (checked when read back): lines, and commands per line. */
+const MAX_LINES = 256;
+const MAX_COMMANDS = 64;
+
 function needText(v: unknown, at: string, max: number): void {
   if (typeof v !== 'string') fail(at, `not a string (${typeof v})`);
   needString((v as string).replace(/\n/g, ' '), at, max);
@@ -56,11 +60,11 @@ export function incompleteProblem(v: unknown, name: string): string | undefined 
       needString(c.network, 'cni.network', 1024);
       needIfName(c.ifname, 'cni.ifname');
     }
-    needArray(n.notDone, 'notDone', { min: 1, max: 256 }).forEach((l, i) => {
+    needArray(n.notDone, 'notDone', { min: 1, max: MAX_LINES }).forEach((l, i) => {
       const o = needObject(l, `notDone[${i}]`, ['title', 'error', 'commands']);
       needString(o.title, `notDone[${i}].title`);
       needText(o.error, `notDone[${i}].error`, MAX_TEXT);
-      needArray(o.commands, `notDone[${i}].commands`, { max: 64 }).forEach((c, k) => needText(c, `notDone[${i}].commands[${k}]`, MAX_TEXT));
+      needArray(o.commands, `notDone[${i}].commands`, { max: MAX_COMMANDS }).forEach((c, k) => needText(c, `notDone[${i}].commands[${k}]`, MAX_TEXT));
     });
   });
 }
@@ -76,13 +80,35 @@ export function writeIncomplete(state: StateDir, note: Omit<IncompleteNote, 'sch
   const value: IncompleteNote = {
     schema: SCHEMA, kind: 'incomplete', id: note.id, createdAt: new Date().toISOString(), nic: note.nic, target: note.target,
     ...(note.cni ? { cni: note.cni } : {}),
-    notDone: note.notDone.map((l) => ({
+    notDone: withinLimits(note.notDone).map((l) => ({
       title: printable(l.title, MAX_TEXT).replace(/\n/g, ' '), error: printable(l.error, MAX_TEXT), commands: l.commands.map((c) => printable(c, MAX_TEXT)),
     })),
   };
   const path = join(state.incompleteDir, `${needHexId(note.id, 'id')}.json`);
   state.writeJson(path, value);
   return path;
+}
+
+/**
+ * As many lines as a note holds when it is read back (256, each with 64
+ * commands at most): one line per failed command (a NIC with hundreds of
+ * routes whose gateway is gone) is merged by step, then by chunks of
+ * commands, so the note stays one a person can read and clear.
+ */
+function withinLimits(lines: IncompleteNote['notDone']): IncompleteNote['notDone'] {
+  if (lines.length <= MAX_LINES && lines.every((l) => l.commands.length <= MAX_COMMANDS)) return lines;
+  const byStep = new Map<string, IncompleteNote['notDone'][number]>();
+  for (const l of lines) {
+    const have = byStep.get(l.title);
+    if (have) have.commands.push(...l.commands);
+    else byStep.set(l.title, { ...l, commands: [...l.commands] });
+  }
+  const out = [...byStep.values()].flatMap((l) => Array.from({ length: Math.max(1, Math.ceil(l.commands.length / MAX_COMMANDS)) }, (_, k) => ({
+    ...l, commands: l.commands.slice(k * MAX_COMMANDS, (k + 1) * MAX_COMMANDS),
+  })));
+  if (out.length <= MAX_LINES) return out;
+  const rest = out.length - MAX_LINES + 1;
+  return [...out.slice(0, MAX_LINES - 1), { title: `and ${rest} more groups of commands`, error: 'too many to keep: see the output of the command that left this note', commands: [] }];
 }
 
 /** How a person drops a note once the commands ran. */

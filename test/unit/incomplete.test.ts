@@ -4,7 +4,11 @@
  * `hostnic status` shows it or `recover --abandon` clears it. Pure.
  */
 import { describe, expect, it } from 'vitest';
-import { incompleteProblem } from '../../src/incomplete.js';
+import { incompleteProblem, loadIncomplete, writeIncomplete } from '../../src/incomplete.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { StateDir } from '../../src/state.js';
 
 const note = (more: Record<string, unknown> = {}): Record<string, unknown> => ({
   schema: 2, kind: 'incomplete', id: '0a1b2c3d', createdAt: '2026-01-01T00:00:00.000Z', nic: 'nic1', target: 'cni:net/0123456789ab',
@@ -37,5 +41,25 @@ describe('incomplete restores (src/incomplete.ts)', () => {
       [note({ cni: { containerId: 'x', network: 'n' } }), '0a1b2c3d.json', /^cni: has no ifname/],
     ];
     for (const [v, name, re] of cases) expect(incompleteProblem(v, name)).toMatch(re);
+  });
+});
+
+describe('a note with more lines than it may hold', () => {
+  it('is merged by step and chunked, so it can still be read back and cleared', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hostnic-incomplete-'));
+    try {
+      const state = new StateDir(dir);
+      // 300 failed route restores of one step, and 300 of another: one line per command as the runner makes them.
+      const lines = [1, 2].flatMap((s) => Array.from({ length: 300 }, (_, k) => ({ title: `Restore routes ${s}`, error: 'Nexthop has invalid gateway', commands: [`ip route add 10.${s}.${k >> 8}.${k & 255}/32 via 192.168.9.1 dev nic1`] })));
+      writeIncomplete(state, { id: '0a1b2c3d', nic: 'nic1', target: 'pid:1', notDone: lines });
+      const { notes, bad } = loadIncomplete(state);
+      expect(bad).toEqual([]);
+      expect(notes[0]!.notDone.map((l) => [l.title, l.commands.length])).toEqual([
+        ...[64, 64, 64, 64, 44].map((n) => ['Restore routes 1', n]), ...[64, 64, 64, 64, 44].map((n) => ['Restore routes 2', n]),
+      ]);
+      expect(notes[0]!.notDone.flatMap((l) => l.commands)).toEqual(lines.flatMap((l) => l.commands));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
