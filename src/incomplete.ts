@@ -111,5 +111,22 @@ function withinLimits(lines: IncompleteNote['notDone']): IncompleteNote['notDone
   return [...out.slice(0, MAX_LINES - 1), { title: `and ${rest} more groups of commands`, error: 'too many to keep: see the output of the command that left this note', commands: [] }];
 }
 
+/**
+ * A give-back that brought the NIC home without all of its host settings
+ * (best-effort steps that failed, exit 3; the record is gone with the plan):
+ * the note that keeps what is left, or undefined when nothing is.
+ */
+export function noteIncomplete(
+  state: StateDir,
+  rec: { id: string; input: { host: { name: string }; target: { display: string } }; cni?: { containerId: string; network: string; ifname: string } },
+  outcome: { notDone?: Leftover[] },
+): string | undefined {
+  if (!outcome.notDone?.length) return undefined;
+  return writeIncomplete(state, {
+    id: rec.id, nic: rec.input.host.name, target: rec.input.target.display, notDone: outcome.notDone,
+    ...(rec.cni ? { cni: { containerId: rec.cni.containerId, network: rec.cni.network, ifname: rec.cni.ifname } } : {}),
+  });
+}
+
 /** How a person drops a note once the commands ran. */
 export const clearHint = (id: string): string => `once done, \`hostnic recover --abandon ${id}\` clears it`;

@@ -182,7 +182,7 @@ export function recordMatches(r: AttachmentRecord, sel: NicSelector): boolean {
   }
 }
 
-/** The same, or the NIC as its container knows it (detach takes either: `hostnic detach web eth1`). */
+/** The same, or the NIC as its container knows it (detach falls back on it when no NIC is so named in the host: `hostnic detach web eth1`). */
 export function recordNamed(r: AttachmentRecord, sel: NicSelector): boolean {
   return recordMatches(r, sel) || (sel.kind === 'name' && r.input.ctrName === sel.name) || (sel.kind === 'mac' && r.input.request.mac === sel.mac);
 }

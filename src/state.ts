@@ -184,7 +184,15 @@ function checkStateDir(dir: string): void {
       // One level at a time (not `recursive`, whose errors can say ENOENT for EROFS), outermost first.
       const missing: string[] = [];
       for (let d = dir; lstatOrCode(d) === 'ENOENT' && d !== dirname(d); d = dirname(d)) missing.unshift(d);
-      for (const d of missing) mkdirSync(d, { mode: 0o700 });
+      for (const d of missing) {
+        try {
+          mkdirSync(d, { mode: 0o700 });
+        } catch (e) {
+          // Another hostnic made it meanwhile (eight attaches started at once): checked below like any.
+          const made = lstatOrCode(d);
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || typeof made === 'string' || !made.isDirectory()) throw e;
+        }
+      }
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? String(e);
       if (code === 'ENOTDIR' || code === 'EEXIST') throw refuse('is under a file, not a directory');

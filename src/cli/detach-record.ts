@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { clientsOf } from '../dhcp/client.js';
 import { dhcpPlace } from '../dhcp/place.js';
-import { clearHint, writeIncomplete } from '../incomplete.js';
+import { clearHint, noteIncomplete } from '../incomplete.js';
 import type { NsState } from '../kernel/ip.js';
 import { liveCheck, type Live, type NsReads } from '../observe/live.js';
 import { leftAlone, planDetachOf } from '../plan/detach.js';
@@ -92,11 +92,8 @@ export async function detachRecord(rec: AttachmentRecord, ctx: Ctx, reads: NsRea
     };
     const outcome = await executePlan(plan, ctx);
     let incomplete: string | undefined;
-    if (outcome.notDone?.length && !ctx.dryRun) {
-      incomplete = writeIncomplete(ctx.state, {
-        id: rec.id, nic: i.host.name, target: i.target.display, notDone: outcome.notDone,
-        ...(rec.cni ? { cni: { containerId: rec.cni.containerId, network: rec.cni.network, ifname: rec.cni.ifname } } : {}),
-      });
+    if (!ctx.dryRun) incomplete = noteIncomplete(ctx.state, rec, outcome);
+    if (incomplete) {
       process.stderr.write(`hostnic: \`hostnic status\` shows what is left (${incomplete}); ${clearHint(rec.id)}\n`);
     }
     return { meanwhile: false, live, steps, notes: leftAlone(steps), outcome, ...(incomplete ? { incomplete } : {}) };

@@ -5,7 +5,7 @@ import { describeSelector } from '../observe/host.js';
 import { links } from '../kernel/ip.js';
 import { liveCheck, NsReads, type Live } from '../observe/live.js';
 import { taggedView } from '../observe/tagged.js';
-import { fromTag, loadRecords, recordForSpec, recordFromTag, recordNamed, recordPath, tagDisagreements, UNKNOWN_WITHOUT_RECORD, type AttachmentRecord } from '../records.js';
+import { fromTag, loadRecords, recordForSpec, recordFromTag, recordMatches, recordNamed, recordPath, tagDisagreements, UNKNOWN_WITHOUT_RECORD, type AttachmentRecord } from '../records.js';
 import { warmRenderer, type DryRunPlan } from '../runner.js';
 import { parseNicSelector, parseTarget } from '../request/parse.js';
 import type { NicSelector } from '../request/types.js';
@@ -47,10 +47,13 @@ export async function detachCommand(args: { container: string; nic?: string; for
       mine.push(recordFromTag(l, tag, target, await taggedView(target.nsPath, l.ifname)));
     }
   }
-  const chosen: AttachmentRecord[] = [];
-  for (const r of mine) {
-    // A name may also be the one the NIC has now, if it was renamed inside the container.
-    if (!sel || recordNamed(r, sel) || (sel.kind === 'name' && (await liveCheck(r, reads)).liveName === sel.name)) chosen.push(r);
+  // The NIC the selector names in the host first; only when none is, the NIC as the container knows it
+  // (its name there, also after a rename inside): on a host of ethN NICs, eth1 may be both, two NICs.
+  const chosen = sel ? mine.filter((r) => recordMatches(r, sel)) : [...mine];
+  if (sel && chosen.length === 0) {
+    for (const r of mine) {
+      if (recordNamed(r, sel) || (sel.kind === 'name' && (await liveCheck(r, reads)).liveName === sel.name)) chosen.push(r);
+    }
   }
   const who = target?.display ?? describeTarget(spec);
   if (chosen.length === 0) {

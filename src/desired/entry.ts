@@ -22,6 +22,7 @@ import { resolveTarget, targetAlive } from '../runtime/resolve.js';
 import type { Target } from '../runtime/types.js';
 import { SCHEMA } from '../state.js';
 import { dhcpPlace } from '../dhcp/place.js';
+import { clearHint, noteIncomplete } from '../incomplete.js';
 import { decodeTag } from '../tag.js';
 import { containerKey, type DesiredEntry } from './parse.js';
 import { outcomeError, runPlan, type PlanRun } from './run.js';
@@ -93,8 +94,11 @@ export async function applyEntry(
   for (const l of ctr.links) {
     const tag = decodeTag(l.ifalias);
     if (!tag || mine.some((m) => m.id === tag.id)) continue;
-    // Its record is there but not valid: not ours to rebuild from the tag (and then remove), as detach refuses it.
+    // Its record is there but cannot be used: not rebuilt from the tag (and then removed), as detach refuses
+    // it. Only this entry's NIC (the tag's host name or MAC) fails the entry; another entry's is its own.
     const bad = invalid.get(tag.id);
+    const ours = !!tag.macvlan === !!req.macvlan && ((req.nic.kind === 'name' && tag.name === req.nic.name) || (req.nic.kind === 'mac' && tag.mac === req.nic.mac));
+    if (bad !== undefined && !ours) continue;
     if (bad !== undefined) {
       const msg = `the record of ${l.ifname} in ${target.display} cannot be used: ${bad}; nothing changed (look at it, and fix it or move it aside)`;
       return { ...base, action: 'failed', detail: msg, error: msg, exitCode: 1 };
@@ -183,7 +187,12 @@ export async function giveBack(rec: AttachmentRecord, r: PlanRun): Promise<Outco
   const plan: Plan = {
     id, command: 'apply', title, steps: [...strayClient(rec, r.state, live, r.dryRun), ...steps], touches: [i.host.name, i.host.mac], finalize: { remove: [recordPath(rec.id)] },
   };
-  return runPlan(plan, r);
+  const outcome = await runPlan(plan, r);
+  // Home, but some of its host settings could not be restored: kept as a note, and said (exit 3).
+  const note = r.dryRun ? undefined : noteIncomplete(r.state, rec, outcome);
+  return note
+    ? { ...outcome, error: new Error(`${i.host.name} is back in the host, but ${outcome.notDone!.length} of its host settings could not be restored: \`hostnic status\` shows them (${note}); ${clearHint(rec.id)}`) }
+    : outcome;
 }
 
 /** giveBack: a physical NIC of a dead namespace not back in the host (yet); nothing was done. */

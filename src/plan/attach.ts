@@ -277,8 +277,10 @@ function ctrSide(input: AttachInput, step: StepFn): void {
       { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[a.family] } : {}) });
   }
   for (const family of [4, 6] as const) {
-    const routes = req.routes.filter((r) => r.family === family && r.dst !== 'default')
-      .map((r) => [r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
+    // A default route with a next hop is a route.default step (below); one on the link is a route, its
+    // destination written as its family's (`ip route add default` alone would make an IPv4 one of ::/0).
+    const routes = req.routes.filter((r) => r.family === family && !(r.dst === 'default' && r.via))
+      .map((r) => [r.dst === 'default' ? (family === 6 ? '::/0' : '0.0.0.0/0') : r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
     if (routes.length) {
       const list = routes.map((r) => r[0]).join(', ');
       step('route.add', `ctr.routes${family}`, `Add IPv${family} route(s) ${list} via ${ctrName}`, `Remove IPv${family} route(s) ${list}`,

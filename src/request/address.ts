@@ -265,8 +265,6 @@ export function parseRoute(s: string): RouteSpec {
     );
     if (unreachable) fail(`${what}: ${dstText} is a loopback or IPv4-mapped range, not reachable through a NIC`);
   }
-  // Without a next hop, `ip route add default dev X` would pick no family (an IPv4 route for ::/0).
-  if (prefix === 0 && !via) fail(`${what}: a default route needs @VIA (e.g. ${family === 6 ? '::/0@2001:db8::1' : 'default@192.168.1.1'})`);
   const route: RouteSpec = { family, dst: prefix === 0 ? 'default' : `${net.toString()}/${prefix}` };
   if (via) route.via = via.toString();
   return route;

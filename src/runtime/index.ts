@@ -132,7 +132,7 @@ async function resolveBare(name: string, runtimes: Runtime[]): Promise<Target> {
   if (running.length > 1) {
     throw new UsageError(`"${name}" matches several running containers: ${running.map(explicitForm).join(', ')}; name one of them`);
   }
-  if (all.length > 0) throw new UsageError(`container ${name} is not running (${all.map(explicitForm).join(', ')})`);
+  if (all.length > 0) throw new NotRunning(`container ${name} is not running (${all.map(explicitForm).join(', ')})`);
   if (asked.length === 0) throw new RuntimeDown(`cannot look up "${name}": ${silent.join('; ')}`);
   const unanswered = silent.length ? ` (no answer from ${silent.join('; ')})` : '';
   throw new NotRunning(`no running container named ${name} in ${asked.join(', ')}${unanswered}`);

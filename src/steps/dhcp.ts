@@ -123,7 +123,7 @@ function put(p: DhcpLeaseParams, s: DhcpLease): Cmd[] {
     ip(p.ns, ['addr', 'add', `${s.ip}/${s.prefix}`, 'dev', p.dev], { idempotent: ADDR_THERE }),
     ...(mtuChanged(p, s) ? [ip(p.ns, ['link', 'set', 'dev', p.dev, 'mtu', String(s.mtu)], {})] : []),
     ...r.onlink.map((a) => routeAdd(p.ns, a)),
-    ...(r.default ? [...(p.previous ?? []).map((x) => routeDel(p.ns, theirs(x))), routeAdd(p.ns, r.default)] : []),
+    ...(r.default && p.leaveDefault === undefined ? [...(p.previous ?? []).map((x) => routeDel(p.ns, theirs(x))), routeAdd(p.ns, r.default)] : []),
     ...r.routes.map((a) => routeAdd(p.ns, a)),
   ];
 }

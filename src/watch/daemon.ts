@@ -51,6 +51,8 @@ export class Watcher {
   private desired: Desired = { path: '', entries: [] };
   private readonly stop = new AbortController();
   private readonly slots = new Map<string, Slot>();
+  /** containerd ids and the names nerdctl gave them, learnt at their start (onEvent). */
+  private readonly ctrdNames = new Map<string, string>();
   private readonly ctxs = new Map<string, Ctx>();
   private resyncTimer?: NodeJS.Timeout;
   private fileTimer?: NodeJS.Timeout;
@@ -112,12 +114,20 @@ export class Watcher {
     }, this.opts.resyncSeconds * 1000);
   }
 
-  private onEvent(ev: RuntimeEvent): void {
+  private onEvent(event: RuntimeEvent): void {
+    // ctr's events carry the id only: the name nerdctl gave a container (its label) is asked for at its
+    // start, and kept for its stop (by then it may be gone) until it is deleted.
+    const named = event.runtime === 'containerd' ? this.ctrdNames.get(event.id) : undefined;
+    const ev = named ? { ...event, name: named } : event;
+    if (ev.runtime === 'containerd' && ev.action === 'destroy') this.ctrdNames.delete(ev.id);
     const keys = keysFor(this.desired.entries, ev);
-    if (keys.length === 0 && ev.runtime === 'containerd' && ev.name === ev.id && wantsContainerdNames(this.desired.entries)) {
-      // ctr's events carry the id only: ask containerd for the name nerdctl gave the container (its label), once.
+    if (keys.length === 0 && ev.runtime === 'containerd' && ev.action === 'start' && !named && wantsContainerdNames(this.desired.entries)) {
       containerdRuntime().find(ev.id, ev.namespace ? { namespace: ev.namespace } : {})
-        .then(([found]) => { if (found && found.name !== ev.id) this.onEvent({ ...ev, name: found.name }); })
+        .then(([found]) => {
+          if (!found || found.name === ev.id) return;
+          this.ctrdNames.set(ev.id, found.name);
+          this.onEvent(ev);
+        })
         .catch(() => undefined); // containerd went meanwhile: its events coming back bring a resync
       return;
     }

@@ -36,10 +36,11 @@ describe.skipIf(!root)('hostnic apply with docker containers (real engine)', () 
     if (conf) rmSync(conf, { recursive: true, force: true });
   });
 
-  it('attaches into the running container, lists the stopped one and one not made yet as waiting (exit 0); then everything is in place', async () => {
+  it('attaches into the running container, lists the stopped one (by docker: and by its bare name) and one not made yet as waiting (exit 0); then everything is in place', async () => {
     const n1 = await lab.addNic();
     const n2 = await lab.addNic({ addrs: ['10.50.0.7/24'] });
     const n3 = await lab.addNic();
+    const n4 = await lab.addNic();
     mkdirSync(join(conf, 'etc', 'hostnic'), { recursive: true, mode: 0o755 });
     const file = join(conf, 'etc', 'hostnic', 'attachments.yaml');
     writeFileSync(file, [
@@ -53,6 +54,9 @@ describe.skipIf(!root)('hostnic apply with docker containers (real engine)', () 
       `  - container: docker:${stopped.name}-not-made-yet   # no such container (yet): waits too`,
       `    nic: ${n3}`,
       '    addresses: [192.168.1.6/24]',
+      `  - container: ${stopped.name}   # by its bare name, stopped: waits too`,
+      `    nic: ${n4}`,
+      '    addresses: [192.168.1.7/24]',
       '',
     ].join('\n'), { mode: 0o644 });
     const env = { HOSTNIC_CONFIG_ROOT: conf };
@@ -61,7 +65,7 @@ describe.skipIf(!root)('hostnic apply with docker containers (real engine)', () 
     const r = await lab.hostnic(['apply', '--json'], { env });
     expect(r.exitCode, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as { entries: { action: string; why?: string }[] };
-    expect(report.entries.map((e) => [e.action, e.why])).toEqual([['attached', undefined], ['skipped', 'container-not-running'], ['skipped', 'container-not-running']]);
+    expect(report.entries.map((e) => [e.action, e.why])).toEqual([['attached', undefined], ['skipped', 'container-not-running'], ['skipped', 'container-not-running'], ['skipped', 'container-not-running']]);
     const ctrNs = `/proc/${running.pid}/ns/net`;
     const eth1 = (await lab.snapshot(ctrNs)).links.find((l) => l.ifname === 'eth1');
     expect(eth1?.addrs.map((a) => `${a.local}/${a.prefixlen}`)).toContain('192.168.1.4/24');
@@ -75,6 +79,6 @@ describe.skipIf(!root)('hostnic apply with docker containers (real engine)', () 
     expect(again.stdout).toMatch(new RegExp(`waiting .*docker:${stopped.name}`));
     // status lists both as waiting for their container, not as an error.
     const st = JSON.parse((await lab.hostnic(['status', '--json'], { env })).stdout) as { desired: { waiting: { why: string }[] } };
-    expect(st.desired.waiting.map((w) => w.why)).toEqual(['container-not-running', 'container-not-running']);
+    expect(st.desired.waiting.map((w) => w.why)).toEqual(['container-not-running', 'container-not-running', 'container-not-running']);
   });
 });

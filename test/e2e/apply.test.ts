@@ -117,6 +117,12 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect((JSON.parse(again.stdout) as Report).entries.map((e) => e.action)).toEqual(['in-place', 'in-place']);
     for (const l of again.stderr.split('\n').filter((x) => x.trim().startsWith('$ '))) expect(l).toMatch(/\bip (-[d46] )?-json\b/);
     expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
+    // detach by a name the host knows takes that NIC only (not also the one that is eth1 inside).
+    const d = await lab.hostnic(['detach', `netns:${a}`, e1]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect((await lab.snapshot(lab.host)).links.map((l) => l.ifname)).toContain(e1);
+    expect((await lab.snapshot(lab.host)).links.map((l) => l.ifname)).not.toContain(e2);
+    expect((await linkOf(a, 'eth1'))?.addrs.map((x) => x.local)).toContain('192.168.1.4');
   });
 
   it("physical: a NIC not back yet from a restarted container's dead namespace keeps its record (the entry waits, exit 1); virtual: forgotten", async () => {
@@ -142,21 +148,23 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(readdirSync(dir)).toEqual([file]);
   });
 
-  it('a record that fails validation (written by another hostnic) is never replaced by the tag and removed: the entry fails, nothing changes', async () => {
+  it('a record that fails validation (written by another hostnic) is never replaced by the tag and removed: its entry fails, nothing changes; the other NIC of the container is in place', async () => {
     const nic = await lab.addNic({ addrs: ['10.50.0.9/24'] });
+    const other = await lab.addNic();
     const a = await lab.addNetns();
-    write(['attachments:', `  - container: netns:${a}`, `    nic: ${nic}`, '    addresses: [192.168.1.4/24]', '    routes: [198.51.100.0/24@192.168.1.1]', ''].join('\n'));
+    write(['attachments:', `  - container: netns:${a}`, `    nic: ${nic}`, '    addresses: [192.168.1.4/24]', '    routes: [198.51.100.0/24@192.168.1.1]',
+      `  - container: netns:${a}`, `    nic: ${other}`, '    addresses: [192.168.1.5/24]', ''].join('\n'));
     expect((await apply()).exitCode).toBe(0);
     const dir = join(lab.stateDir, 'attachments');
-    const [file] = readdirSync(dir);
+    const file = readdirSync(dir).find((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as { input: { host: { name: string } } }).input.host.name === nic);
     const rec = JSON.parse(readFileSync(join(dir, file!), 'utf8')) as { schema: number };
     writeFileSync(join(dir, file!), JSON.stringify({ ...rec, schema: 99 }));
     const before = await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)]);
     const r = await applyJson();
     expect(r.code).toBe(1);
-    expect(r.report.entries.map((e) => e.action)).toEqual(['failed']);
+    expect(r.report.entries.map((e) => e.action)).toEqual(['failed', 'in-place']);
     expect(r.report.entries[0]!.detail).toMatch(new RegExp(`cannot be used: .*${file!.replace('.', '\\.')}: written by a hostnic with state schema 99`));
-    expect(readdirSync(dir)).toEqual([file]);
+    expect(readdirSync(dir)).toHaveLength(2);
     expect(JSON.parse(readFileSync(join(dir, file!), 'utf8'))).toMatchObject({ schema: 99 });
     expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a)])).toEqual(before);
     writeFileSync(join(dir, file!), JSON.stringify(rec));
@@ -173,6 +181,27 @@ describe.skipIf(!root)('hostnic apply (real kernel)', () => {
     expect(r.stderr.split('\n')[0]).toBe(`hostnic: ${file}:5: NIC mac:02:00:00:00:bb:01 is the NIC of the entry at line 2, named another way: one NIC can be in one container only`);
     expect(await Promise.all([lab.snapshot(lab.host), lab.snapshot(a), lab.snapshot(b)])).toEqual(before);
     expect(readdirSync(lab.stateDir).includes('attachments') ? readdirSync(join(lab.stateDir, 'attachments')) : []).toEqual([]);
+  });
+
+  it('a NIC back in the host whose host route cannot be restored: renamed home, the rest best effort, kept in a note (exit 3), the record gone', async () => {
+    const nic = await lab.addNic({ addrs: ['10.50.0.2/24'] });
+    const other = await lab.addNic({ addrs: ['10.70.0.2/24'] });
+    expect((await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.50.0.1', 'dev', nic])).exitCode).toBe(0);
+    const a = await lab.addNetns();
+    write(['attachments:', `  - container: netns:${a}`, `    nic: ${nic}`, '    addresses: [192.168.1.4/24]', ''].join('\n'));
+    expect((await apply()).exitCode).toBe(0);
+    // Meanwhile the host routes 10.60.0.0/16 another way; then the NIC is moved back into the host by hand.
+    expect((await lab.inNs(lab.host, ['ip', 'route', 'add', '10.60.0.0/16', 'via', '10.70.0.1', 'dev', other])).exitCode).toBe(0);
+    expect((await lab.inNs(`/run/netns/${a}`, ['ip', 'link', 'set', 'dev', 'eth1', 'netns', lab.hostNs])).exitCode).toBe(0);
+    const r = await applyJson();
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.report.entries[0]).toMatchObject({ action: 'failed', exitCode: 3 });
+    expect(r.report.entries[0]!.detail).toMatch(new RegExp(`${nic} is back in the host, but 1 of its host settings could not be restored: .hostnic status. shows them`));
+    const home = (await lab.snapshot(lab.host)).links.find((l) => l.ifname === nic);
+    expect(home?.addrs.map((x) => x.local)).toContain('10.50.0.2');
+    expect(readdirSync(join(lab.stateDir, 'incomplete'))).toHaveLength(1);
+    expect(readdirSync(join(lab.stateDir, 'attachments'))).toEqual([]);
+    expect((await lab.hostnic(['status'])).stdout + (await lab.hostnic(['status'])).stderr).toMatch(/ip route add 10\.60\.0\.0\/16 via 10\.50\.0\.1/);
   });
 
   it('repairs drift (MTU changed, NIC moved back to the host by hand), reports an address a person added and leaves it', async () => {

@@ -95,7 +95,7 @@ describe.skipIf(!root)('bad input, table-driven: exit 2, one line, nothing chang
       ['pid:1x', ['attach', 'pid:1x', nic, V4], /invalid target "pid:1x"/],
       ['empty netns name', ['attach', 'netns:', nic, V4], /target "netns:" has an empty namespace name/],
       ['netns name with a slash', ['attach', 'netns:../etc', nic, V4], /cannot contain "\/"/],
-      ['netns name with a space, not there', ['attach', 'netns:a b', nic, V4], /no network namespace named "a b"/],
+      ['netns name with a space (the journal could not hold it)', ['attach', 'netns:a b', nic, V4], /invalid target "netns:a b": hostnic takes a namespace name of printable ASCII without spaces/],
       ['relative path', ['attach', 'relative/path', nic, V4], /must be absolute/],
       ['path not in normal form', ['attach', '/proc/1/../1/ns/net', nic, V4], /not in normal form/],
       ["hostnic's own namespace by path", ['attach', '/proc/self/ns/net', nic, V4], /own network namespace/],

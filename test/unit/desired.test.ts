@@ -212,7 +212,7 @@ describe('which record an entry stands for', () => {
     expect([eth2, eth1].filter((r) => recordWanted(r, entry('mac:02:00:00:00:00:02')))).toEqual([eth2]);
   });
 
-  it('detach takes either name', () => {
+  it('detach falls back on the name inside the container (recordNamed) when no NIC has it in the host', () => {
     expect(recordNamed(eth2, entry('eth1').nic)).toBe(true);
     expect(recordNamed(eth2, entry('eth2').nic)).toBe(true);
   });

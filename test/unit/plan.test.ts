@@ -99,6 +99,12 @@ describe('--route default@VIA', () => {
     expect(def.params).toMatchObject({ family: 4, gateway: '192.168.1.1', dev: 'eth1', previous: prev });
     expect(doCommands(steps.at(-2)!).map((c) => c.argv.join(' '))).toEqual(['ip route add 192.168.1.1/32 dev eth1']);
   });
+
+  it('a default route on the link (no next hop) is a route of its own family: ::/0 stays IPv6', () => {
+    const req = parseAttachRequest({ container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.77/24', 'fd00:1::7/64'], routes: ['::/0', '0.0.0.0/0'] });
+    const cmds = planAttach({ ...input, request: req }).filter((s) => s.kind === 'route.add' && s.id.startsWith('ctr.')).flatMap((s) => doCommands(s).map((c) => c.argv.join(' ')));
+    expect(cmds).toEqual(['ip route add 0.0.0.0/0 dev eth1', 'ip route add ::/0 dev eth1']);
+  });
 });
 
 describe('planDetach', () => {
