@@ -23,11 +23,12 @@ import { RefusedError } from '../errors.js';
 import type { StateDir } from '../state.js';
 
 /**
- * The lock one `hostnic watch` per state directory holds for its whole life:
- * a key no interface name can take (names have no ":"), so a NIC named
- * `watch` is not mistaken for it.
+ * The lock one `hostnic watch` per state directory holds for its whole life.
+ * An interface named `watch` would share it (a name no NIC can take would be
+ * safer, but a watch running across an upgrade and the DHCP event script of
+ * the new version would then not see each other).
  */
-export const WATCH_KEY = 'hostnic:watch';
+export const WATCH_KEY = 'watch';
 
 /**
  * Does another process hold `key` in this state directory now? Asked with a

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Locks, WATCH_KEY } from '../../src/runner/locks.js';
+import { Locks } from '../../src/runner/locks.js';
 import { processStart, unfinishedTouching } from '../../src/runner/journal.js';
 import { recoverAll } from '../../src/cli/recover.js';
 import { spawn } from 'node:child_process';
@@ -21,16 +21,6 @@ function state(): StateDir {
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 describe('locks per key', () => {
-  it("a NIC named watch is not watch's own instance lock", async () => {
-    const s = state();
-    const watch = new Locks(s);
-    expect(await watch.tryTake(WATCH_KEY)).toBe(true);
-    const attach = new Locks(s, 1);
-    expect(await attach.take(['watch'])).toMatchObject({ waited: false });
-    attach.release();
-    watch.release();
-  });
-
   it('free keys are taken at once; a held key makes the other holder let go and wait, in order; release removes the files', async () => {
     const s = state();
     const a = new Locks(s);
