@@ -33,12 +33,14 @@ export async function detachCommand(args: { container: string; nic?: string; for
   const mine = records.filter((r) => recordForSpec(r, spec, target));
   // NICs tagged by hostnic in the container but without a record (state directory lost).
   if (target) {
+    // A name that is a recorded NIC's host name is that NIC, not another so named inside the container.
+    const byHost = !!sel && mine.some((r) => recordMatches(r, sel));
     for (const l of (await reads.get(target.nsPath)).links) {
       const tag = decodeTag(l.ifalias);
       if (!tag || mine.some((r) => r.id === tag.id)) continue;
       // Its record is there but failed validation (steps/validate.ts): nothing runs from it, and the tag alone would lose what it holds.
       const invalid = bad.find((b) => b.file === join(ctx.state.attachDir, `${tag.id}.json`) && b.error.startsWith('invalid: '));
-      if (invalid && (!sel || (sel.kind === 'name' && (sel.name === l.ifname || sel.name === tag.name)) || (sel.kind === 'mac' && sel.mac === tag.mac))) {
+      if (invalid && (!sel || (sel.kind === 'name' && (sel.name === tag.name || (!byHost && sel.name === l.ifname))) || (sel.kind === 'mac' && sel.mac === tag.mac))) {
         throw new UsageError(
           `the record of ${l.ifname} (${tag.name} in the host) is not valid: ${invalid.file}: ${invalid.error.slice('invalid: '.length)}; nothing changed`,
           'look at the record, and fix it or move it aside (detach then restores only what the tag on the NIC carries)',

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { lockAndLook } from '../cli/attach-look.js';
 import { strayClient } from '../cli/detach-record.js';
-import { HostnicError, NotRunning, RefusedError, RuntimeDown } from '../errors.js';
+import { EXIT, HostnicError, NotRunning, RefusedError, RuntimeDown } from '../errors.js';
 import { readNs, type NsState } from '../kernel/ip.js';
 import { describeSelector, hostLinks, hostNicState } from '../observe/host.js';
 import { liveCheck, NsReads } from '../observe/live.js';
@@ -97,7 +97,7 @@ export async function applyEntry(
     // Its record is there but cannot be used: not rebuilt from the tag (and then removed), as detach refuses
     // it. Only this entry's NIC (the tag's host name or MAC) fails the entry; another entry's is its own.
     const bad = invalid.get(tag.id);
-    const ours = !!tag.macvlan === !!req.macvlan && ((req.nic.kind === 'name' && tag.name === req.nic.name) || (req.nic.kind === 'mac' && tag.mac === req.nic.mac));
+    const ours = !!tag.macvlan === !!req.macvlan && (req.nic.kind === 'pci' || (req.nic.kind === 'name' && tag.name === req.nic.name) || (req.nic.kind === 'mac' && tag.mac === req.nic.mac));
     if (bad !== undefined && !ours) continue;
     if (bad !== undefined) {
       const msg = `the record of ${l.ifname} in ${target.display} cannot be used: ${bad}; nothing changed (look at it, and fix it or move it aside)`;
@@ -108,9 +108,13 @@ export async function applyEntry(
   }
   const here = mine.find((m) => m.input.target.nsId === target.nsId);
   const plans: DryRunPlan[] = [];
+  // A give-back that brought the NIC home without all of its host settings (noted: giveBack) is done:
+  // the attach goes on, and the entry says so (exit 3).
+  const notes: string[] = [];
   const done = (o: Outcome): boolean => {
     if (o.dryRun) plans.push(o.dryRun);
-    return o.exitCode === 0;
+    if (o.exitCode === EXIT.incomplete && o.notDone?.length && o.error) notes.push(o.error.message);
+    return o.exitCode === 0 || (o.exitCode === EXIT.incomplete && !!o.notDone?.length);
   };
   const fail = (o: Outcome, what: string): EntryResult => ({
     ...base, action: 'failed', exitCode: o.exitCode === 2 ? 1 : o.exitCode, detail: `${what}: ${outcomeError(o) ?? 'failed'}`,
@@ -159,10 +163,12 @@ export async function applyEntry(
   }
   const a = await attachFresh(entry, target, records, r, looked);
   if (a.outcome) done(a.outcome);
-  if (a.result.exitCode !== 0 || a.result.action === 'skipped') return { ...a.result, ...(plans.length ? { plans } : {}) };
+  const noted = notes.length ? { exitCode: Math.max(a.result.exitCode, EXIT.incomplete), detail: `${a.result.detail}; ${notes.join('; ')}` } : {};
+  if (a.result.exitCode !== 0 || a.result.action === 'skipped') return { ...a.result, ...noted, ...(plans.length ? { plans } : {}) };
   return {
     ...a.result,
     ...(repaired ? { action: 'repaired', detail: `${repaired.drift.join(', ')}: ${a.result.detail}`, drift: repaired.drift } : {}),
+    ...noted,
     ...(plans.length ? { plans } : {}),
   };
 }

@@ -7,7 +7,7 @@
  * report.
  */
 import { basename } from 'node:path';
-import { HostnicError, RefusedError, signalExit } from '../errors.js';
+import { EXIT, HostnicError, RefusedError, signalExit } from '../errors.js';
 import { loadRecords, recordForSpec, recordWanted, type AttachmentRecord } from '../records.js';
 import { parseTarget } from '../request/parse.js';
 import { resolveTarget, targetAlive } from '../runtime/resolve.js';
@@ -151,6 +151,11 @@ async function unwantedOf(
         return;
       }
       const err = outcomeError(outcome);
+      // Home, but with an incomplete note (giveBack): detached all the same, and said (exit 3).
+      if (outcome.exitCode === EXIT.incomplete && outcome.notDone?.length) {
+        out.push({ ...base, action: 'detached', detail: `${rec.input.host.name} back from ${rec.input.target.display}; ${outcomeError(outcome) ?? ''}`, exitCode: EXIT.incomplete });
+        return;
+      }
       out.push(outcome.exitCode === 0
         ? { ...base, action: 'detached', detail: `${rec.input.host.name} back from ${rec.input.target.display}`, exitCode: 0, ...(outcome.dryRun ? { plans: [outcome.dryRun] } : {}) }
         : { ...base, action: 'failed', detail: `detaching ${rec.input.host.name}: ${err ?? 'failed'}`, exitCode: outcome.exitCode, ...(outcome.leftovers.length ? { leftovers: outcome.leftovers } : {}) });

@@ -277,24 +277,23 @@ function ctrSide(input: AttachInput, step: StepFn): void {
       { ns: CTR, family: a.family, gateway: a.gateway, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[a.family] } : {}) });
   }
   for (const family of [4, 6] as const) {
-    // A default route with a next hop is a route.default step (below); one on the link is a route, its
-    // destination written as its family's (`ip route add default` alone would make an IPv4 one of ::/0).
-    const routes = req.routes.filter((r) => r.family === family && !(r.dst === 'default' && r.via))
-      .map((r) => [r.dst === 'default' ? (family === 6 ? '::/0' : '0.0.0.0/0') : r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
+    const routes = req.routes.filter((r) => r.family === family && r.dst !== 'default')
+      .map((r) => [r.dst, ...(r.via ? ['via', r.via] : []), 'dev', ctrName]);
     if (routes.length) {
       const list = routes.map((r) => r[0]).join(', ');
       step('route.add', `ctr.routes${family}`, `Add IPv${family} route(s) ${list} via ${ctrName}`, `Remove IPv${family} route(s) ${list}`,
         { ns: CTR, family, routes });
     }
   }
-  // `--route default@VIA` is the default route as an address's gateway is (the two are never both:
-  // request/address.ts checkRoutes): it replaces the container's own, put back on detach. After the
+  // `--route default@VIA` (or a default route on the link, without @VIA) is the default route as an
+  // address's gateway is (the two are never both: request/address.ts checkRoutes): it replaces the
+  // container's own, put back on detach, and is written in its family (::/0 stays IPv6). After the
   // routes: its next hop may be on-link only through one of them (VIA/32 for a /32 address).
   for (const r of req.routes) {
-    if (r.dst !== 'default' || !r.via) continue;
-    step('route.default', `ctr.default${r.family}`, `Replace the IPv${r.family} default route with via ${r.via} dev ${ctrName}`,
+    if (r.dst !== 'default') continue;
+    step('route.default', `ctr.default${r.family}`, `Replace the IPv${r.family} default route with ${r.via ? `via ${r.via} ` : ''}dev ${ctrName}`,
       `Restore the container's previous IPv${r.family} default route`,
-      { ns: CTR, family: r.family, gateway: r.via, dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[r.family] } : {}) });
+      { ns: CTR, family: r.family, ...(r.via ? { gateway: r.via } : {}), dev: ctrName, ...(input.ctrDefaults ? { previous: input.ctrDefaults[r.family] } : {}) });
   }
 }
 
@@ -307,11 +306,11 @@ export function defaultsReplaced(req: Pick<AttachRequest, 'addresses' | 'routes'
   return new Set<Family>(entryDefaults(req).map((d) => d.family));
 }
 
-/** The default routes an entry sets: (family, gateway) of an address's gateway or a `--route default@VIA`. */
-export function entryDefaults(req: Pick<AttachRequest, 'addresses' | 'routes'>): { family: Family; gateway: string }[] {
+/** The default routes an entry sets: an address's gateway, or a `--route default[@VIA]` (no gateway: on the link). */
+export function entryDefaults(req: Pick<AttachRequest, 'addresses' | 'routes'>): { family: Family; gateway?: string }[] {
   return [
     ...req.addresses.flatMap((a) => (a.gateway ? [{ family: a.family, gateway: a.gateway }] : [])),
-    ...req.routes.flatMap((r) => (r.dst === 'default' && r.via ? [{ family: r.family, gateway: r.via }] : [])),
+    ...req.routes.flatMap((r) => (r.dst === 'default' ? [{ family: r.family, ...(r.via ? { gateway: r.via } : {}) }] : [])),
   ];
 }
 

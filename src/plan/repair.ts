@@ -88,10 +88,11 @@ export function planRepair(input: AttachInput, link: LinkAddrs, ctr: NsState, le
     const ours = now.length === 1 && gwOf(now[0]!) === a.gateway && (now[0]!.dev === link.ifname || now[0]!.dev === name);
     if (ours) continue;
     const is = now.length ? now.map((r) => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.dev ?? '?'}`).join('; ') : 'none';
-    drift.push(`IPv${a.family} default route ${is} (the entry's: via ${a.gateway} dev ${name})`);
-    steps.push(step('route.default', `repair.default${a.family}`, `Put the IPv${a.family} default route via ${a.gateway} dev ${name} back`,
+    const want = `${a.gateway ? `via ${a.gateway} ` : ''}dev ${name}`;
+    drift.push(`IPv${a.family} default route ${is} (the entry's: ${want})`);
+    steps.push(step('route.default', `repair.default${a.family}`, `Put the IPv${a.family} default route ${want} back`,
       `Put the IPv${a.family} default route back as it was (${is})`,
-      { ns, family: a.family, gateway: a.gateway, dev: name, previous: now }));
+      { ns, family: a.family, ...(a.gateway ? { gateway: a.gateway } : {}), dev: name, previous: now }));
   }
 
   // The lease's routes (its default route is left to the renewals, as the entry has no gateway for it).

@@ -33,7 +33,8 @@ export const routeAdd: StepKind<RoutesParams> = {
 export interface DefaultParams {
   ns: NsRef;
   family: Family;
-  gateway: string;
+  /** Absent: a default route on the link itself (`--route 0.0.0.0/0` without a next hop). */
+  gateway?: string;
   dev: string;
   /**
    * The default routes found when the plan was made. With it there is no
@@ -47,7 +48,7 @@ export interface DefaultParams {
 /** The default routes of that family found when the step ran. */
 export type DefaultSaved = Route[];
 
-const ours = (p: DefaultParams): string[] => [p.family === 6 ? '::/0' : '0.0.0.0/0', 'via', p.gateway, 'dev', p.dev];
+const ours = (p: DefaultParams): string[] => [p.family === 6 ? '::/0' : '0.0.0.0/0', ...(p.gateway ? ['via', p.gateway] : []), 'dev', p.dev];
 /** A default route as found, on its own device. */
 const theirs = (r: Route): string[] => routeArgs(r, r.dev ?? '');
 
@@ -78,9 +79,7 @@ const show = (r: Route): string => `${gwOf(r) ? `via ${gwOf(r)} ` : ''}dev ${r.d
  * every previous route's device is still there; else why they are left as
  * they are. Pure: `now` and `devs` are what the caller read.
  */
-export function defaultDrift(
-  p: Pick<DefaultParams, 'family' | 'dev' | 'previous'> & { gateway?: string }, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>,
-): string | undefined {
+export function defaultDrift(p: Pick<DefaultParams, 'family' | 'gateway' | 'dev' | 'previous'>, saved: DefaultSaved | undefined, now: Route[], devs: Set<string>): string | undefined {
   const prev = before(p, saved);
   const isOurs = (r: Route): boolean => gwOf(r) === p.gateway && r.dev === p.dev;
   const v = `IPv${p.family}`;

@@ -229,11 +229,11 @@ function schemas(bounds: Bounds): Record<KindName, KindSchema> {
       },
     },
     'route.default': {
-      required: ['ns', 'family', 'gateway', 'dev'], optional: ['previous'],
+      required: ['ns', 'family', 'dev'], optional: ['gateway', 'previous'],
       params: (p, at) => {
         ns(p, at);
         needFamily(p.family, `${at}.family`);
-        needIp(p.gateway, `${at}.gateway`);
+        if (p.gateway !== undefined) needIp(p.gateway, `${at}.gateway`);
         needIfName(p.dev, `${at}.dev`);
         if (p.previous !== undefined) needArray(p.previous, `${at}.previous`, { max: 64 }).forEach((r, i) => checkRoute(r, `${at}.previous[${i}]`));
       },

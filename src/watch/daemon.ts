@@ -51,7 +51,7 @@ export class Watcher {
   private desired: Desired = { path: '', entries: [] };
   private readonly stop = new AbortController();
   private readonly slots = new Map<string, Slot>();
-  /** containerd ids and the names nerdctl gave them, learnt at their start (onEvent). */
+  /** containerd namespace/ids and the names nerdctl gave them, learnt from their events (onEvent). */
   private readonly ctrdNames = new Map<string, string>();
   private readonly ctxs = new Map<string, Ctx>();
   private resyncTimer?: NodeJS.Timeout;
@@ -116,17 +116,18 @@ export class Watcher {
 
   private onEvent(event: RuntimeEvent): void {
     // ctr's events carry the id only: the name nerdctl gave a container (its label) is asked for at its
-    // start, and kept for its stop (by then it may be gone) until it is deleted.
-    const named = event.runtime === 'containerd' ? this.ctrdNames.get(event.id) : undefined;
+    // start or its stop (a task's exit: the container is still there), and kept until it is deleted.
+    const ctrdKey = `${event.namespace ?? ''}/${event.id}`;
+    const named = event.runtime === 'containerd' ? this.ctrdNames.get(ctrdKey) : undefined;
     const ev = named ? { ...event, name: named } : event;
-    if (ev.runtime === 'containerd' && ev.action === 'destroy') this.ctrdNames.delete(ev.id);
+    if (ev.runtime === 'containerd' && ev.action === 'destroy') this.ctrdNames.delete(ctrdKey);
     const keys = keysFor(this.desired.entries, ev);
-    if (keys.length === 0 && ev.runtime === 'containerd' && ev.action === 'start' && !named && wantsContainerdNames(this.desired.entries)) {
+    if (keys.length === 0 && ev.runtime === 'containerd' && ev.action !== 'destroy' && !named && wantsContainerdNames(this.desired.entries)) {
       containerdRuntime().find(ev.id, ev.namespace ? { namespace: ev.namespace } : {})
         .then(([found]) => {
-          if (!found || found.name === ev.id) return;
-          this.ctrdNames.set(ev.id, found.name);
-          this.onEvent(ev);
+          if (!found) return;
+          this.ctrdNames.set(ctrdKey, found.name); // also a container without one (its id): asked once
+          if (found.name !== ev.id) this.onEvent(ev);
         })
         .catch(() => undefined); // containerd went meanwhile: its events coming back bring a resync
       return;

@@ -163,6 +163,22 @@ describe.skipIf(!root)('attach and detach (real kernel)', () => {
     expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(before));
   });
 
+  it('--route ::/0 and 0.0.0.0/0 without a next hop: default routes on the link, each in its family, the container\'s own put back on detach', async () => {
+    const nic = await lab.addNic();
+    const ctr = await lab.addContainer();
+    await giveDefaultRoute(lab, ctr);
+    const before = await lab.snapshot(ctr.nsPath);
+    const r = await lab.hostnic(['attach', `pid:${ctr.pid}`, nic, '192.168.1.78/24', 'fd00:1::78/64', '--route', '0.0.0.0/0', '--route', '::/0']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    const snap = await lab.snapshot(ctr.nsPath);
+    expect(snap.routes4.filter((x) => x.dst === 'default')).toEqual([expect.objectContaining({ dev: 'eth1' })]);
+    expect(snap.routes4.find((x) => x.dst === 'default')?.gateway).toBeUndefined();
+    expect(snap.routes6.filter((x) => x.dst === 'default' && x.dev === 'eth1')).toHaveLength(1);
+    const d = await lab.hostnic(['detach', `pid:${ctr.pid}`, nic]);
+    expect(d.exitCode, d.stderr).toBe(0);
+    expect(comparable(await lab.snapshot(ctr.nsPath))).toEqual(comparable(before));
+  });
+
   it("refuses the NIC that carries the host's default route; with --force it moves it and detach restores the routes", async () => {
     const uplink = await lab.addPrimary();
     const ctr = await lab.addContainer();

@@ -100,10 +100,14 @@ describe('--route default@VIA', () => {
     expect(doCommands(steps.at(-2)!).map((c) => c.argv.join(' '))).toEqual(['ip route add 192.168.1.1/32 dev eth1']);
   });
 
-  it('a default route on the link (no next hop) is a route of its own family: ::/0 stays IPv6', () => {
+  it('a default route on the link (no next hop) replaces the default route too, written in its family: ::/0 stays IPv6', () => {
     const req = parseAttachRequest({ container: 'pid:4242', nic: 'nic1', addresses: ['192.168.1.77/24', 'fd00:1::7/64'], routes: ['::/0', '0.0.0.0/0'] });
-    const cmds = planAttach({ ...input, request: req }).filter((s) => s.kind === 'route.add' && s.id.startsWith('ctr.')).flatMap((s) => doCommands(s).map((c) => c.argv.join(' ')));
-    expect(cmds).toEqual(['ip route add 0.0.0.0/0 dev eth1', 'ip route add ::/0 dev eth1']);
+    const prev = [{ dst: 'default', gateway: '172.17.0.1', dev: 'eth0' }];
+    const defaults = planAttach({ ...input, request: req, ctrDefaults: { 4: prev, 6: [] } }).filter((s) => s.kind === 'route.default');
+    expect(defaults.map((s) => s.id)).toEqual(['ctr.default6', 'ctr.default4']);
+    expect(defaults.flatMap((s) => doCommands(s).map((c) => c.argv.join(' ')))).toEqual([
+      'ip route add ::/0 dev eth1', 'ip route del 0.0.0.0/0 via 172.17.0.1 dev eth0', 'ip route add 0.0.0.0/0 dev eth1',
+    ]);
   });
 });
 

@@ -80,3 +80,14 @@ describe('planRepair: a --route default@VIA is the default route hostnic set', (
     expect(taken.steps.map((s) => s.id)).toEqual(['repair.default4']);
   });
 });
+
+describe('planRepair: a default route on the link (--route 0.0.0.0/0)', () => {
+  const req = parseAttachRequest({ container: 'netns:blue', nic: 'nic1', addresses: ['192.168.1.4/24'], mtu: 1400, routes: ['0.0.0.0/0'] });
+  it('in place when it is there; put back when it is gone', () => {
+    const l = link();
+    const there = { ...ns(l), routes4: [{ dst: 'default', dev: 'eth1', scope: 'link' }] };
+    expect(planRepair({ ...input, request: req }, l, there)).toEqual({ drift: [], besides: [], steps: [] });
+    const gone = planRepair({ ...input, request: req }, l, { ...ns(l), routes4: [] });
+    expect(gone.drift).toEqual(["IPv4 default route none (the entry's: dev eth1)"]);
+  });
+});
