@@ -32,12 +32,12 @@ const ENTRY_SCHEMA: Record<EntryKey, Record<string, unknown>> = {
     type: 'string',
     minLength: 1,
     not: { pattern: '^(?:[Pp][Ii][Dd]:|/)' },
-    pattern: '^(?:(?:[Dd][Oo][Cc][Kk][Ee][Rr]|[Pp][Oo][Dd][Mm][Aa][Nn]):[a-zA-Z0-9][a-zA-Z0-9_.-]*|[Cc][Oo][Nn][Tt][Aa][Ii][Nn][Ee][Rr][Dd]:[A-Za-z0-9._/-]+|[Nn][Ee][Tt][Nn][Ss]:[^/]+|[a-zA-Z0-9][a-zA-Z0-9_.-]*)$',
+    pattern: '^(?:(?:[Dd][Oo][Cc][Kk][Ee][Rr]|[Pp][Oo][Dd][Mm][Aa][Nn]):[a-zA-Z0-9][a-zA-Z0-9_.-]*|[Cc][Oo][Nn][Tt][Aa][Ii][Nn][Ee][Rr][Dd]:[A-Za-z0-9._/-]+|[Nn][Ee][Tt][Nn][Ss]:[\\x21\\x24-\\x2e\\x30-\\x5b\\x5d-\\x7e]+|[a-zA-Z0-9][a-zA-Z0-9_.-]*)$',
   },
   nic: {
     description: 'The host NIC: its name, mac:ADDRESS or pci:BUS-ID (as for hostnic attach).',
     type: 'string',
-    pattern: `^(?:[Mm][Aa][Cc]:(?:${MAC_BODY})|[Pp][Cc][Ii]:(?:[0-9A-Fa-f]{4}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]|${IFNAME})$`,
+    pattern: `^(?:[Mm][Aa][Cc]:(?:${MAC_BODY})|[Pp][Cc][Ii]:(?:(?:[0-9A-Fa-f]{4}|[1-9A-Fa-f][0-9A-Fa-f]{4,7}):)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\\.[0-7]|${IFNAME})$`,
   },
   addresses: {
     description: 'IP/PREFIX[@GATEWAY], IPv4 or IPv6; a gateway makes the container\'s default route of that family go through the NIC. dhcp (once): an IPv4 lease (address, router, routes, MTU) from DHCP, renewed while attached.',

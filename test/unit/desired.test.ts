@@ -28,6 +28,7 @@ const GOOD: Record<string, string> = {
   'empty file': '',
   'no entries': 'attachments:\n',
   'bare name, name NIC': 'attachments:\n  - container: web\n    nic: eth1\n',
+  'a PCI domain over four digits (Intel VMD)': 'attachments:\n  - container: web\n    nic: pci:10000:e1:00.0\n',
   'netns, pci, mac, IPv6, routes': [
     'attachments:',
     '  - container: netns:blue',
@@ -60,6 +61,7 @@ const BAD: { name: string; text: string; line: number; message: RegExp; schema: 
   { name: 'unknown top key', text: 'attachment:\n  - container: web\n', line: 1, message: /unknown key "attachment"/, schema: true },
   { name: 'unknown entry key', text: 'attachments:\n  - container: web\n    nic: eth1\n    adresses: [1.2.3.4/24]\n', line: 4, message: /unknown key "adresses"/, schema: true },
   { name: 'no nic', text: 'attachments:\n  - container: web\n', line: 2, message: /no nic/, schema: true },
+  { name: 'netns name with a space', text: 'attachments:\n  - container: netns:lab ns\n    nic: eth1\n', line: 2, message: /printable ASCII without spaces/, schema: true },
   { name: 'bad address', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses:\n      - 192.168.1.4/24\n      - 300.1.1.1/24\n', line: 6, message: /invalid address "300\.1\.1\.1\/24"/, schema: true },
   { name: 'gateway outside the subnet', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [192.168.1.4/24@10.0.0.1]\n', line: 4, message: /10\.0\.0\.1/, schema: false },
   { name: 'bad route', text: 'attachments:\n  - container: web\n    nic: eth1\n    addresses: [192.168.1.4/24]\n    routes: [10.0.0.1/8@192.168.1.254]\n', line: 5, message: /invalid route.*host bits/, schema: false },
