@@ -78,14 +78,15 @@ describe.skipIf(!root)('hostnic watch with Podman and containerd', () => {
     beforeAll(async () => { ctrd = await startContainerd(); }, 180_000);
     afterAll(async () => { await ctrd?.stop(); }, 60_000);
 
-    it('physical: task killed, deleted and started again: back with its address, MTU and default route; detach restores the host', async () => {
+    /** Physical: the task killed, deleted and started again; the entry names the container by its id or by its nerdctl name. */
+    async function restartedBack(labels: Record<string, string>, ref: (id: string) => string, addr: string): Promise<void> {
       const env = { CONTAINERD_ADDRESS: ctrd.socketPath };
       const ctr = (args: string[]) => execa('ctr', ['--address', ctrd.socketPath, '--namespace', ctrd.namespace, ...args]);
       const id = uniqueName('hnwc');
-      const { pid } = await ctrd.run(id);
-      const nic = await lab.addNic({ addrs: ['192.168.1.77/24'] });
+      const { pid } = await ctrd.run(id, labels);
+      const nic = await lab.addNic({ addrs: [addr] });
       const hostBefore = comparable(await lab.snapshot(lab.host));
-      const target = `containerd:${ctrd.namespace}/${id}`;
+      const target = `containerd:${ctrd.namespace}/${ref(id)}`;
       writeDesired(file, [{ container: target, nic, addresses: [SPEC], mtu: MTU }]);
       w = startWatch(lab, file, env);
       await w.until(attachedTo(target));
@@ -99,30 +100,15 @@ describe.skipIf(!root)('hostnic watch with Podman and containerd', () => {
       const tasks = (await ctr(['tasks', 'ls'])).stdout.split('\n').find((l) => l.startsWith(`${id} `))!;
       await expectAttached(lab, nsOf(Number(tasks.trim().split(/\s+/)[1])));
       await finish(target, hostBefore, env);
+    }
+
+    it('physical: task killed, deleted and started again: back with its address, MTU and default route; detach restores the host', async () => {
+      await restartedBack({}, (id) => id, '192.168.1.77/24');
     }, 120_000);
 
     it("by the name nerdctl gave it (its nerdctl/name label; ctr's events carry only the id): started again, back", async () => {
-      const env = { CONTAINERD_ADDRESS: ctrd.socketPath };
-      const ctr = (args: string[]) => execa('ctr', ['--address', ctrd.socketPath, '--namespace', ctrd.namespace, ...args]);
-      const id = uniqueName('hnwn');
       const name = uniqueName('web');
-      const { pid } = await ctrd.run(id, { 'nerdctl/name': name });
-      const nic = await lab.addNic({ addrs: ['192.168.1.78/24'] });
-      const hostBefore = comparable(await lab.snapshot(lab.host));
-      const target = `containerd:${ctrd.namespace}/${name}`;
-      writeDesired(file, [{ container: target, nic, addresses: [SPEC], mtu: MTU }]);
-      w = startWatch(lab, file, env);
-      await w.until(attachedTo(target));
-      await w.until((l) => l.event === 'runtime-up' && l.runtime === 'containerd');
-      await w.quiet();
-      await returnToHost(lab, nsOf(pid), 'eth1');
-      await ctr(['tasks', 'kill', '--signal', 'SIGKILL', id]);
-      for (let i = 0; i < 50 && (await ctr(['tasks', 'delete', id]).then(() => false, () => true)); i++) await new Promise((r) => setTimeout(r, 100));
-      await ctr(['tasks', 'start', '-d', id]);
-      await w.until(attachedTo(target), 2);
-      const tasks = (await ctr(['tasks', 'ls'])).stdout.split('\n').find((l) => l.startsWith(`${id} `))!;
-      await expectAttached(lab, nsOf(Number(tasks.trim().split(/\s+/)[1])));
-      await finish(target, hostBefore, env);
+      await restartedBack({ 'nerdctl/name': name }, () => name, '192.168.1.78/24');
     }, 120_000);
   });
 });
